@@ -1,0 +1,122 @@
+//! The `[compare]` rules as written in `cutover.toml` (globally and per route).
+//!
+//! Plain data: the compare engine compiles a [`RuleSpec`] into its matchers. Paths are JSON
+//! Pointers with wildcards: `*` matches one segment, `**` any number of segments
+//! (`/**/created_at`, `/items/*/id`).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// JSON paths whose differences are ignored (reported as suppressed by rule).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Header names ignored on top of the built-in list (date, server, x-request-id, ...).
+    #[serde(default)]
+    pub ignore_headers: Vec<String>,
+    /// Header names compared even though the built-in list would ignore them.
+    #[serde(default)]
+    pub compare_headers: Vec<String>,
+    /// Arrays compared as multisets, optionally matched up by a key field.
+    #[serde(default)]
+    pub unordered: Vec<UnorderedRule>,
+    /// Numbers equal within a tolerance.
+    #[serde(default)]
+    pub tolerance: Vec<ToleranceRule>,
+    /// Named normalisers applied to values at paths (on top of the automatic detection).
+    #[serde(default)]
+    pub normalise: Vec<NormaliseRule>,
+    /// Learned-noise thresholds (used when a secondary target is configured).
+    #[serde(default)]
+    pub noise: NoiseSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UnorderedRule {
+    pub path: String,
+    /// Field that identifies an element (`id`); without it elements are matched by value.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToleranceRule {
+    pub path: String,
+    /// Absolute tolerance: |a - b| <= abs.
+    #[serde(default)]
+    pub abs: Option<f64>,
+    /// Relative tolerance in percent of the primary's value.
+    #[serde(default)]
+    pub pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NormaliseRule {
+    pub path: String,
+    #[serde(rename = "as")]
+    pub kind: NormaliserKind,
+}
+
+/// A named normaliser: values of this kind that stay of this kind are noise; a value that
+/// stops being of this kind is a real difference.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormaliserKind {
+    /// RFC 3339 / ISO 8601 timestamps; equal instants in different formats are equal, and
+    /// different instants are noise as long as both stay timestamps.
+    Timestamp,
+    Uuid,
+    Jwt,
+    /// Opaque random token (long base64/hex string).
+    Token,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    /// A path is reported only when |r-n|/(r+n) exceeds this percentage.
+    #[serde(default = "default_relative_pct")]
+    pub relative_threshold_pct: f64,
+    /// ... and |r-n|/total exceeds this percentage.
+    #[serde(default = "default_absolute_pct")]
+    pub absolute_threshold_pct: f64,
+}
+
+impl Default for NoiseSpec {
+    fn default() -> Self {
+        NoiseSpec {
+            relative_threshold_pct: default_relative_pct(),
+            absolute_threshold_pct: default_absolute_pct(),
+        }
+    }
+}
+
+fn default_relative_pct() -> f64 {
+    20.0
+}
+fn default_absolute_pct() -> f64 {
+    0.03
+}
+
+impl RuleSpec {
+    /// Rules of `self` followed by those of `more` (route rules refine the global ones).
+    pub fn merged(&self, more: &RuleSpec) -> RuleSpec {
+        let mut out = self.clone();
+        out.ignore.extend(more.ignore.iter().cloned());
+        out.ignore_headers
+            .extend(more.ignore_headers.iter().cloned());
+        out.compare_headers
+            .extend(more.compare_headers.iter().cloned());
+        out.unordered.extend(more.unordered.iter().cloned());
+        out.tolerance.extend(more.tolerance.iter().cloned());
+        out.normalise.extend(more.normalise.iter().cloned());
+        if more.noise != NoiseSpec::default() {
+            out.noise = more.noise.clone();
+        }
+        out
+    }
+}

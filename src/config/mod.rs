@@ -1,0 +1,149 @@
+//! `cutover.toml`: the configuration model, loaded and validated in one place.
+//!
+//! Owns the file's shape (serde structs with `deny_unknown_fields`) and every check that
+//! needs more than one key (one primary, known candidates, valid globs). Errors name the
+//! file, line, column and key. This module does no network I/O and starts nothing.
+
+mod model;
+mod routes;
+
+pub use model::*;
+pub use routes::{Route, RouteTable};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration that parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: ConfigFile,
+    pub routes: RouteTable,
+    /// Where it came from (for messages); `None` for built-in configurations.
+    pub source: Option<PathBuf>,
+}
+
+/// A problem with a configuration file, pointing at the place to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read configuration: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Located),
+}
+
+/// An error message with its position in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: Option<String>,
+    pub message: String,
+    /// The offending source line, for display.
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.path, self.line, self.column)?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n  {:>4} | {}", self.line, snippet)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parse and validate configuration text; `name` is used in error messages.
+    pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            ConfigError::Invalid(locate(text, name, span.start, None, message))
+        })?;
+        let routes = file.validate().map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+        })?;
+        Ok(Config {
+            file,
+            routes,
+            source: None,
+        })
+    }
+
+    /// The configuration that points at the embedded reference system on the given ports.
+    pub fn reference(monolith: u16, auth: u16, ai: u16) -> Config {
+        let text = REFERENCE_TEMPLATE
+            .replace("{monolith}", &monolith.to_string())
+            .replace("{auth}", &auth.to_string())
+            .replace("{ai}", &ai.to_string());
+        match Config::parse(&text, "<built-in reference config>") {
+            Ok(c) => c,
+            // The template is part of the binary and covered by tests.
+            Err(e) => unreachable!("built-in configuration is invalid: {e}"),
+        }
+    }
+
+    pub fn primary(&self) -> (&str, &TargetConfig) {
+        self.file
+            .targets
+            .iter()
+            .find(|(_, t)| t.role == Role::Primary)
+            .map(|(n, t)| (n.as_str(), t))
+            .unwrap_or_else(|| unreachable!("validated: exactly one primary"))
+    }
+
+    pub fn secondary(&self) -> Option<(&str, &TargetConfig)> {
+        self.file
+            .targets
+            .iter()
+            .find(|(_, t)| t.role == Role::Secondary)
+            .map(|(n, t)| (n.as_str(), t))
+    }
+
+    pub fn target(&self, name: &str) -> Option<&TargetConfig> {
+        self.file.targets.get(name)
+    }
+}
+
+/// Built-in configuration for the reference system; `{monolith}` etc. are ports.
+const REFERENCE_TEMPLATE: &str = include_str!("reference.toml");
+
+fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: String) -> Located {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    let snippet = text[line_start..].lines().next().map(|l| l.to_string());
+    Located {
+        path: name.to_string(),
+        line,
+        column,
+        key,
+        message,
+        snippet,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! The shape of `cutover.toml`. Every table rejects unknown keys.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::routes::{Route, RouteTable};
+use crate::compare::spec::RuleSpec;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    pub targets: BTreeMap<String, TargetConfig>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub compare: RuleSpec,
+    #[serde(default)]
+    pub recording: RecordingConfig,
+    #[serde(default)]
+    pub contracts: ContractsConfig,
+    #[serde(default)]
+    pub triggers: Triggers,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Where clients connect.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `/healthz` and `/metrics`; `"off"` is not supported: omit by setting `admin_enabled = false`.
+    #[serde(default = "default_admin")]
+    pub admin: SocketAddr,
+    #[serde(default = "yes")]
+    pub admin_enabled: bool,
+    #[serde(default)]
+    pub mode: ProxyMode,
+    /// Request and response bodies are captured for comparison up to this many bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Shadow requests in flight at once; beyond it copies are dropped and counted.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight_shadows: usize,
+    #[serde(default = "default_primary_timeout")]
+    pub primary_timeout_ms: u64,
+    #[serde(default = "default_shadow_timeout")]
+    pub shadow_timeout_ms: u64,
+    /// On shutdown, how long shadows still in flight may take.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen: default_listen(),
+            admin: default_admin(),
+            admin_enabled: true,
+            mode: ProxyMode::default(),
+            max_body_bytes: default_max_body(),
+            max_in_flight_shadows: default_max_in_flight(),
+            primary_timeout_ms: default_primary_timeout(),
+            shadow_timeout_ms: default_shadow_timeout(),
+            shutdown_grace_ms: default_grace(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyMode {
+    /// Clients talk to cutover; it answers with the primary's response.
+    #[default]
+    Inline,
+    /// cutover receives copies (NGINX `mirror`, Istio mirror), answers 204 at once and fans
+    /// the request out to every target itself.
+    MirrorTarget,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Base URL, `http://host:port` (a path prefix is allowed).
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub role: Role,
+    /// Overrides the proxy's timeout for this target.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Answers the client (the monolith).
+    Primary,
+    /// A second primary instance, to learn what differs between two identical deployments.
+    Secondary,
+    /// An extracted service under test.
+    #[default]
+    Candidate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Path glob: `*` one segment, `**` any depth (`/auth/**`). First match wins.
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    /// Target name (role candidate) that receives copies.
+    pub candidate: Spanned<String>,
+    /// Fraction of matching requests mirrored, 0.0–1.0.
+    #[serde(default = "one_spanned")]
+    pub sample: Spanned<f64>,
+    /// Mirror every method; by default only GET, HEAD and OPTIONS are.
+    #[serde(default)]
+    pub mirror_writes: bool,
+    /// Parity (0.0–1.0) below which the route fails the gate.
+    #[serde(default = "one_spanned")]
+    pub parity_threshold: Spanned<f64>,
+    /// Compare rules added to the global `[compare]` ones for this route.
+    #[serde(default)]
+    pub compare: RuleSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// JSON Lines file; default `reports/recording-<timestamp>.jsonl`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Rotate when the file passes this size.
+    #[serde(default = "default_rotate")]
+    pub rotate_bytes: u64,
+    #[serde(default = "default_fsync")]
+    pub fsync_interval_ms: u64,
+    /// Header names redacted on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization.
+    #[serde(default)]
+    pub redact_headers: Vec<String>,
+    /// JSON field-name fragments redacted on top of password, token, secret.
+    #[serde(default)]
+    pub redact_fields: Vec<String>,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            path: None,
+            rotate_bytes: default_rotate(),
+            fsync_interval_ms: default_fsync(),
+            redact_headers: Vec::new(),
+            redact_fields: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsConfig {
+    #[serde(default = "default_contracts_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        ContractsConfig {
+            dir: default_contracts_dir(),
+        }
+    }
+}
+
+/// Rollback triggers for the load stage.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    #[serde(default = "default_p95")]
+    pub p95_ms: f64,
+    #[serde(default = "default_p95_increase")]
+    pub p95_increase_pct: f64,
+    #[serde(default = "one")]
+    pub error_rate_pct: f64,
+}
+
+impl Default for Triggers {
+    fn default() -> Self {
+        Triggers {
+            p95_ms: default_p95(),
+            p95_increase_pct: default_p95_increase(),
+            error_rate_pct: 1.0,
+        }
+    }
+}
+
+type Problem = (Range<usize>, String, String);
+
+impl ConfigFile {
+    /// Checks that need more than one key. Returns the compiled route table.
+    pub(super) fn validate(&self) -> Result<RouteTable, Problem> {
+        let mut primaries = Vec::new();
+        let mut secondaries = Vec::new();
+        for (name, target) in &self.targets {
+            let key = format!("targets.{name}.url");
+            check_url(target.url.get_ref()).map_err(|m| (target.url.span(), key, m))?;
+            match target.role {
+                Role::Primary => primaries.push(target),
+                Role::Secondary => secondaries.push(target),
+                Role::Candidate => {}
+            }
+        }
+        if primaries.is_empty() {
+            let span = self
+                .targets
+                .values()
+                .next()
+                .map(|t| t.url.span())
+                .unwrap_or(0..0);
+            return Err((
+                span,
+                "targets".into(),
+                "no target has role = \"primary\"; mark the monolith with role = \"primary\""
+                    .into(),
+            ));
+        }
+        if primaries.len() > 1 {
+            return Err((
+                primaries[1].url.span(),
+                "targets".into(),
+                "more than one target has role = \"primary\"".into(),
+            ));
+        }
+        if secondaries.len() > 1 {
+            return Err((
+                secondaries[1].url.span(),
+                "targets".into(),
+                "more than one target has role = \"secondary\"".into(),
+            ));
+        }
+        let mut routes = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            let key = |k: &str| format!("routes[{i}].{k}");
+            let cand = r.candidate.get_ref();
+            match self.targets.get(cand) {
+                None => {
+                    let known: Vec<&str> = self.targets.keys().map(|s| s.as_str()).collect();
+                    return Err((
+                        r.candidate.span(),
+                        key("candidate"),
+                        format!("no target named `{cand}` (targets: {})", known.join(", ")),
+                    ));
+                }
+                Some(t) if t.role != Role::Candidate => {
+                    return Err((
+                        r.candidate.span(),
+                        key("candidate"),
+                        format!(
+                            "target `{cand}` is not a candidate (its role is {:?})",
+                            t.role
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            for (field, v) in [
+                ("sample", &r.sample),
+                ("parity_threshold", &r.parity_threshold),
+            ] {
+                let x = *v.get_ref();
+                if !(0.0..=1.0).contains(&x) {
+                    return Err((
+                        v.span(),
+                        key(field),
+                        format!("must be between 0.0 and 1.0, got {x}"),
+                    ));
+                }
+            }
+            let route = Route::new(r, self.compare.merged(&r.compare))
+                .map_err(|m| (r.pattern.span(), key("match"), m))?;
+            routes.push(route);
+        }
+        if self.proxy.max_body_bytes == 0 || self.proxy.max_in_flight_shadows == 0 {
+            return Err((
+                0..0,
+                "proxy".into(),
+                "max_body_bytes and max_in_flight_shadows must be greater than 0".into(),
+            ));
+        }
+        Ok(RouteTable::new(routes))
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|e| format!("not a valid URL ({e}): {url:?}"))?;
+    match parsed.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "scheme `{other}` is not supported; targets are reached over plain http (h1 or h2c)"
+            ));
+        }
+        None => return Err(format!("missing scheme; write http://{url}")),
+    }
+    if parsed.host().is_none_or(|h| h.is_empty()) {
+        return Err(format!("missing host in {url:?}"));
+    }
+    if parsed.query().is_some() {
+        return Err(format!("a target URL cannot have a query: {url:?}"));
+    }
+    Ok(())
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_max_in_flight() -> usize {
+    1024
+}
+fn default_primary_timeout() -> u64 {
+    30_000
+}
+fn default_shadow_timeout() -> u64 {
+    5_000
+}
+fn default_grace() -> u64 {
+    5_000
+}
+fn default_rotate() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_fsync() -> u64 {
+    200
+}
+fn default_contracts_dir() -> PathBuf {
+    PathBuf::from("contracts")
+}
+fn default_p95() -> f64 {
+    300.0
+}
+fn default_p95_increase() -> f64 {
+    20.0
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_spanned() -> Spanned<f64> {
+    Spanned::new(0..0, 1.0)
+}
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,13 @@
+//! cutover decides whether an extracted microservice is safe to take over from a monolith.
+//!
+//! One pipeline serves every mode:
+//! `source (proxy | replay | scenario | fuzz | load) → Exchange → analyzers (diff, contract)
+//! → aggregate → sinks (recording, report, metrics)`. See `ARCHITECTURE.md` for the codemap
+//! and the layering rules.
+
+pub mod cli;
+pub mod compare;
+pub mod config;
+pub mod exchange;
+pub mod pipeline;
+pub mod reference;
