@@ -11,3 +11,4 @@ pub mod config;
 pub mod exchange;
 pub mod pipeline;
 pub mod reference;
+pub mod report;

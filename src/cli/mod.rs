@@ -5,6 +5,7 @@
 //! (parity or load verdict), 2 usage or input error (bad flags, bad files, port in use).
 
 mod reference;
+mod report;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded reference system: a monolith and its extracted Auth and AI services.
     Reference(reference::ReferenceArgs),
+    /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
+    Report(report::ReportArgs),
 }
 
 /// Exit status of a command.
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<Status, CliError> {
     match cli.command {
         Command::Reference(args) => reference::run(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }
 

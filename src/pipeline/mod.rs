@@ -7,6 +7,7 @@
 //! flush on time even when traffic stops. This module knows nothing of HTTP servers.
 
 pub mod aggregate;
+pub mod latency;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};

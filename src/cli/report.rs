@@ -1,0 +1,130 @@
+//! `cutover report`: re-analyse recordings and write the parity report.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{CliError, Status};
+use crate::config::Config;
+use crate::pipeline::{Aggregate, analyzer_for};
+use crate::report::{self, Gate, Report, ReportContext, RunInfo};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Recording files (JSON Lines of exchanges) to analyse, in order.
+    #[arg(long = "from", value_name = "RECORDING", required = true, num_args = 1..)]
+    pub from: Vec<PathBuf>,
+    /// Output folder; default `reports/<run id>/`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Configuration with the routes, compare rules and thresholds.
+    #[arg(long, default_value = "cutover.toml", value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
+    let config = Config::load(&args.config).map_err(CliError::usage)?;
+    let analyzer = analyzer_for(&config);
+    let mut aggregate = Aggregate::default();
+    let stats = report::read_recordings(&args.from, |exchange| {
+        let analysis = analyzer.analyze(&exchange);
+        aggregate.add(&exchange, &analysis);
+    })
+    .map_err(|(path, e)| {
+        CliError::usage(anyhow::anyhow!(
+            "{}: cannot read recording: {e}",
+            path.display()
+        ))
+    })?;
+    for bad in &stats.bad_lines {
+        eprintln!("warning: skipped unparsable line {bad}");
+    }
+    if stats.bad_line_count > stats.bad_lines.len() as u64 {
+        eprintln!(
+            "warning: {} more unparsable lines skipped",
+            stats.bad_line_count - stats.bad_lines.len() as u64
+        );
+    }
+    if stats.exchanges == 0 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no exchanges in {} (record some with `cutover proxy --record FILE`)",
+            args.from
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let id = report::run_id();
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&id));
+    let run = RunInfo {
+        id,
+        generated_at: chrono::Utc::now(),
+        source: "recording".into(),
+        divergences: Vec::new(),
+        recordings: args.from.iter().map(|p| p.display().to_string()).collect(),
+    };
+    let report = Report::build(
+        &aggregate,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    );
+    let written = report::write_all(&report, &out)
+        .context("writing the report")
+        .map_err(CliError::usage)?;
+    print_verdict(&report, &written);
+    Ok(match report.verdict {
+        Gate::Pass => Status::Ok,
+        Gate::Fail => Status::GateFailed,
+    })
+}
+
+/// One line per route and where the files are.
+pub fn print_verdict(report: &Report, written: &report::Written) {
+    for r in &report.routes {
+        println!(
+            "{:<4} {:<36} {:>6} compared  {:>6.1}% parity{}",
+            match r.gate {
+                Gate::Pass => "ok",
+                Gate::Fail => "FAIL",
+            },
+            r.route,
+            r.compared,
+            r.parity * 100.0,
+            if r.failures.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  — {}",
+                    r.differences
+                        .iter()
+                        .take(3)
+                        .map(|d| format!(
+                            "{} {}",
+                            crate::report::markdown::display_path(&d.path),
+                            d.kind.as_str()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    println!(
+        "verdict: {} — {:.2}% parity over {} compared exchanges, {} of {} routes failing",
+        match report.verdict {
+            Gate::Pass => "PASS",
+            Gate::Fail => "FAIL",
+        },
+        report.totals.parity * 100.0,
+        report.totals.compared,
+        report.totals.routes_failing,
+        report.routes.len()
+    );
+    println!("report: {}", written.html.display());
+}

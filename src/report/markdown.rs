@@ -1,0 +1,134 @@
+//! `summary.md`: the report as a pull-request comment. Short: one table, then the counted
+//! differences with one example each, suppressed noise folded away. Kept under GitHub's
+//! comment limit.
+
+use std::fmt::Write as _;
+
+use super::model::{Gate, Report};
+
+/// GitHub rejects comments over 65,536 characters; stay well below.
+const MAX_CHARS: usize = 60_000;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let t = &report.totals;
+    let verdict = match report.verdict {
+        Gate::Pass => "✅ PASS",
+        Gate::Fail => "❌ FAIL",
+    };
+    let _ = writeln!(
+        out,
+        "## cutover parity: {verdict} — {:.2}% parity over {} compared exchanges\n",
+        t.parity * 100.0,
+        t.compared
+    );
+    if !report.run.divergences.is_empty() {
+        let _ = writeln!(
+            out,
+            "Reference system with divergences: `{}`\n",
+            report.run.divergences.join("`, `")
+        );
+    }
+    out.push_str("| route | candidate | compared | parity | P95 primary → candidate | gate |\n");
+    out.push_str("|---|---|---:|---:|---:|---|\n");
+    for r in &report.routes {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {:.1}% | {:.1} → {:.1} ms | {} |",
+            r.route,
+            r.candidate.as_deref().unwrap_or("–"),
+            r.compared,
+            r.parity * 100.0,
+            r.latency.primary.p95_ms,
+            r.latency.candidate.p95_ms,
+            match r.gate {
+                Gate::Pass => "pass",
+                Gate::Fail => "**fail**",
+            }
+        );
+    }
+    let failing: Vec<_> = report
+        .routes
+        .iter()
+        .filter(|r| r.gate == Gate::Fail)
+        .collect();
+    if !failing.is_empty() {
+        out.push_str("\n### What differs\n");
+        for r in failing {
+            let _ = writeln!(out, "\n**`{}`**", r.route);
+            for f in &r.failures {
+                let _ = writeln!(out, "- {f}");
+            }
+            for d in &r.differences {
+                let _ = write!(
+                    out,
+                    "- `{}` {} in {} of {} exchanges",
+                    display_path(&d.path),
+                    d.kind.as_str(),
+                    d.count,
+                    r.compared
+                );
+                if let Some(ex) = d.examples.first() {
+                    let _ = write!(
+                        out,
+                        " — e.g. `{}`: primary `{}`, candidate `{}`",
+                        ex.request,
+                        short(ex.primary.as_ref()),
+                        short(ex.candidate.as_ref())
+                    );
+                }
+                out.push('\n');
+            }
+        }
+    }
+    let suppressed: usize = report.routes.iter().map(|r| r.suppressed.len()).sum();
+    if suppressed > 0 {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>Suppressed as noise ({suppressed} route paths)</summary>\n"
+        );
+        for r in &report.routes {
+            for s in &r.suppressed {
+                let reasons: Vec<String> = s
+                    .reasons
+                    .iter()
+                    .map(|rc| format!("{} ({}×)", rc.reason, rc.count))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "- `{}` `{}`: {}",
+                    r.route,
+                    display_path(&s.path),
+                    reasons.join("; ")
+                );
+            }
+        }
+        out.push_str("\n</details>\n");
+    }
+    if out.len() > MAX_CHARS {
+        let mut end = MAX_CHARS;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str("\n\n… (cut; see report.json / index.html for the rest)\n");
+    }
+    out
+}
+
+/// JSON Pointer `""` is the whole body.
+pub fn display_path(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+fn short(v: Option<&serde_json::Value>) -> String {
+    let Some(v) = v else {
+        return "(absent)".into();
+    };
+    let s = v.to_string().replace('`', "'");
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}

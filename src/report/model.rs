@@ -1,0 +1,281 @@
+//! The report model: one structured document built from an [`Aggregate`], rendered by
+//! every writer (JSON, Markdown, HTML, JUnit). Writers never look at the aggregate; they
+//! format this model. Its JSON form is the documented `cutover.report/v1` schema
+//! (`docs/report-schema.md`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::compare::DiffKind;
+use crate::config::{Config, Triggers};
+use crate::pipeline::Aggregate;
+use crate::pipeline::aggregate::{Example, RouteStats};
+use crate::pipeline::latency::LatencySummary;
+
+pub const SCHEMA: &str = "cutover.report/v1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: String,
+    pub run: RunInfo,
+    pub verdict: Gate,
+    pub totals: Totals,
+    pub routes: Vec<RouteReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// Run identifier (also the report folder's name).
+    pub id: String,
+    pub generated_at: DateTime<Utc>,
+    /// What produced the exchanges: `demo`, `proxy`, `recording`.
+    pub source: String,
+    /// Divergences switched on in the reference system (demo runs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divergences: Vec<String>,
+    /// Recording files the report was built from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    Pass,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Totals {
+    pub exchanges: u64,
+    pub compared: u64,
+    pub matched: u64,
+    pub mismatched: u64,
+    /// matched / compared, 1.0 when nothing was compared.
+    pub parity: f64,
+    pub routes_failing: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RouteReport {
+    /// `METHOD /path/{template}`.
+    pub route: String,
+    /// Candidate target, when a configured route covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    pub total: u64,
+    pub compared: u64,
+    pub matched: u64,
+    pub mismatched: u64,
+    pub not_compared: u64,
+    pub candidate_errors: u64,
+    pub parity: f64,
+    pub parity_threshold: f64,
+    pub gate: Gate,
+    /// Why the gate failed, one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    pub differences: Vec<PathReport>,
+    pub suppressed: Vec<SuppressedReport>,
+    pub status_matrix: Vec<StatusCell>,
+    pub latency: LatencyReport,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PathReport {
+    pub path: String,
+    pub kind: DiffKind,
+    /// Exchanges showing this difference.
+    pub count: u64,
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SuppressedReport {
+    pub path: String,
+    pub count: u64,
+    pub reasons: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusCell {
+    pub primary: String,
+    pub candidate: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LatencyReport {
+    pub primary: LatencySummary,
+    pub candidate: LatencySummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<LatencySummary>,
+    /// The rollback trigger that tripped, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
+/// Minimum absolute P95 increase before a relative increase counts: below it, loopback
+/// jitter on sub-millisecond answers would trip the +20 % trigger on its own.
+pub const LATENCY_FLOOR_MS: f64 = 50.0;
+/// Fewer candidate samples than this and no latency verdict is given.
+pub const LATENCY_MIN_SAMPLES: u64 = 10;
+
+/// What the report needs besides the aggregate.
+pub struct ReportContext<'a> {
+    pub config: &'a Config,
+    pub run: RunInfo,
+}
+
+impl Report {
+    pub fn build(aggregate: &Aggregate, ctx: &ReportContext<'_>) -> Report {
+        let routes: Vec<RouteReport> = aggregate
+            .routes
+            .iter()
+            .map(|(name, stats)| route_report(name, stats, ctx.config))
+            .collect();
+        let matched: u64 = routes.iter().map(|r| r.matched).sum();
+        let mismatched: u64 = routes.iter().map(|r| r.mismatched).sum();
+        let compared = matched + mismatched;
+        let routes_failing = routes.iter().filter(|r| r.gate == Gate::Fail).count();
+        Report {
+            schema: SCHEMA.to_string(),
+            run: ctx.run.clone(),
+            verdict: if routes_failing == 0 {
+                Gate::Pass
+            } else {
+                Gate::Fail
+            },
+            totals: Totals {
+                exchanges: routes.iter().map(|r| r.total).sum(),
+                compared,
+                matched,
+                mismatched,
+                parity: ratio(matched, compared),
+                routes_failing,
+            },
+            routes,
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport {
+    let path = name.split_once(' ').map(|(_, p)| p).unwrap_or(name);
+    let route = config.routes.lookup(path);
+    let threshold = route.map(|r| r.parity_threshold).unwrap_or(1.0);
+    let compared = stats.matched + stats.mismatched;
+    let parity = ratio(stats.matched, compared);
+    let mut differences: Vec<PathReport> = stats
+        .differences
+        .iter()
+        .map(|(key, p)| PathReport {
+            path: key.path.clone(),
+            kind: key.kind,
+            count: p.count,
+            examples: p.examples.clone(),
+        })
+        .collect();
+    differences.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+    let suppressed = stats
+        .suppressed
+        .iter()
+        .map(|(path, s)| SuppressedReport {
+            path: path.clone(),
+            count: s.count,
+            reasons: s
+                .reasons
+                .iter()
+                .map(|(reason, count)| ReasonCount {
+                    reason: reason.clone(),
+                    count: *count,
+                })
+                .collect(),
+        })
+        .collect();
+    let status_matrix = stats
+        .status_matrix
+        .iter()
+        .map(|((p, c), count)| StatusCell {
+            primary: p.clone(),
+            candidate: c.clone(),
+            count: *count,
+        })
+        .collect();
+    let latency = LatencyReport {
+        primary: stats.latency_primary.summary(),
+        candidate: stats.latency_candidate.summary(),
+        secondary: (stats.latency_secondary.count() > 0).then(|| stats.latency_secondary.summary()),
+        finding: latency_finding(stats, &config.file.triggers),
+    };
+    let mut failures = Vec::new();
+    if parity < threshold {
+        failures.push(format!(
+            "parity {:.1}% is below the route's threshold {:.1}% ({} of {} compared exchanges differ)",
+            parity * 100.0,
+            threshold * 100.0,
+            stats.mismatched,
+            compared
+        ));
+    }
+    if let Some(f) = &latency.finding {
+        failures.push(f.clone());
+    }
+    RouteReport {
+        route: name.to_string(),
+        candidate: route.map(|r| r.candidate.clone()),
+        total: stats.total,
+        compared,
+        matched: stats.matched,
+        mismatched: stats.mismatched,
+        not_compared: stats.not_compared,
+        candidate_errors: stats.candidate_errors,
+        parity,
+        parity_threshold: threshold,
+        gate: if failures.is_empty() {
+            Gate::Pass
+        } else {
+            Gate::Fail
+        },
+        failures,
+        differences,
+        suppressed,
+        status_matrix,
+        latency,
+    }
+}
+
+/// The load-stage rollback triggers applied to the mirrored latencies: candidate P95 above
+/// the absolute limit, or more than the allowed increase over the primary (and more than
+/// [`LATENCY_FLOOR_MS`], so sub-millisecond jitter never trips it).
+fn latency_finding(stats: &RouteStats, triggers: &Triggers) -> Option<String> {
+    if stats.latency_candidate.count() < LATENCY_MIN_SAMPLES {
+        return None;
+    }
+    let p = stats.latency_primary.summary().p95_ms;
+    let c = stats.latency_candidate.summary().p95_ms;
+    if c > triggers.p95_ms {
+        return Some(format!(
+            "latency: candidate P95 {c:.1} ms exceeds the {:.0} ms limit",
+            triggers.p95_ms
+        ));
+    }
+    let allowed = p * (1.0 + triggers.p95_increase_pct / 100.0);
+    if c > allowed && c - p > LATENCY_FLOOR_MS {
+        return Some(format!(
+            "latency: candidate P95 {c:.1} ms is {:+.0}% over the primary's {p:.1} ms (limit +{:.0}%)",
+            (c / p.max(0.001) - 1.0) * 100.0,
+            triggers.p95_increase_pct
+        ));
+    }
+    None
+}

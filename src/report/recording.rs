@@ -1,0 +1,61 @@
+//! Reading recordings (JSON Lines of exchanges) back for `cutover report`.
+//!
+//! A broken line (cut by a crash, edited by hand) is skipped and reported with its file and
+//! line number; the rest of the file still counts.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::exchange::Exchange;
+
+#[derive(Debug, Default, Clone)]
+pub struct RecordingStats {
+    pub files: usize,
+    pub exchanges: u64,
+    /// `file:line: message` for lines that did not parse (first 20 kept).
+    pub bad_lines: Vec<String>,
+    pub bad_line_count: u64,
+}
+
+/// Read every exchange of every file, in order, calling `each` for each one.
+pub fn read_recordings(
+    paths: &[PathBuf],
+    mut each: impl FnMut(Exchange),
+) -> Result<RecordingStats, (PathBuf, std::io::Error)> {
+    let mut stats = RecordingStats::default();
+    for path in paths {
+        read_one(path, &mut stats, &mut each).map_err(|e| (path.clone(), e))?;
+        stats.files += 1;
+    }
+    Ok(stats)
+}
+
+fn read_one(
+    path: &Path,
+    stats: &mut RecordingStats,
+    each: &mut impl FnMut(Exchange),
+) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    let reader = std::io::BufReader::new(file);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice::<Exchange>(&line) {
+            Ok(ex) => {
+                stats.exchanges += 1;
+                each(ex);
+            }
+            Err(e) => {
+                stats.bad_line_count += 1;
+                if stats.bad_lines.len() < 20 {
+                    stats
+                        .bad_lines
+                        .push(format!("{}:{}: {e}", path.display(), i + 1));
+                }
+            }
+        }
+    }
+    Ok(())
+}

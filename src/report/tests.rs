@@ -1,0 +1,193 @@
+use chrono::Utc;
+
+use super::*;
+use crate::config::Config;
+use crate::exchange::*;
+use crate::pipeline::{Aggregate, Analyzer, ExactAnalyzer};
+
+fn response(status: u16, body: &str, us: u64) -> OutcomeResult {
+    OutcomeResult::Response(RecordedResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Body::from(body),
+        truncated: false,
+        ttfb_us: us,
+        total_us: us,
+    })
+}
+
+fn exchange(
+    id: u64,
+    path: &str,
+    primary: &str,
+    candidate: &str,
+    candidate_status: u16,
+) -> Exchange {
+    Exchange {
+        id,
+        at: Utc::now(),
+        route: format!("GET {path}"),
+        request: RecordedRequest {
+            method: "GET".into(),
+            uri: path.into(),
+            headers: Vec::new(),
+            body: Body::default(),
+            truncated: false,
+        },
+        outcomes: Outcomes {
+            primary: Outcome {
+                target: "monolith".into(),
+                result: response(200, primary, 1_000),
+            },
+            secondary: None,
+            candidate: Some(Outcome {
+                target: "auth".into(),
+                result: response(candidate_status, candidate, 2_000),
+            }),
+        },
+    }
+}
+
+fn sample_report() -> Report {
+    let config = Config::reference(1, 2, 3);
+    let analyzer = ExactAnalyzer;
+    let mut agg = Aggregate::default();
+    for i in 0..4 {
+        let ex = exchange(i, "/auth/me", r#"{"id":1}"#, r#"{"id":1}"#, 200);
+        agg.add(&ex, &analyzer.analyze(&ex));
+    }
+    let ex = exchange(
+        9,
+        "/ai/status",
+        r#"{"ok":true}"#,
+        r#"{"detail":"Forbidden"}"#,
+        403,
+    );
+    agg.add(&ex, &analyzer.analyze(&ex));
+    let run = RunInfo {
+        id: "test-run".into(),
+        generated_at: Utc::now(),
+        source: "test".into(),
+        divergences: vec!["forbidden-403".into()],
+        recordings: Vec::new(),
+    };
+    Report::build(
+        &agg,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    )
+}
+
+#[test]
+fn gate_fails_only_the_route_that_differs() {
+    let report = sample_report();
+    assert_eq!(report.verdict, Gate::Fail);
+    assert_eq!(report.totals.compared, 5);
+    assert_eq!(report.totals.matched, 4);
+    let me = report
+        .routes
+        .iter()
+        .find(|r| r.route == "GET /auth/me")
+        .expect("route");
+    assert_eq!(me.gate, Gate::Pass);
+    assert_eq!(me.candidate.as_deref(), Some("auth"));
+    let ai = report
+        .routes
+        .iter()
+        .find(|r| r.route == "GET /ai/status")
+        .expect("route");
+    assert_eq!(ai.gate, Gate::Fail);
+    assert_eq!(ai.parity, 0.0);
+    assert!(ai.failures[0].contains("below the route's threshold"));
+    assert!(
+        ai.differences
+            .iter()
+            .any(|d| d.path == "status" && d.count == 1)
+    );
+    assert_eq!(ai.status_matrix[0].candidate, "403");
+}
+
+#[test]
+fn writes_all_four_formats() {
+    let report = sample_report();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = write_all(&report, dir.path()).expect("written");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&written.json).expect("json")).expect("parses");
+    assert_eq!(json["schema"], "cutover.report/v1");
+    assert_eq!(json["verdict"], "fail");
+    assert!(json["routes"].as_array().is_some_and(|r| r.len() == 2));
+    let back: Report = serde_json::from_value(json).expect("matches the model");
+    assert_eq!(back, report);
+
+    let junit = std::fs::read_to_string(&written.junit).expect("junit");
+    let parsed = quick_junit::Report::deserialize_from_str(&junit).expect("junit parses");
+    assert_eq!(parsed.tests, 2);
+    assert_eq!(parsed.failures, 1);
+
+    let md = std::fs::read_to_string(&written.markdown).expect("md");
+    assert!(md.contains("FAIL"));
+    assert!(md.contains("`GET /ai/status`"));
+
+    // minijinja's HTML escaping writes `/` as `&#x2f;`.
+    let html = std::fs::read_to_string(&written.html)
+        .expect("html")
+        .replace("&#x2f;", "/");
+    assert!(html.contains("<table id=\"routes\">"));
+    assert!(html.contains("GET /ai/status"));
+    assert!(!html.contains("<script"), "the page is static");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network"
+    );
+}
+
+#[test]
+fn html_escapes_values_from_traffic() {
+    let config = Config::reference(1, 2, 3);
+    let mut agg = Aggregate::default();
+    let ex = exchange(
+        1,
+        "/auth/me",
+        r#"{"n":"<script>alert(1)</script>"}"#,
+        r#"{"n":"x"}"#,
+        200,
+    );
+    agg.add(&ex, &ExactAnalyzer.analyze(&ex));
+    let run = RunInfo {
+        id: "x".into(),
+        generated_at: Utc::now(),
+        source: "test".into(),
+        divergences: Vec::new(),
+        recordings: Vec::new(),
+    };
+    let report = Report::build(
+        &agg,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    );
+    let html = html::render(&report).expect("renders");
+    assert!(!html.contains("<script>alert"));
+}
+
+#[test]
+fn recordings_skip_broken_lines_and_name_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rec.jsonl");
+    let good = serde_json::to_string(&exchange(1, "/auth/me", "{}", "{}", 200)).expect("json");
+    std::fs::write(&path, format!("{good}\n{{\"id\": 2, \"at\n{good}\n")).expect("write");
+    let mut seen = Vec::new();
+    let stats = read_recordings(std::slice::from_ref(&path), |ex| seen.push(ex.id)).expect("reads");
+    assert_eq!(seen, vec![1, 1]);
+    assert_eq!(stats.bad_line_count, 1);
+    assert!(
+        stats.bad_lines[0].contains("rec.jsonl:2:"),
+        "{:?}",
+        stats.bad_lines
+    );
+}
