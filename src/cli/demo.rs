@@ -1,0 +1,73 @@
+//! `cutover demo`: reference system + proxy + workload + report, on this machine.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, Status};
+use crate::demo::{self, DemoOptions, WorkloadOptions};
+use crate::report::Gate;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Migration bugs to switch on in the extracted services, comma-separated
+    /// (default: the demo's showcase set; see `cutover reference --list-divergences`).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with = "no_divergences")]
+    pub diverge: Option<Vec<String>>,
+    /// Run with every divergence switched off: the report must show 100 % parity.
+    #[arg(long)]
+    pub no_divergences: bool,
+    /// Rounds of the workload (about 40 requests each).
+    #[arg(long, default_value_t = 12)]
+    pub rounds: usize,
+    /// Report folder (default `reports/<run id>/`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Do not start a second monolith instance (noise is then handled by normalisers only).
+    #[arg(long)]
+    pub no_secondary: bool,
+    /// Exit with status 1 when the parity gate fails (as `cutover report` does).
+    #[arg(long)]
+    pub gate: bool,
+}
+
+pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
+    let defaults = DemoOptions::default();
+    let divergences = if args.no_divergences {
+        Vec::new()
+    } else if let Some(names) = &args.diverge {
+        crate::reference::parse_divergences(names).map_err(CliError::usage)?
+    } else {
+        defaults.divergences.clone()
+    };
+    let names: Vec<&str> = divergences.iter().map(|d| d.name()).collect();
+    println!(
+        "cutover demo: reference system with divergences [{}], proxy, {} workload rounds",
+        names.join(", "),
+        args.rounds
+    );
+    let options = DemoOptions {
+        divergences,
+        workload: WorkloadOptions {
+            rounds: args.rounds,
+            ..WorkloadOptions::default()
+        },
+        out: args.out,
+        secondary: !args.no_secondary,
+        ..defaults
+    };
+    let outcome = demo::run(options).await.map_err(|error| CliError {
+        status: Status::Usage,
+        error,
+    })?;
+    println!(
+        "sent {} requests through the proxy; {} exchanges mirrored and compared",
+        outcome.workload.requests, outcome.report.totals.exchanges
+    );
+    super::report::print_verdict(&outcome.report, &outcome.written);
+    println!("recording: {}", outcome.recording.display());
+    Ok(match (outcome.report.verdict, args.gate) {
+        (Gate::Fail, true) => Status::GateFailed,
+        _ => Status::Ok,
+    })
+}

@@ -1,0 +1,192 @@
+//! `cutover demo`: the whole job on one machine with nothing else installed.
+//!
+//! Starts the embedded reference system (monolith, a second monolith instance to learn
+//! noise from, and the extracted Auth and AI services with a chosen set of migration bugs),
+//! puts the mirroring proxy in front of it, drives a realistic workload through the proxy,
+//! shuts everything down cleanly and writes the parity report. It composes the same pieces
+//! the real commands use (`reference`, `proxy`, `pipeline`, `record`, `report`); it adds no
+//! comparison logic of its own.
+
+pub mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::pipeline::{analyzer_for, Aggregate, Pipeline, PipelineOptions, Sink};
+use crate::record::RecordingSink;
+use crate::reference::{self, Divergence, ReferenceSystem};
+use crate::report::{self, Report, ReportContext, RunInfo, Written};
+
+pub use workload::{WorkloadOptions, WorkloadStats};
+
+/// The divergences a plain `cutover demo` switches on: the 403-vs-404 drift the migration
+/// plan itself contains, a type change, a validation limit and a slow login.
+pub const DEFAULT_DIVERGENCES: &[&str] = &[
+    "non-admin-403",
+    "id-as-string",
+    "display-name-limit-64",
+    "latency-200ms",
+];
+
+/// The allowlist the demo deploys (so the comma-split bug has a second admin to lose).
+pub const DEMO_ALLOWLIST: &str = "admina;carol";
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub divergences: Vec<Divergence>,
+    pub workload: WorkloadOptions,
+    /// Report folder; default `reports/<run id>/`.
+    pub out: Option<PathBuf>,
+    /// Also start a second monolith instance and learn noise from it.
+    pub secondary: bool,
+    /// bcrypt cost in the reference services (the demo keeps it low: it is not a benchmark).
+    pub bcrypt_cost: u32,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            divergences: reference::parse_divergences(
+                &DEFAULT_DIVERGENCES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
+            workload: WorkloadOptions::default(),
+            out: None,
+            secondary: true,
+            bcrypt_cost: 4,
+        }
+    }
+}
+
+/// Everything a demo run produced.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub report: Report,
+    pub written: Written,
+    pub recording: PathBuf,
+    pub workload: WorkloadStats,
+    pub proxy: crate::proxy::ProxySummary,
+}
+
+/// Run the demo end to end.
+pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
+    let id = report::run_id();
+    let out = options
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&id));
+
+    // The default-allowlist bug only shows when no allowlist is deployed.
+    let allowlist = (!options
+        .divergences
+        .contains(&Divergence::AllowlistDefaultGuests))
+    .then(|| DEMO_ALLOWLIST.to_string());
+    let system = ReferenceSystem::start(reference::Options {
+        secondary_port: options.secondary.then_some(0),
+        divergences: options.divergences.clone(),
+        admin_allowlist: allowlist,
+        bcrypt_cost: options.bcrypt_cost,
+        ..reference::Options::default()
+    })
+    .await
+    .context("starting the reference system")?;
+
+    let config = demo_config(&system).context("building the demo configuration")?;
+    let recording = out.join("recording.jsonl");
+    let sink = RecordingSink::open(&recording, &config.file.recording)
+        .with_context(|| format!("{}: cannot open the recording", recording.display()))?;
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
+    let (pipeline, handle) = Pipeline::start(
+        analyzer_for(&config),
+        Aggregate::default(),
+        sinks,
+        PipelineOptions::default(),
+    )
+    .context("starting the analysis pipeline")?;
+    let config = Arc::new(config);
+    let proxy = crate::proxy::start(
+        Arc::clone(&config),
+        handle,
+        pipeline.aggregate(),
+        pipeline.stats(),
+    )
+    .await
+    .context("starting the proxy")?;
+
+    let in_flight = || proxy.shadows_in_flight();
+    let workload =
+        workload::run(&format!("http://{}", proxy.listen), &options.workload, &in_flight).await;
+
+    let proxy_summary = proxy.shutdown().await;
+    let aggregate = pipeline.finish().await;
+    system.shutdown().await;
+
+    if workload.transport_errors > 0 {
+        anyhow::bail!(
+            "the client saw {} transport errors through the proxy (first: {})",
+            workload.transport_errors,
+            workload.errors.join("; ")
+        );
+    }
+    let run = RunInfo {
+        id,
+        generated_at: chrono::Utc::now(),
+        source: "demo".into(),
+        divergences: options
+            .divergences
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect(),
+        recordings: vec![recording.display().to_string()],
+    };
+    let report = Report::build(&aggregate, &ReportContext { config: &config, run });
+    let written = report::write_all(&report, &out).context("writing the report")?;
+    Ok(DemoOutcome {
+        report,
+        written,
+        recording,
+        workload,
+        proxy: proxy_summary,
+    })
+}
+
+/// The configuration the demo runs with: the reference system's ports, ephemeral proxy
+/// listeners, everything mirrored, and a short shadow grace period.
+fn demo_config(system: &ReferenceSystem) -> Result<Config, crate::config::ConfigError> {
+    let secondary = system
+        .secondary
+        .map(|a| format!("monolith2 = {{ url = \"http://{a}\", role = \"secondary\" }}\n"))
+        .unwrap_or_default();
+    let text = format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+admin = "127.0.0.1:0"
+shutdown_grace_ms = {grace}
+
+[targets]
+monolith = {{ url = "http://{monolith}", role = "primary" }}
+{secondary}auth = {{ url = "http://{auth}" }}
+ai = {{ url = "http://{ai}" }}
+
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+mirror_writes = true
+
+[[routes]]
+match = "/ai/**"
+candidate = "ai"
+mirror_writes = true
+"#,
+        grace = Duration::from_secs(5).as_millis(),
+        monolith = system.monolith,
+        auth = system.auth,
+        ai = system.ai,
+    );
+    Config::parse(&text, "<demo configuration>")
+}
