@@ -10,4 +10,6 @@ pub mod compare;
 pub mod config;
 pub mod exchange;
 pub mod pipeline;
+pub mod proxy;
+pub mod record;
 pub mod reference;

@@ -4,6 +4,7 @@
 //! arguments into calls and errors into exit codes. Exit codes: 0 success, 1 a gate failed
 //! (parity or load verdict), 2 usage or input error (bad flags, bad files, port in use).
 
+mod proxy;
 mod reference;
 
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded reference system: a monolith and its extracted Auth and AI services.
     Reference(reference::ReferenceArgs),
+    /// Mirror traffic: answer clients from the primary, copy matching requests to the
+    /// candidate (and secondary), record and compare the answers.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Exit status of a command.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<Status, CliError> {
     match cli.command {
         Command::Reference(args) => reference::run(args).await,
+        Command::Proxy(args) => proxy::run(args).await,
     }
 }
 
