@@ -75,17 +75,25 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     )
     .await
     .map_err(CliError::usage)?;
-    println!("listening http://{}", running.listen);
+    say(&format!("listening http://{}", running.listen));
     if let Some(admin) = running.admin {
-        println!("admin     http://{admin}/metrics");
+        say(&format!("admin     http://{admin}/metrics"));
     }
-    println!("recording {}", path.display());
+    say(&format!("recording {}", path.display()));
     wait_for_signal().await;
     eprintln!("shutting down: finishing in-flight requests");
     let summary = running.shutdown().await;
     let aggregate = pipeline.finish().await;
-    print!("{}", render_summary(&config, &summary, &aggregate));
+    say(render_summary(&config, &summary, &aggregate).trim_end());
     Ok(Status::Ok)
+}
+
+/// Print a line to stdout; a closed stdout must not stop the proxy.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 async fn wait_for_signal() {
