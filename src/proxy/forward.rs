@@ -150,12 +150,13 @@ pub fn upstream_headers(original: &HeaderMap, uri: &Uri, peer: IpAddr) -> Header
     headers
 }
 
-/// Build the request to one target. `shadow` is the value of `x-cutover-shadow` for copies.
+/// Build the request to one target from headers prepared by [`upstream_headers`].
+/// `shadow` is the value of `x-cutover-shadow` for copies.
 pub fn build_request(
     target: &Target,
     method: &Method,
     path_and_query: &str,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: ForwardBody,
     shadow: Option<&'static str>,
 ) -> Result<Request<ForwardBody>, http::Error> {
@@ -164,11 +165,8 @@ pub fn build_request(
         .uri(target.uri(path_and_query)?)
         .version(Version::HTTP_11)
         .body(body)?;
+    *req.headers_mut() = headers;
     let h = req.headers_mut();
-    h.reserve(headers.len() + 2);
-    for (name, value) in headers {
-        h.append(name, value.clone());
-    }
     h.insert(header::HOST, target.host.clone());
     if let Some(role) = shadow {
         h.insert(SHADOW_HEADER, HeaderValue::from_static(role));

@@ -98,7 +98,7 @@ async fn inline(
         spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx, at);
         tx
     });
-    let req = match build_request(&shared.primary, &parts.method, &pq, &headers, body, None) {
+    let req = match build_request(&shared.primary, &parts.method, &pq, headers, body, None) {
         Ok(r) => r,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad request", &e.to_string()),
     };
@@ -172,7 +172,7 @@ fn spawn_shadows(
             s,
             method,
             pq,
-            headers,
+            headers.clone(),
             ForwardBody::full(m.body.clone()),
             Some("secondary"),
         )
@@ -259,7 +259,7 @@ fn shadow_request(
         &shared.route_candidates[route],
         method,
         pq,
-        headers,
+        headers.clone(),
         ForwardBody::full(body.clone()),
         Some(role),
     )
@@ -300,7 +300,7 @@ async fn mirror_target(
         &shared.primary,
         &parts.method,
         &pq,
-        &headers,
+        headers.clone(),
         ForwardBody::full(bytes.clone()),
         None,
     );
