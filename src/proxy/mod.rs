@@ -8,6 +8,12 @@
 //! never waits on the pipeline; the caller owns the pipeline and finishes it after
 //! [`RunningProxy::shutdown`].
 //!
+//! Bounds: a mirrored request holds shadow permits (`max_in_flight_shadows`) from the
+//! decision until its exchange is submitted, i.e. until every shadow answered or timed out
+//! *and* the primary's body ended (a long SSE stream keeps its permits). Memory grows with
+//! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
+//! connection's buffers.
+//!
 //! Two modes:
 //! - **inline** (default): clients (or the ingress) talk to cutover, which answers with
 //!   the primary's response.
