@@ -10,5 +10,7 @@ pub mod compare;
 pub mod config;
 pub mod exchange;
 pub mod pipeline;
+pub mod proxy;
+pub mod record;
 pub mod reference;
 pub mod report;

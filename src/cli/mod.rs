@@ -4,6 +4,7 @@
 //! arguments into calls and errors into exit codes. Exit codes: 0 success, 1 a gate failed
 //! (parity or load verdict), 2 usage or input error (bad flags, bad files, port in use).
 
+mod proxy;
 mod reference;
 mod report;
 
@@ -30,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded reference system: a monolith and its extracted Auth and AI services.
     Reference(reference::ReferenceArgs),
+    /// Mirror traffic: answer clients from the primary, copy matching requests to the
+    /// candidate (and secondary), record and compare the answers.
+    Proxy(proxy::ProxyArgs),
     /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
     Report(report::ReportArgs),
 }
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<Status, CliError> {
     match cli.command {
         Command::Reference(args) => reference::run(args).await,
+        Command::Proxy(args) => proxy::run(args).await,
         Command::Report(args) => report::run(args).await,
     }
 }

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Benchmark `cutover proxy` against direct access and NGINX (plain proxy and `mirror`).
+#
+# Loopback only; every process started here is killed on exit. Prints req/s and p99 per
+# scenario and the ratios; never fails on the figures. Needs wrk, nginx and python3
+# (`apt-get install wrk nginx`). Usage: benches/proxy.sh [seconds per run, default 8]
+#
+# Scenarios (same wrk settings: 2 threads, $CONN connections):
+#   direct            wrk → upstream nginx (`return 200` static JSON)
+#   nginx-plain       wrk → nginx reverse proxy → upstream
+#   cutover-plain     wrk → cutover, no routes (mirroring off) → upstream
+#   nginx-mirror      wrk → nginx `mirror` + `mirror_request_body on` → upstream + candidate
+#   cutover-mirror    wrk → cutover, 100 % mirrored → upstream + candidate (recording on)
+#   half-load         direct vs cutover-mirror at ~half of cutover-mirror's saturation rate
+#   slow candidate    candidate answers after 5 ms (≥ 10× the primary): client p99 with
+#                     mirroring off vs on, light load and saturated; proxy VmHWM.
+set -u
+DUR=${1:-8}
+CONN=${CONN:-64}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/target/release/cutover
+WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for tool in wrk nginx python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx)"; exit 0; }
+done
+[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release) || exit 0
+NGINX=$(command -v nginx)
+
+UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
+
+# --- upstream nginx (primary and candidate): static JSON, one worker ----------------------
+mkdir -p "$WORK/up" "$WORK/px"
+cat > "$WORK/up/nginx.conf" <<CONF
+worker_processes 1;
+error_log $WORK/up/error.log crit;
+pid $WORK/up/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$UP  backlog=4096; location / { default_type application/json; return 200 '{"ok":true,"service":"primary"}'; } }
+  server { listen 127.0.0.1:$CAND backlog=4096; location / { default_type application/json; return 200 '{"ok":true,"service":"primary"}'; } }
+}
+CONF
+# --- proxy nginx: plain reverse proxy and mirror, workers = cores -------------------------
+cat > "$WORK/px/nginx.conf" <<CONF
+worker_processes auto;
+error_log $WORK/px/error.log crit;
+pid $WORK/px/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream primary   { server 127.0.0.1:$UP;   keepalive 128; }
+  upstream candidate { server 127.0.0.1:$CAND; keepalive 128; }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  server { listen 127.0.0.1:$NG_PLAIN backlog=4096; location / { proxy_pass http://primary; } }
+  server {
+    listen 127.0.0.1:$NG_MIRROR backlog=4096;
+    location / { mirror /_mirror; mirror_request_body on; proxy_pass http://primary; }
+    location = /_mirror { internal; proxy_pass http://candidate\$request_uri; }
+  }
+}
+CONF
+"$NGINX" -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+"$NGINX" -p "$WORK/px" -c "$WORK/px/nginx.conf" -g 'daemon off;' & PIDS+=($!)
+
+# --- slow candidate: python asyncio, keep-alive, answers after 5 ms ----------------------
+cat > "$WORK/slow.py" <<'PY'
+import asyncio, sys
+port, delay = int(sys.argv[1]), float(sys.argv[2])
+BODY = b'{"ok":true,"service":"primary"}'
+RESP = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+async def handle(r, w):
+    try:
+        while True:
+            head = await r.readuntil(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+                    if n: await r.readexactly(n)
+            await asyncio.sleep(delay)
+            w.write(RESP); await w.drain()
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def main():
+    s = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    async with s: await s.serve_forever()
+asyncio.run(main())
+PY
+python3 "$WORK/slow.py" $SLOW 0.005 & PIDS+=($!)
+sleep 1
+
+cutover_config() { # $1 = candidate port, $2 = "mirror" | "off"
+  cat <<CONF
+[proxy]
+listen = "127.0.0.1:$CUT"
+admin = "127.0.0.1:0"
+[targets]
+primary = { url = "http://127.0.0.1:$UP", role = "primary" }
+cand = { url = "http://127.0.0.1:$1" }
+CONF
+  if [ "$2" = mirror ]; then printf '[[routes]]\nmatch = "/**"\ncandidate = "cand"\n'; fi
+}
+CUT_PID=
+start_cutover() { # $1 candidate port, $2 mirror|off
+  cutover_config "$1" "$2" > "$WORK/cutover.toml"
+  "$BIN" proxy --config "$WORK/cutover.toml" --record "$WORK/rec.jsonl" > "$WORK/cutover.out" 2>&1 &
+  CUT_PID=$!; PIDS+=($CUT_PID)
+  for _ in $(seq 50); do grep -q listening "$WORK/cutover.out" 2>/dev/null && break; sleep 0.1; done
+}
+stop_cutover() {
+  HWM=$(awk '/VmHWM/ {print $2}' /proc/$CUT_PID/status 2>/dev/null)
+  kill -INT $CUT_PID 2>/dev/null; timeout 15 tail --pid=$CUT_PID -f /dev/null 2>/dev/null; kill -9 $CUT_PID 2>/dev/null
+  rm -f "$WORK"/rec*.jsonl
+}
+
+# wrk → "req/s p99_ms"; optional $3 = per-connection delay in ms (rate limiting via Lua).
+run() {
+  local url=$1 conns=${2:-$CONN} delay=${3:-}
+  local script=()
+  if [ -n "$delay" ]; then
+    printf 'function delay() return %s end\n' "$delay" > "$WORK/delay.lua"; script=(-s "$WORK/delay.lua")
+  fi
+  wrk -t2 -c"$conns" -d"${DUR}s" --latency "${script[@]}" "$url" > "$WORK/wrk.out" 2>&1
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
+  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$WORK/wrk.out")
+  echo "${rps:-0} ${p99:-0}"
+}
+row() { printf '%-34s %12s %10s\n' "$1" "$2" "$3"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "cutover proxy bench: ${DUR}s per run, wrk -t2 -c$CONN, $(nproc) cores, loopback"
+row scenario "req/s" "p99 ms"
+read -r D_RPS D_P99 <<< "$(run http://127.0.0.1:$UP/api/x)";            row direct "$D_RPS" "$D_P99"
+read -r NP_RPS NP_P99 <<< "$(run http://127.0.0.1:$NG_PLAIN/api/x)";    row nginx-plain "$NP_RPS" "$NP_P99"
+start_cutover $CAND off
+read -r CP_RPS CP_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row cutover-plain "$CP_RPS" "$CP_P99"
+stop_cutover; CP_HWM=$HWM
+read -r NM_RPS NM_P99 <<< "$(run http://127.0.0.1:$NG_MIRROR/api/x)";   row nginx-mirror "$NM_RPS" "$NM_P99"
+start_cutover $CAND mirror
+read -r CM_RPS CM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "cutover-mirror (100 %)" "$CM_RPS" "$CM_P99"
+# Half saturation: C connections each pausing 10 ms between requests ≈ C*100 req/s.
+HALF_C=$(awk -v r="$CM_RPS" 'BEGIN { c = int(r / 2 / 100); if (c < 1) c = 1; if (c > 2000) c = 2000; print c }')
+read -r HM_RPS HM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; row "cutover-mirror @half ($HALF_C conn)" "$HM_RPS" "$HM_P99"
+stop_cutover; CM_HWM=$HWM
+read -r HD_RPS HD_P99 <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"; row "direct @half ($HALF_C conn)" "$HD_RPS" "$HD_P99"
+
+# Slow candidate (5 ms): light load (16 conn, 10 ms pauses) and saturated.
+start_cutover $SLOW off
+read -r SO_RPS SO_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror off, light" "$SO_RPS" "$SO_P99"
+stop_cutover
+start_cutover $SLOW mirror
+read -r SL_RPS SL_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror on, light" "$SL_RPS" "$SL_P99"
+read -r SS_RPS SS_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "slow cand, mirror on, saturated" "$SS_RPS" "$SS_P99"
+SLOW_METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(not_mirrored_total\{.*capacity|mirrored_total|upstream_errors_total\{target="cand",kind="timeout")')
+stop_cutover; SL_HWM=$HWM
+
+echo
+echo "ratios (req/s):"
+echo "  cutover-plain / nginx-plain    = $(ratio "$CP_RPS" "$NP_RPS")   (target >= 1.0)"
+echo "  cutover-mirror / nginx-mirror  = $(ratio "$CM_RPS" "$NM_RPS")   (target >= 1.2)"
+echo "  cutover-plain / direct         = $(ratio "$CP_RPS" "$D_RPS")"
+echo "added p99 at half saturation     = $(awk -v a="$HM_P99" -v b="$HD_P99" 'BEGIN { printf "%.3f ms", a - b }')   (target <= 1 ms)"
+echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
+echo "proxy VmHWM: plain ${CP_HWM:-?} kB, mirror ${CM_HWM:-?} kB, slow-candidate ${SL_HWM:-?} kB   (target <= 65536 kB)"
+echo "slow-candidate counters:"; echo "$SLOW_METRICS" | sed 's/^/  /'

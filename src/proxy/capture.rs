@@ -1,0 +1,234 @@
+//! Capturing bodies without holding anything back.
+//!
+//! Owns the two places where bytes are kept for comparison: the request body (buffered up
+//! to the cap before it is sent anywhere, so every target gets the same bytes; past the cap
+//! the rest is chained on as a stream) and the primary's response body, which is *teed*:
+//! every frame goes to the client as soon as it arrives and a copy of the first `cap` bytes
+//! is kept. The client stream is never delayed to fill the capture. When the body ends (or
+//! the client goes away and the remainder has been drained) the captured outcome is sent
+//! on a oneshot channel. This module never decides what is mirrored.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::sync::oneshot;
+
+use super::forward::classify_hyper;
+use crate::exchange::{
+    Body as CapturedBody, Failure, FailureKind, Headers, OutcomeResult, RecordedResponse,
+};
+
+/// A request body read up to the cap.
+pub enum Buffered {
+    /// The whole body, within the cap.
+    Complete(Bytes),
+    /// More than the cap: what was read so far, and the rest still streaming.
+    Overflow { prefix: Bytes, rest: Incoming },
+}
+
+/// Read a request body until it ends or passes `cap` bytes.
+pub async fn buffer_request(mut body: Incoming, cap: usize) -> Result<Buffered, hyper::Error> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() > cap {
+                return Ok(Buffered::Overflow {
+                    prefix: buf.freeze(),
+                    rest: body,
+                });
+            }
+        }
+    }
+    Ok(Buffered::Complete(buf.freeze()))
+}
+
+/// What the tee knows about the response it copies.
+pub struct Capture {
+    buf: BytesMut,
+    cap: usize,
+    truncated: bool,
+    started: Instant,
+    ttfb_us: u64,
+    status: u16,
+    headers: Headers,
+    done: oneshot::Sender<OutcomeResult>,
+    /// After a client disconnect, how long the rest of the body may take to drain.
+    drain_limit: Duration,
+}
+
+impl Capture {
+    /// A capture for a response whose head arrived `ttfb_us` after `started`; the outcome
+    /// goes to `done` when the body has ended.
+    pub fn new(
+        done: oneshot::Sender<OutcomeResult>,
+        cap: usize,
+        started: Instant,
+        ttfb_us: u64,
+        status: u16,
+        headers: Headers,
+        drain_limit: Duration,
+    ) -> Capture {
+        Capture {
+            buf: BytesMut::new(),
+            cap,
+            truncated: false,
+            started,
+            ttfb_us,
+            status,
+            headers,
+            done,
+            drain_limit,
+        }
+    }
+
+    fn push(&mut self, data: &Bytes) {
+        if self.truncated {
+            return;
+        }
+        let room = self.cap.saturating_sub(self.buf.len());
+        if data.len() > room {
+            self.buf.extend_from_slice(&data[..room]);
+            self.truncated = true;
+        } else {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    fn finish(self, error: Option<(FailureKind, String)>) {
+        let elapsed_us = micros(self.started.elapsed());
+        let result = match error {
+            None => OutcomeResult::Response(RecordedResponse {
+                status: self.status,
+                headers: self.headers,
+                body: CapturedBody(self.buf.freeze()),
+                truncated: self.truncated,
+                ttfb_us: self.ttfb_us,
+                total_us: elapsed_us,
+            }),
+            Some((kind, message)) => OutcomeResult::Failure(Failure {
+                kind,
+                elapsed_us,
+                message,
+            }),
+        };
+        let _ = self.done.send(result);
+    }
+}
+
+/// The primary's response body on its way to the client, copied into a [`Capture`].
+pub struct TeeBody {
+    inner: Option<Incoming>,
+    capture: Option<Capture>,
+}
+
+impl TeeBody {
+    pub fn new(inner: Incoming, capture: Capture) -> TeeBody {
+        TeeBody {
+            inner: Some(inner),
+            capture: Some(capture),
+        }
+    }
+}
+
+impl Body for TeeBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(&mut *inner).poll_frame(cx);
+        match &polled {
+            Poll::Pending => {}
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(c)) = (frame.data_ref(), this.capture.as_mut()) {
+                    c.push(data);
+                }
+                if inner.is_end_stream() {
+                    if let Some(c) = this.capture.take() {
+                        c.finish(None);
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(c) = this.capture.take() {
+                    c.finish(Some((classify_hyper(e), e.to_string())));
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(c) = this.capture.take() {
+                    c.finish(None);
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for TeeBody {
+    /// The client went away (or the body was never polled because it was empty): finish
+    /// the capture anyway, draining what is left of the primary's body in the background.
+    fn drop(&mut self) {
+        let Some(mut capture) = self.capture.take() else {
+            return;
+        };
+        let inner = match self.inner.take() {
+            Some(b) if !b.is_end_stream() => b,
+            _ => return capture.finish(None),
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            capture.truncated = true;
+            return capture.finish(None);
+        };
+        runtime.spawn(async move {
+            let limit = capture.drain_limit;
+            let mut inner = inner;
+            let drained = tokio::time::timeout(limit, async {
+                while let Some(frame) = inner.frame().await {
+                    match frame {
+                        Ok(frame) => {
+                            if let Some(data) = frame.data_ref() {
+                                capture.push(data);
+                            }
+                        }
+                        Err(e) => return Some((classify_hyper(&e), e.to_string())),
+                    }
+                }
+                None
+            })
+            .await;
+            match drained {
+                Ok(error) => capture.finish(error),
+                Err(_) => {
+                    capture.truncated = true;
+                    capture.finish(None)
+                }
+            }
+        });
+    }
+}
+
+/// Microseconds, saturating.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,357 @@
+//! Building upstream requests: targets, header hygiene, request bodies, error kinds.
+//!
+//! Owns how a client request becomes a request to one target: the URL is ALWAYS the
+//! configured target URL (with its optional path prefix) followed by the request's
+//! origin-form path and query, never anything derived from the request's `Host` header or an
+//! absolute-form URI (no SSRF). Hop-by-hop headers are removed (RFC 9110 §7.6.1),
+//! `X-Forwarded-*` are added, `Host` is rewritten. This module never reads or compares
+//! response bodies and never touches the pipeline.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+
+use crate::config::TargetConfig;
+use crate::exchange::{FailureKind, Headers};
+
+/// Marks shadow copies: `candidate` or `secondary`. Never sent to the primary.
+pub const SHADOW_HEADER: &str = "x-cutover-shadow";
+
+/// The pooled upstream client every target shares.
+pub type UpstreamClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    ForwardBody,
+>;
+
+/// One configured target, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Configured name (`monolith`, `auth`, ...).
+    pub name: String,
+    /// Index into the metrics' target table.
+    pub index: usize,
+    /// `http://host:port`.
+    origin: String,
+    /// Path prefix without a trailing slash (`""` or `/base`).
+    prefix: String,
+    /// `Host` header value sent to this target.
+    host: HeaderValue,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub fn new(
+        name: &str,
+        index: usize,
+        cfg: &TargetConfig,
+        default_timeout_ms: u64,
+    ) -> Result<Target, String> {
+        let url: Uri = cfg
+            .url
+            .get_ref()
+            .parse()
+            .map_err(|e| format!("target `{name}`: invalid url: {e}"))?;
+        let authority = url
+            .authority()
+            .ok_or_else(|| format!("target `{name}`: url has no host"))?;
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|e| format!("target `{name}`: invalid host: {e}"))?;
+        Ok(Target {
+            name: name.to_string(),
+            index,
+            origin: format!("http://{authority}"),
+            prefix: url.path().trim_end_matches('/').to_string(),
+            host,
+            timeout: Duration::from_millis(cfg.timeout_ms.unwrap_or(default_timeout_ms)),
+        })
+    }
+
+    /// The upstream URI for an origin-form path and query (`/a/b?c`).
+    pub fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        let mut s =
+            String::with_capacity(self.origin.len() + self.prefix.len() + path_and_query.len());
+        s.push_str(&self.origin);
+        s.push_str(&self.prefix);
+        s.push_str(path_and_query);
+        Ok(Uri::try_from(s)?)
+    }
+}
+
+/// The origin-form part of a request URI (path and query), whatever form the client used.
+/// For `GET http://evil.example/x?y` this is `/x?y`.
+pub fn origin_form(uri: &Uri) -> &str {
+    match uri.path_and_query() {
+        Some(pq) if pq.as_str().starts_with('/') => pq.as_str(),
+        _ => "/",
+    }
+}
+
+/// Remove hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
+/// plus the well-known ones.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// Headers every upstream copy shares: hop-by-hop removed, `Host` and any client-sent
+/// shadow marker removed, `X-Forwarded-For/-Proto/-Host` added.
+pub fn upstream_headers(original: &HeaderMap, uri: &Uri, peer: IpAddr) -> HeaderMap {
+    let mut headers = original.clone();
+    strip_hop_by_hop(&mut headers);
+    let host = headers.remove(header::HOST).or_else(|| {
+        uri.authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    headers.remove(SHADOW_HEADER);
+    let peer = peer.to_string();
+    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {peer}"),
+        _ => peer,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if let Some(host) = host {
+        if !headers.contains_key("x-forwarded-host") {
+            headers.insert("x-forwarded-host", host);
+        }
+    }
+    headers
+}
+
+/// Build the request to one target from headers prepared by [`upstream_headers`].
+/// `shadow` is the value of `x-cutover-shadow` for copies.
+pub fn build_request(
+    target: &Target,
+    method: &Method,
+    path_and_query: &str,
+    headers: HeaderMap,
+    body: ForwardBody,
+    shadow: Option<&'static str>,
+) -> Result<Request<ForwardBody>, http::Error> {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(target.uri(path_and_query)?)
+        .version(Version::HTTP_11)
+        .body(body)?;
+    *req.headers_mut() = headers;
+    let h = req.headers_mut();
+    h.insert(header::HOST, target.host.clone());
+    if let Some(role) = shadow {
+        h.insert(SHADOW_HEADER, HeaderValue::from_static(role));
+    }
+    Ok(req)
+}
+
+/// Header list in the exchange model: lower-case names, values lossily decoded.
+pub fn to_headers(map: &HeaderMap) -> Headers {
+    map.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Map an upstream client error to the exchange model's failure kinds.
+pub fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
+    if err.is_connect() {
+        return FailureKind::Connect;
+    }
+    classify_source(std::error::Error::source(err))
+}
+
+/// Map a body-read error (hyper) to a failure kind.
+pub fn classify_hyper(err: &hyper::Error) -> FailureKind {
+    classify_chain(err)
+}
+
+fn classify_source(mut source: Option<&(dyn std::error::Error + 'static)>) -> FailureKind {
+    while let Some(e) = source {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return classify_chain(h);
+        }
+        if e.downcast_ref::<std::io::Error>().is_some() {
+            return FailureKind::Reset;
+        }
+        source = e.source();
+    }
+    FailureKind::Protocol
+}
+
+fn classify_chain(h: &hyper::Error) -> FailureKind {
+    if h.is_timeout() {
+        FailureKind::Timeout
+    } else if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+        FailureKind::Protocol
+    } else {
+        // incomplete message, closed, canceled, io errors: the peer went away.
+        FailureKind::Reset
+    }
+}
+
+/// The body sent upstream: a buffered copy, or a buffered prefix followed by the rest of
+/// the client's stream (requests over the capture cap, and unmirrored requests).
+pub enum ForwardBody {
+    Full(Option<Bytes>),
+    Chain {
+        prefix: Option<Bytes>,
+        rest: Incoming,
+    },
+}
+
+impl ForwardBody {
+    pub fn full(bytes: Bytes) -> ForwardBody {
+        ForwardBody::Full(if bytes.is_empty() { None } else { Some(bytes) })
+    }
+    pub fn stream(rest: Incoming) -> ForwardBody {
+        ForwardBody::Chain { prefix: None, rest }
+    }
+}
+
+impl Body for ForwardBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ForwardBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ForwardBody::Chain { prefix, rest } => {
+                if let Some(p) = prefix.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(p))));
+                }
+                Pin::new(rest).poll_frame(cx)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ForwardBody::Full(b) => b.is_none(),
+            ForwardBody::Chain { prefix, rest } => prefix.is_none() && rest.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ForwardBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ForwardBody::Chain { prefix, rest } => {
+                let p = prefix.as_ref().map_or(0, |b| b.len() as u64);
+                let r = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(r.lower() + p);
+                if let Some(u) = r.upper() {
+                    hint.set_upper(u + p);
+                }
+                hint
+            }
+        }
+    }
+}
+
+/// The body sent back to the client.
+pub enum ClientBody {
+    /// The primary's body, teed into the capture.
+    Tee(super::capture::TeeBody),
+    /// The primary's body, untouched (unmirrored requests).
+    Plain(Incoming),
+    /// A body cutover produced itself (502, 504, admin pages).
+    Full(Option<Bytes>),
+}
+
+impl ClientBody {
+    pub fn full(bytes: impl Into<Bytes>) -> ClientBody {
+        ClientBody::Full(Some(bytes.into()))
+    }
+    pub fn empty() -> ClientBody {
+        ClientBody::Full(None)
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ClientBody::Tee(t) => Pin::new(t).poll_frame(cx),
+            ClientBody::Plain(b) => Pin::new(b).poll_frame(cx),
+            ClientBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::Tee(t) => t.is_end_stream(),
+            ClientBody::Plain(b) => b.is_end_stream(),
+            ClientBody::Full(b) => b.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::Tee(t) => t.size_hint(),
+            ClientBody::Plain(b) => b.size_hint(),
+            ClientBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+/// Read a body to the end, keeping at most `cap` bytes. Returns the kept bytes and whether
+/// more arrived than was kept. Used for shadow responses, whose stream nobody waits on.
+pub async fn collect_capped<B>(mut body: B, cap: usize) -> Result<(Bytes, bool), B::Error>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            let room = cap.saturating_sub(buf.len());
+            if data.len() > room {
+                buf.extend_from_slice(&data[..room]);
+                return Ok((buf.freeze(), true));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok((buf.freeze(), false))
+}

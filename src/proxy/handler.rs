@@ -1,0 +1,370 @@
+//! The request handler: the hot path.
+//!
+//! Per request it does as little as possible: route lookup and the mirroring decision,
+//! header hygiene, spawning one task for the shadow work, and streaming the primary's
+//! answer back. It never compares bodies, never waits on a shadow, and never blocks on the
+//! pipeline (submission is a non-blocking `try_send`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use chrono::Utc;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::Shared;
+use super::capture::{Buffered, Capture, TeeBody, buffer_request, micros};
+use super::forward::{
+    ClientBody, ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
+    upstream_headers,
+};
+use super::metrics::NotMirrored;
+use super::shadow::{self, error_chain};
+use crate::config::ProxyMode;
+use crate::exchange::{
+    Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
+};
+
+/// Entry point for every client request.
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ClientBody>, Infallible> {
+    Ok(match shared.mode {
+        ProxyMode::Inline => inline(shared, peer, req).await,
+        ProxyMode::MirrorTarget => mirror_target(shared, peer, req).await,
+    })
+}
+
+/// What the shadow task needs to know about the request.
+struct Mirror {
+    route: usize,
+    permit: OwnedSemaphorePermit,
+    recorded: RecordedRequest,
+    body: bytes::Bytes,
+}
+
+async fn inline(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ClientBody> {
+    let at = Utc::now();
+    let (parts, body) = req.into_parts();
+    let pq = origin_form(&parts.uri).to_owned();
+    let route = shared.route_index(parts.uri.path());
+    let headers = upstream_headers(&parts.headers, &parts.uri, peer.ip());
+    let (mirror, body) = match shared.decide(route, &parts.method, &parts.headers, 1) {
+        Err(reason) => {
+            if let Some(r) = route {
+                shared.metrics.not_mirrored(r, reason);
+            }
+            (None, ForwardBody::stream(body))
+        }
+        Ok((r, permit)) => match buffer_request(body, shared.max_body).await {
+            Ok(Buffered::Complete(bytes)) => {
+                shared.metrics.mirrored(r);
+                let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+                let mirror = Mirror {
+                    route: r,
+                    permit,
+                    recorded,
+                    body: bytes.clone(),
+                };
+                (Some(mirror), ForwardBody::full(bytes))
+            }
+            Ok(Buffered::Overflow { prefix, rest }) => {
+                shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+                (
+                    None,
+                    ForwardBody::Chain {
+                        prefix: Some(prefix),
+                        rest,
+                    },
+                )
+            }
+            Err(e) => {
+                return error_response(StatusCode::BAD_REQUEST, "bad request body", &e.to_string());
+            }
+        },
+    };
+    let shadows = mirror.map(|m| {
+        let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
+        spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx, at);
+        tx
+    });
+    let req = match build_request(&shared.primary, &parts.method, &pq, headers, body, None) {
+        Ok(r) => r,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad request", &e.to_string()),
+    };
+    shared.metrics.request(route, shared.primary.index);
+    let started = Instant::now();
+    let result = tokio::time::timeout(shared.primary.timeout, shared.client.request(req)).await;
+    let ttfb_us = micros(started.elapsed());
+    let (status, message, kind) = match result {
+        Ok(Ok(resp)) => {
+            shared.metrics.latency(shared.primary.index, ttfb_us);
+            let (mut parts, body) = resp.into_parts();
+            let body = match shadows {
+                None => ClientBody::Plain(body),
+                Some(tx) => {
+                    let capture = Capture::new(
+                        tx,
+                        shared.max_body,
+                        started,
+                        ttfb_us,
+                        parts.status.as_u16(),
+                        to_headers(&parts.headers),
+                        shared.drain_limit,
+                    );
+                    ClientBody::Tee(TeeBody::new(body, capture))
+                }
+            };
+            strip_hop_by_hop(&mut parts.headers);
+            return Response::from_parts(parts, body);
+        }
+        Ok(Err(e)) => (StatusCode::BAD_GATEWAY, error_chain(&e), classify(&e)),
+        Err(_) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("no answer within {} ms", shared.primary.timeout.as_millis()),
+            FailureKind::Timeout,
+        ),
+    };
+    shared.metrics.error(shared.primary.index, kind);
+    if let Some(tx) = shadows {
+        let _ = tx.send(OutcomeResult::Failure(Failure {
+            kind,
+            elapsed_us: ttfb_us,
+            message: message.clone(),
+        }));
+    }
+    let title = if status == StatusCode::GATEWAY_TIMEOUT {
+        "primary timed out"
+    } else {
+        "primary unavailable"
+    };
+    error_response(
+        status,
+        title,
+        &format!("{}: {message}", shared.primary.name),
+    )
+}
+
+/// One task per mirrored request: call the shadows, wait for the primary's outcome, submit.
+fn spawn_shadows(
+    shared: &Arc<Shared>,
+    m: Mirror,
+    method: &Method,
+    pq: &str,
+    headers: &HeaderMap,
+    primary: tokio::sync::oneshot::Receiver<OutcomeResult>,
+    at: chrono::DateTime<Utc>,
+) {
+    let shared = Arc::clone(shared);
+    let candidate = shadow_request(&shared, m.route, method, pq, headers, &m.body, "candidate");
+    let secondary = shared.secondary.as_ref().map(|s| {
+        build_request(
+            s,
+            method,
+            pq,
+            headers.clone(),
+            ForwardBody::full(m.body.clone()),
+            Some("secondary"),
+        )
+    });
+    let path = pq.split('?').next().unwrap_or(pq);
+    let route_label = format!("{method} {path}");
+    tokio::spawn(async move {
+        let Mirror {
+            route,
+            permit,
+            recorded,
+            ..
+        } = m;
+        let cand_target = &shared.route_candidates[route];
+        let cand = async {
+            match candidate {
+                Ok(req) => {
+                    shadow::call(
+                        &shared.client,
+                        cand_target,
+                        req,
+                        shared.max_body,
+                        &shared.metrics,
+                        Some(route),
+                    )
+                    .await
+                }
+                Err(e) => Outcome {
+                    target: cand_target.name.clone(),
+                    result: dropped(&e.to_string()),
+                },
+            }
+        };
+        let sec = async {
+            match (secondary, shared.secondary.as_ref()) {
+                (Some(Ok(req)), Some(t)) => Some(
+                    shadow::call(
+                        &shared.client,
+                        t,
+                        req,
+                        shared.max_body,
+                        &shared.metrics,
+                        Some(route),
+                    )
+                    .await,
+                ),
+                (Some(Err(e)), Some(t)) => Some(Outcome {
+                    target: t.name.clone(),
+                    result: dropped(&e.to_string()),
+                }),
+                _ => None,
+            }
+        };
+        let (candidate, secondary, primary) = tokio::join!(cand, sec, primary);
+        let primary = Outcome {
+            target: shared.primary.name.clone(),
+            result: primary.unwrap_or_else(|_| dropped("primary outcome lost")),
+        };
+        shared.submit(Exchange {
+            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            at,
+            route: route_label,
+            request: recorded,
+            outcomes: Outcomes {
+                primary,
+                secondary,
+                candidate: Some(candidate),
+            },
+        });
+        drop(permit);
+    });
+}
+
+fn shadow_request(
+    shared: &Shared,
+    route: usize,
+    method: &Method,
+    pq: &str,
+    headers: &HeaderMap,
+    body: &bytes::Bytes,
+    role: &'static str,
+) -> Result<Request<ForwardBody>, http::Error> {
+    build_request(
+        &shared.route_candidates[route],
+        method,
+        pq,
+        headers.clone(),
+        ForwardBody::full(body.clone()),
+        Some(role),
+    )
+}
+
+/// Mirror-target mode: answer 204 at once, then call every target from a task.
+async fn mirror_target(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ClientBody> {
+    let at = Utc::now();
+    let (parts, body) = req.into_parts();
+    let route = shared.route_index(parts.uri.path());
+    let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
+        Ok(x) => x,
+        Err(reason) => {
+            if let Some(r) = route {
+                shared.metrics.not_mirrored(r, reason);
+            }
+            return no_content();
+        }
+    };
+    let bytes = match buffer_request(body, shared.max_body).await {
+        Ok(Buffered::Complete(b)) => b,
+        Ok(Buffered::Overflow { .. }) => {
+            shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+            return no_content();
+        }
+        Err(_) => return no_content(),
+    };
+    shared.metrics.mirrored(r);
+    let pq = origin_form(&parts.uri).to_owned();
+    let headers = upstream_headers(&parts.headers, &parts.uri, peer.ip());
+    let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
+    let primary_req = build_request(
+        &shared.primary,
+        &parts.method,
+        &pq,
+        headers.clone(),
+        ForwardBody::full(bytes.clone()),
+        None,
+    );
+    let task_shared = Arc::clone(&shared);
+    tokio::spawn(async move {
+        let s = &task_shared;
+        let result = match primary_req {
+            Ok(req) => {
+                shadow::call(&s.client, &s.primary, req, s.max_body, &s.metrics, Some(r))
+                    .await
+                    .result
+            }
+            Err(e) => dropped(&e.to_string()),
+        };
+        let _ = tx.send(result);
+    });
+    let m = Mirror {
+        route: r,
+        permit,
+        recorded,
+        body: bytes,
+    };
+    spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx, at);
+    no_content()
+}
+
+fn record_request(
+    method: &Method,
+    pq: &str,
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+) -> RecordedRequest {
+    RecordedRequest {
+        method: method.as_str().to_string(),
+        uri: pq.to_string(),
+        headers: to_headers(headers),
+        body: Body(body),
+        truncated: false,
+    }
+}
+
+fn dropped(message: &str) -> OutcomeResult {
+    OutcomeResult::Failure(Failure {
+        kind: FailureKind::Dropped,
+        elapsed_us: 0,
+        message: message.to_string(),
+    })
+}
+
+fn no_content() -> Response<ClientBody> {
+    let mut resp = Response::new(ClientBody::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// A short JSON error produced by cutover itself (502, 504, 400).
+fn error_response(status: StatusCode, error: &str, detail: &str) -> Response<ClientBody> {
+    let body =
+        serde_json::json!({ "error": error, "detail": detail, "source": "cutover" }).to_string();
+    let mut resp = Response::new(ClientBody::full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

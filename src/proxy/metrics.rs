@@ -1,0 +1,395 @@
+//! The proxy's counters and latency histograms, and their Prometheus text rendering.
+//!
+//! Owns lock-free counters indexed by route and target (label sets are fixed at start-up
+//! from the configuration, so the hot path only does atomic adds). Rendering reads the
+//! shared [`Aggregate`] and [`PipelineStats`] too. This module never does I/O and never
+//! sees a request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::exchange::FailureKind;
+use crate::pipeline::{Aggregate, PipelineStats};
+
+/// Why a request that matched a route was not mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotMirrored {
+    /// Lost the per-route `sample` draw.
+    SampledOut,
+    /// A write method on a route without `mirror_writes`.
+    Method,
+    /// Request body over `max_body_bytes`.
+    BodyTooLarge,
+    /// `max_in_flight_shadows` reached.
+    Capacity,
+}
+
+impl NotMirrored {
+    pub const ALL: [NotMirrored; 4] = [
+        NotMirrored::SampledOut,
+        NotMirrored::Method,
+        NotMirrored::BodyTooLarge,
+        NotMirrored::Capacity,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotMirrored::SampledOut => "sampled_out",
+            NotMirrored::Method => "method",
+            NotMirrored::BodyTooLarge => "body_too_large",
+            NotMirrored::Capacity => "capacity",
+        }
+    }
+}
+
+const KINDS: [FailureKind; 5] = [
+    FailureKind::Connect,
+    FailureKind::Timeout,
+    FailureKind::Reset,
+    FailureKind::Protocol,
+    FailureKind::Dropped,
+];
+
+fn kind_index(k: FailureKind) -> usize {
+    match k {
+        FailureKind::Connect => 0,
+        FailureKind::Timeout => 1,
+        FailureKind::Reset => 2,
+        FailureKind::Protocol => 3,
+        FailureKind::Dropped => 4,
+    }
+}
+
+/// Upper bounds of the latency buckets, in microseconds.
+const BUCKETS_US: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// A Prometheus histogram with fixed buckets and atomic counts.
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Non-cumulative counts; the last slot is `+Inf`.
+    buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, us: u64) {
+        let i = BUCKETS_US.partition_point(|&b| b < us);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+}
+
+/// All proxy counters.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Route patterns; index `routes.len()` is "no route".
+    routes: Vec<String>,
+    targets: Vec<String>,
+    requests: Vec<AtomicU64>,
+    mirrored: Vec<AtomicU64>,
+    not_mirrored: Vec<AtomicU64>,
+    errors: Vec<AtomicU64>,
+    latency: Vec<Histogram>,
+}
+
+fn zeros(n: usize) -> Vec<AtomicU64> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+impl Metrics {
+    pub fn new(routes: Vec<String>, targets: Vec<String>) -> Metrics {
+        let r = routes.len() + 1;
+        let t = targets.len();
+        Metrics {
+            requests: zeros(r * t),
+            mirrored: zeros(r),
+            not_mirrored: zeros(r * NotMirrored::ALL.len()),
+            errors: zeros(t * KINDS.len()),
+            latency: (0..t).map(|_| Histogram::default()).collect(),
+            routes,
+            targets,
+        }
+    }
+
+    /// Index used for requests that matched no route.
+    pub fn no_route(&self) -> usize {
+        self.routes.len()
+    }
+
+    fn route_slot(&self, route: Option<usize>) -> usize {
+        route.unwrap_or(self.routes.len()).min(self.routes.len())
+    }
+
+    pub fn request(&self, route: Option<usize>, target: usize) {
+        let i = self.route_slot(route) * self.targets.len() + target;
+        if let Some(c) = self.requests.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn mirrored(&self, route: usize) {
+        if let Some(c) = self.mirrored.get(route) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn not_mirrored(&self, route: usize, reason: NotMirrored) {
+        let r = NotMirrored::ALL
+            .iter()
+            .position(|x| *x == reason)
+            .unwrap_or(0);
+        if let Some(c) = self.not_mirrored.get(route * NotMirrored::ALL.len() + r) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn error(&self, target: usize, kind: FailureKind) {
+        if let Some(c) = self.errors.get(target * KINDS.len() + kind_index(kind)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Time from sending a request to its response head.
+    pub fn latency(&self, target: usize, us: u64) {
+        if let Some(h) = self.latency.get(target) {
+            h.observe(us);
+        }
+    }
+
+    fn get(v: &[AtomicU64], i: usize) -> u64 {
+        v.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Per-route counters for the shutdown summary.
+    pub fn route_counts(&self, route: usize) -> (u64, u64, BTreeMap<&'static str, u64>) {
+        let requests = (0..self.targets.len())
+            .map(|t| Self::get(&self.requests, route * self.targets.len() + t))
+            .max()
+            .unwrap_or(0);
+        let mirrored = Self::get(&self.mirrored, route);
+        let not = NotMirrored::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    r.as_str(),
+                    Self::get(&self.not_mirrored, route * NotMirrored::ALL.len() + i),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        (requests, mirrored, not)
+    }
+
+    pub fn errors_of(&self, target: usize) -> u64 {
+        (0..KINDS.len())
+            .map(|k| Self::get(&self.errors, target * KINDS.len() + k))
+            .sum()
+    }
+
+    pub fn route_names(&self) -> &[String] {
+        &self.routes
+    }
+
+    fn route_label(&self, i: usize) -> &str {
+        self.routes.get(i).map_or("none", |s| s.as_str())
+    }
+
+    /// Prometheus text exposition format (version 0.0.4).
+    pub fn render(
+        &self,
+        aggregate: &Aggregate,
+        stats: &PipelineStats,
+        shadows_in_flight: usize,
+    ) -> String {
+        let mut out = String::with_capacity(4096);
+        let t = self.targets.len();
+        let families: [(&str, &str, &str); 7] = [
+            (
+                "cutover_requests_total",
+                "counter",
+                "Requests sent to each target, per route (route=\"none\": matched no route).",
+            ),
+            (
+                "cutover_mirrored_total",
+                "counter",
+                "Requests mirrored to the route's shadows.",
+            ),
+            (
+                "cutover_not_mirrored_total",
+                "counter",
+                "Requests that matched a route but were not mirrored, by reason.",
+            ),
+            (
+                "cutover_exchanges_dropped_total",
+                "counter",
+                "Exchanges not analysed, by reason.",
+            ),
+            (
+                "cutover_upstream_errors_total",
+                "counter",
+                "Transport failures per target and kind.",
+            ),
+            (
+                "cutover_comparisons_total",
+                "counter",
+                "Analysed exchanges per route and verdict (match, mismatch, not_compared).",
+            ),
+            (
+                "cutover_shadows_in_flight",
+                "gauge",
+                "Exchanges whose shadow work is still running.",
+            ),
+        ];
+        let header = |out: &mut String, i: usize| {
+            let (name, kind, help) = families[i];
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        header(&mut out, 0);
+        for r in 0..=self.routes.len() {
+            for (ti, target) in self.targets.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "cutover_requests_total{{route=\"{}\",target=\"{}\"}} {}",
+                    escape(self.route_label(r)),
+                    escape(target),
+                    Self::get(&self.requests, r * t + ti)
+                );
+            }
+        }
+        header(&mut out, 1);
+        for r in 0..self.routes.len() {
+            let _ = writeln!(
+                out,
+                "cutover_mirrored_total{{route=\"{}\"}} {}",
+                escape(self.route_label(r)),
+                Self::get(&self.mirrored, r)
+            );
+        }
+        header(&mut out, 2);
+        for r in 0..self.routes.len() {
+            for (i, reason) in NotMirrored::ALL.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "cutover_not_mirrored_total{{route=\"{}\",reason=\"{}\"}} {}",
+                    escape(self.route_label(r)),
+                    reason.as_str(),
+                    Self::get(&self.not_mirrored, r * NotMirrored::ALL.len() + i)
+                );
+            }
+        }
+        header(&mut out, 3);
+        let _ = writeln!(
+            out,
+            "cutover_exchanges_dropped_total{{reason=\"analysis_queue_full\"}} {}",
+            stats.dropped_queue_full.load(Ordering::Relaxed)
+        );
+        header(&mut out, 4);
+        for (ti, target) in self.targets.iter().enumerate() {
+            for (k, kind) in KINDS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "cutover_upstream_errors_total{{target=\"{}\",kind=\"{}\"}} {}",
+                    escape(target),
+                    kind.as_str(),
+                    Self::get(&self.errors, ti * KINDS.len() + k)
+                );
+            }
+        }
+        header(&mut out, 5);
+        for (route, s) in &aggregate.routes {
+            for (verdict, n) in [
+                ("match", s.matched),
+                ("mismatch", s.mismatched),
+                ("not_compared", s.not_compared),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "cutover_comparisons_total{{route=\"{}\",verdict=\"{verdict}\"}} {n}",
+                    escape(route)
+                );
+            }
+        }
+        header(&mut out, 6);
+        let _ = writeln!(out, "cutover_shadows_in_flight {shadows_in_flight}");
+        let _ = writeln!(
+            out,
+            "# HELP cutover_pipeline_analysed_total Exchanges analysed by the pipeline.\n\
+             # TYPE cutover_pipeline_analysed_total counter\n\
+             cutover_pipeline_analysed_total {}",
+            stats.analysed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cutover_upstream_latency_seconds Time from sending a request to the \
+             target's response head.\n# TYPE cutover_upstream_latency_seconds histogram"
+        );
+        for (ti, target) in self.targets.iter().enumerate() {
+            let Some(h) = self.latency.get(ti) else {
+                continue;
+            };
+            let target = escape(target);
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS_US.iter().enumerate() {
+                cumulative += h.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "cutover_upstream_latency_seconds_bucket{{target=\"{target}\",le=\"{}\"}} {cumulative}",
+                    *bound as f64 / 1e6
+                );
+            }
+            cumulative += h.buckets[BUCKETS_US.len()].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "cutover_upstream_latency_seconds_bucket{{target=\"{target}\",le=\"+Inf\"}} {cumulative}\n\
+                 cutover_upstream_latency_seconds_sum{{target=\"{target}\"}} {}\n\
+                 cutover_upstream_latency_seconds_count{{target=\"{target}\"}} {cumulative}",
+                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+            );
+        }
+        out
+    }
+}
+
+/// Escape a label value (backslash, double quote, newline).
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_labelled() {
+        let m = Metrics::new(vec!["/a/**".into()], vec!["mono".into(), "cand".into()]);
+        m.latency(0, 300);
+        m.latency(0, 2_000);
+        m.latency(0, 20_000_000);
+        m.request(Some(0), 1);
+        m.request(None, 0);
+        m.not_mirrored(0, NotMirrored::Capacity);
+        let text = m.render(&Aggregate::default(), &PipelineStats::default(), 0);
+        assert!(
+            text.contains(
+                "cutover_upstream_latency_seconds_bucket{target=\"mono\",le=\"0.0005\"} 1"
+            )
+        );
+        assert!(
+            text.contains(
+                "cutover_upstream_latency_seconds_bucket{target=\"mono\",le=\"0.0025\"} 2"
+            )
+        );
+        assert!(
+            text.contains("cutover_upstream_latency_seconds_bucket{target=\"mono\",le=\"+Inf\"} 3")
+        );
+        assert!(text.contains("cutover_requests_total{route=\"/a/**\",target=\"cand\"} 1"));
+        assert!(text.contains("cutover_requests_total{route=\"none\",target=\"mono\"} 1"));
+        assert!(text.contains("cutover_not_mirrored_total{route=\"/a/**\",reason=\"capacity\"} 1"));
+    }
+}

@@ -1,0 +1,397 @@
+//! The mirroring proxy: a *source* of [`Exchange`](crate::exchange::Exchange)s.
+//!
+//! Owns the client-facing listener, the upstream connection pool, the bounded shadow work
+//! and the admin listener. Every request goes to the primary and its answer streams back
+//! unchanged; requests matching a route are also sent, concurrently, to the route's
+//! candidate (and the secondary), and become one exchange handed to
+//! [`PipelineHandle::submit`]. The proxy never compares bodies, never formats reports and
+//! never waits on the pipeline; the caller owns the pipeline and finishes it after
+//! [`RunningProxy::shutdown`].
+//!
+//! Bounds: a mirrored request holds shadow permits (`max_in_flight_shadows`) from the
+//! decision until its exchange is submitted, i.e. until every shadow answered or timed out
+//! *and* the primary's body ended (a long SSE stream keeps its permits). Memory grows with
+//! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
+//! connection's buffers.
+//!
+//! Two modes:
+//! - **inline** (default): clients (or the ingress) talk to cutover, which answers with
+//!   the primary's response.
+//! - **mirror-target**: cutover is the target of NGINX's `mirror` directive (or an Istio
+//!   mirror). It answers `204` at once and calls primary, secondary and candidate itself,
+//!   under the same bounds. The primary is then called twice (once by NGINX, once by
+//!   cutover), so keep `mirror_writes = false` unless writes are idempotent. NGINX:
+//!
+//! ```nginx
+//! location / {
+//!     mirror /_cutover;
+//!     mirror_request_body on;
+//!     proxy_pass http://monolith;
+//! }
+//! location = /_cutover {
+//!     internal;
+//!     proxy_pass http://127.0.0.1:8080$request_uri;   # cutover, mode = "mirror-target"
+//!     proxy_set_header Host $host;
+//!     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+//!     proxy_pass_request_body on;
+//!     proxy_connect_timeout 200ms;
+//!     proxy_read_timeout 1s;
+//! }
+//! ```
+
+pub mod admin;
+pub mod capture;
+pub mod forward;
+mod handler;
+pub mod metrics;
+pub mod shadow;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use http::{HeaderMap, Method, header};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ProxyMode, Route};
+use crate::exchange::Exchange;
+use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
+use forward::{Target, UpstreamClient};
+use metrics::{Metrics, NotMirrored};
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(
+        "cannot listen on {addr} ({what}): {source}; is another process using the port? change `[proxy] {key}` or stop it"
+    )]
+    Bind {
+        what: &'static str,
+        key: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Target(String),
+}
+
+/// State shared by the listener, every request and the admin listener.
+pub struct Shared {
+    mode: ProxyMode,
+    routes: Vec<Route>,
+    /// The candidate target of each route, by route index.
+    route_candidates: Vec<Target>,
+    primary: Target,
+    secondary: Option<Target>,
+    client: UpstreamClient,
+    shadows: Arc<Semaphore>,
+    max_shadows: usize,
+    max_body: usize,
+    /// After a client disconnects, how long the primary's remaining body may take.
+    drain_limit: Duration,
+    pub metrics: Metrics,
+    /// Taken at shutdown so that late shadow tasks cannot keep the pipeline open.
+    pipeline: RwLock<Option<PipelineHandle>>,
+    next_id: AtomicU64,
+    late: AtomicU64,
+}
+
+impl Shared {
+    /// The first route whose pattern matches `path`.
+    fn route_index(&self, path: &str) -> Option<usize> {
+        self.routes.iter().position(|r| r.matches(path))
+    }
+
+    /// Should this request be mirrored? On yes, a permit for `base + secondary` shadow calls.
+    fn decide(
+        &self,
+        route: Option<usize>,
+        method: &Method,
+        headers: &HeaderMap,
+        base: u32,
+    ) -> Result<(usize, OwnedSemaphorePermit), NotMirrored> {
+        let Some((r, cfg)) = route.and_then(|r| self.routes.get(r).map(|c| (r, c))) else {
+            return Err(NotMirrored::SampledOut);
+        };
+        if !cfg.mirrors_method(method.as_str()) {
+            return Err(NotMirrored::Method);
+        }
+        if cfg.sample < 1.0 && fastrand::f64() >= cfg.sample {
+            return Err(NotMirrored::SampledOut);
+        }
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return Err(NotMirrored::BodyTooLarge);
+        }
+        let permits = base + u32::from(self.secondary.is_some());
+        match Arc::clone(&self.shadows).try_acquire_many_owned(permits) {
+            Ok(p) => Ok((r, p)),
+            Err(_) => Err(NotMirrored::Capacity),
+        }
+    }
+
+    fn submit(&self, exchange: Exchange) {
+        let guard = match self.pipeline.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match guard.as_ref() {
+            Some(handle) => {
+                handle.submit(exchange);
+            }
+            None => {
+                self.late.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Shadow permits currently held.
+    pub fn shadows_in_flight(&self) -> usize {
+        self.max_shadows
+            .saturating_sub(self.shadows.available_permits())
+    }
+}
+
+/// A running proxy. Call [`RunningProxy::shutdown`] to stop it gracefully.
+pub struct RunningProxy {
+    pub listen: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    admin_task: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    grace: Duration,
+}
+
+/// Per-route counters at shutdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RouteSummary {
+    /// The route's pattern (`/auth/**`), or `none` for requests matching no route.
+    pub route: String,
+    /// Requests that reached cutover on this route.
+    pub requests: u64,
+    pub mirrored: u64,
+    /// Requests on the route that were not mirrored, by reason (`sampled_out`, `method`,
+    /// `body_too_large`, `capacity`).
+    pub not_mirrored: BTreeMap<String, u64>,
+}
+
+/// What the proxy did, as counted when it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProxySummary {
+    pub routes: Vec<RouteSummary>,
+    /// Transport failures of the primary.
+    pub primary_errors: u64,
+    /// Shadow permits still held when the grace period ended.
+    pub unfinished_shadows: usize,
+    /// Exchanges completed after the pipeline handle was released (not analysed).
+    pub late_exchanges: u64,
+}
+
+impl RunningProxy {
+    /// Stop accepting, let in-flight client requests finish, give shadows
+    /// `shutdown_grace_ms`, then release the pipeline handle. Does not finish the pipeline:
+    /// the caller does (`Pipeline::finish`), then flushes its sinks.
+    pub async fn shutdown(self) -> ProxySummary {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        let all = u32::try_from(self.shared.max_shadows).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(self.grace, self.shared.shadows.acquire_many(all)).await;
+        let unfinished = self.shared.shadows_in_flight();
+        if let Ok(mut guard) = self.shared.pipeline.write() {
+            guard.take();
+        }
+        if let Some(admin) = self.admin_task {
+            let _ = admin.await;
+        }
+        summary(&self.shared, unfinished)
+    }
+
+    /// Counters so far.
+    pub fn summary(&self) -> ProxySummary {
+        summary(&self.shared, self.shared.shadows_in_flight())
+    }
+}
+
+fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
+    let m = &shared.metrics;
+    let mut names: Vec<String> = m.route_names().to_vec();
+    names.push("none".into());
+    let routes = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, route)| {
+            let (requests, mirrored, not) = m.route_counts(i);
+            RouteSummary {
+                route,
+                requests,
+                mirrored,
+                not_mirrored: not.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            }
+        })
+        .collect();
+    ProxySummary {
+        routes,
+        primary_errors: m.errors_of(shared.primary.index),
+        unfinished_shadows,
+        late_exchanges: shared.late.load(Ordering::Relaxed),
+    }
+}
+
+/// Bind the listeners and start serving. Exchanges go to `handle`; `/metrics` reads
+/// `aggregate` and `stats`.
+pub async fn start(
+    config: Arc<Config>,
+    handle: PipelineHandle,
+    aggregate: Arc<Mutex<Aggregate>>,
+    stats: Arc<PipelineStats>,
+) -> Result<RunningProxy, ProxyError> {
+    let shared = Arc::new(build_shared(&config, handle)?);
+    let p = &config.file.proxy;
+    let listener = TcpListener::bind(p.listen)
+        .await
+        .map_err(|source| ProxyError::Bind {
+            what: "proxy",
+            key: "listen",
+            addr: p.listen,
+            source,
+        })?;
+    let listen = listener.local_addr().unwrap_or(p.listen);
+    let (stop, stop_rx) = watch::channel(false);
+    let (admin, admin_task) = if p.admin_enabled {
+        let l = TcpListener::bind(p.admin)
+            .await
+            .map_err(|source| ProxyError::Bind {
+                what: "admin",
+                key: "admin",
+                addr: p.admin,
+                source,
+            })?;
+        let addr = l.local_addr().unwrap_or(p.admin);
+        let state = Arc::new(admin::AdminState {
+            shared: Arc::clone(&shared),
+            aggregate,
+            stats,
+        });
+        let task = tokio::spawn(admin::serve(l, state, stop_rx.clone()));
+        (Some(addr), Some(task))
+    } else {
+        (None, None)
+    };
+    let grace = Duration::from_millis(p.shutdown_grace_ms);
+    let server = tokio::spawn(serve(listener, Arc::clone(&shared), stop_rx, grace));
+    Ok(RunningProxy {
+        listen,
+        admin,
+        stop,
+        server,
+        admin_task,
+        shared,
+        grace,
+    })
+}
+
+fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, ProxyError> {
+    let p = &config.file.proxy;
+    let names: Vec<String> = config.file.targets.keys().cloned().collect();
+    let target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
+        let cfg = config
+            .target(name)
+            .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
+        let index = names.iter().position(|n| n == name).unwrap_or(0);
+        Target::new(name, index, cfg, timeout_ms).map_err(ProxyError::Target)
+    };
+    let (primary_name, _) = config.primary();
+    let primary = target(primary_name, p.primary_timeout_ms)?;
+    let secondary = match config.secondary() {
+        Some((name, _)) => Some(target(name, p.shadow_timeout_ms)?),
+        None => None,
+    };
+    let routes: Vec<Route> = config.routes.iter().cloned().collect();
+    let route_candidates = routes
+        .iter()
+        .map(|r| target(&r.candidate, p.shadow_timeout_ms))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector);
+    let metrics = Metrics::new(routes.iter().map(|r| r.pattern.clone()).collect(), names);
+    Ok(Shared {
+        mode: p.mode,
+        routes,
+        route_candidates,
+        primary,
+        secondary,
+        client,
+        shadows: Arc::new(Semaphore::new(p.max_in_flight_shadows)),
+        max_shadows: p.max_in_flight_shadows,
+        max_body: p.max_body_bytes,
+        drain_limit: Duration::from_millis(p.shadow_timeout_ms),
+        metrics,
+        pipeline: RwLock::new(Some(handle)),
+        next_id: AtomicU64::new(1),
+        late: AtomicU64::new(0),
+    })
+}
+
+/// Accept connections until `stop`, then let open connections finish (up to `grace`).
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        let svc = service_fn(move |req| handler::handle(Arc::clone(&shared), peer, req));
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

@@ -1,0 +1,106 @@
+use super::*;
+use crate::exchange::*;
+
+fn rules() -> Redaction {
+    Redaction::new(&["x-api-key".into()], &["ssn".into()])
+}
+
+fn response(headers: Headers, body: &str) -> Outcome {
+    Outcome {
+        target: "t".into(),
+        result: OutcomeResult::Response(RecordedResponse {
+            status: 200,
+            headers,
+            body: Body::from(body),
+            truncated: false,
+            ttfb_us: 0,
+            total_us: 0,
+        }),
+    }
+}
+
+#[test]
+fn headers_keep_scheme_and_cookie_names() {
+    let mut h: Headers = vec![
+        ("authorization".into(), "Bearer eyJhbGci.x.y".into()),
+        ("cookie".into(), "access_token=abc; theme=dark".into()),
+        (
+            "set-cookie".into(),
+            "access_token=abc; HttpOnly; Path=/".into(),
+        ),
+        ("x-api-key".into(), "k123".into()),
+        ("accept".into(), "*/*".into()),
+    ];
+    redact_headers(&mut h, &rules());
+    assert_eq!(h[0].1, "Bearer [REDACTED]");
+    assert_eq!(h[1].1, "access_token=[REDACTED]; theme=[REDACTED]");
+    assert_eq!(h[2].1, "access_token=[REDACTED]; HttpOnly; Path=/");
+    assert_eq!(h[3].1, "[REDACTED]");
+    assert_eq!(h[4].1, "*/*");
+}
+
+#[test]
+fn json_fields_at_any_depth_and_forms_and_queries() {
+    let ex = Exchange {
+        id: 1,
+        at: chrono::Utc::now(),
+        route: "POST /auth/login".into(),
+        request: RecordedRequest {
+            method: "POST".into(),
+            uri: "/auth/login?access_token=q1&page=2".into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: Body::from("username=bob&password=hunter2&My%20Secret=s3"),
+            truncated: false,
+        },
+        outcomes: Outcomes {
+            primary: response(
+                vec![("content-type".into(), "application/json".into())],
+                r#"{"access_token":"tok1","user":{"ssn":"123","name":"bob","Nested":[{"clientSecret":7}]}}"#,
+            ),
+            secondary: None,
+            // Truncated JSON: does not parse, still scanned.
+            candidate: Some(response(vec![], r#"{"access_token": "tok2", "user": {"na"#)),
+        },
+    };
+    let out = redact(&ex, &rules());
+    let line = serde_json::to_string(&out).expect("json");
+    for secret in ["hunter2", "tok1", "tok2", "q1", "123", "s3", ":7"] {
+        assert!(!line.contains(secret), "{secret} leaked: {line}");
+    }
+    assert_eq!(
+        out.request.uri,
+        "/auth/login?access_token=[REDACTED]&page=2"
+    );
+    assert!(
+        out.request
+            .body
+            .as_bytes()
+            .starts_with(b"username=bob&password=[REDACTED]")
+    );
+    assert!(line.contains("bob"));
+    // The input is untouched (pure function).
+    assert_eq!(
+        ex.request.body,
+        Body::from("username=bob&password=hunter2&My%20Secret=s3")
+    );
+}
+
+#[test]
+fn bodies_without_secrets_stay_byte_for_byte() {
+    let mut body = Body::from("{ \"b\": 1,  \"a\": [2] }");
+    redact_body(&mut body, Some("application/json"), &Redaction::default());
+    assert_eq!(body, Body::from("{ \"b\": 1,  \"a\": [2] }"));
+}
+
+#[test]
+fn sse_data_lines_are_scanned() {
+    let mut body = Body::from("data: {\"token\": \"abc\"}\n\ndata: [DONE]\n\n");
+    redact_body(&mut body, Some("text/event-stream"), &Redaction::default());
+    assert_eq!(
+        body,
+        Body::from("data: {\"token\": \"[REDACTED]\"}\n\ndata: [DONE]\n\n")
+    );
+}

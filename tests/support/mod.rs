@@ -1,0 +1,210 @@
+//! Tiny upstream servers for the proxy tests: a scriptable hyper server that records what
+//! it received, and raw TCP servers that misbehave (reset, garbage).
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// One request as an upstream saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+type Handler =
+    Arc<dyn Fn(Seen) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> + Send + Sync>;
+
+/// A running upstream.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn count(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+pub fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()).boxed())
+        .expect("response")
+}
+
+pub fn json(body: serde_json::Value) -> Response<Body> {
+    full(200, "application/json", body.to_string())
+}
+
+/// A streaming body fed by the returned sender.
+pub fn streaming(content_type: &str) -> (tokio::sync::mpsc::Sender<Bytes>, Response<Body>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    let resp = Response::builder()
+        .status(200)
+        .header("content-type", content_type)
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("response");
+    (tx, resp)
+}
+
+/// Start an upstream whose answers come from `handler`.
+pub async fn upstream<F, Fut>(handler: F) -> Upstream
+where
+    F: Fn(Seen) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = Arc::clone(&handler);
+            let seen = Arc::clone(&seen2);
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let handler = Arc::clone(&handler);
+                let seen = Arc::clone(&seen);
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let s = Seen {
+                        method: parts.method.to_string(),
+                        uri: parts.uri.to_string(),
+                        headers: parts.headers,
+                        body,
+                    };
+                    if let Ok(mut v) = seen.lock() {
+                        v.push(s.clone());
+                    }
+                    Ok::<_, Infallible>(handler(s).await)
+                }
+            });
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen }
+}
+
+/// An upstream answering `{"ok":true,"path":...}` at once.
+pub async fn ok_upstream() -> Upstream {
+    upstream(|s: Seen| async move { json(serde_json::json!({"ok": true, "path": s.uri})) }).await
+}
+
+/// An upstream answering like `ok_upstream`, after `delay`.
+pub async fn slow_upstream(delay: Duration) -> Upstream {
+    upstream(move |s: Seen| async move {
+        tokio::time::sleep(delay).await;
+        json(serde_json::json!({"ok": true, "path": s.uri}))
+    })
+    .await
+}
+
+/// A port where nothing listens.
+pub async fn down_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    addr
+}
+
+/// Accepts, reads the request, then resets the connection.
+pub async fn resetting_server() -> SocketAddr {
+    raw_server(|mut s| async move {
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let _ = s.set_zero_linger();
+        drop(s);
+    })
+    .await
+}
+
+/// Accepts, reads the request, answers with bytes that are not HTTP.
+pub async fn garbage_server() -> SocketAddr {
+    raw_server(|mut s| async move {
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let _ = s
+            .write_all(b"SSH-2.0-OpenSSH garbage \x00\x01\x02\r\n\r\n")
+            .await;
+        let _ = s.shutdown().await;
+    })
+    .await
+}
+
+async fn raw_server<F, Fut>(f: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(f(s));
+        }
+    });
+    addr
+}
+
+/// Send raw bytes, return the raw answer (until the server closes or 2 s pass).
+pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
