@@ -12,5 +12,6 @@ pub mod exchange;
 pub mod pipeline;
 pub mod proxy;
 pub mod record;
+pub mod redact;
 pub mod reference;
 pub mod report;

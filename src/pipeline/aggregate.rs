@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::latency::Latency;
 use super::{Analysis, Verdict};
 use crate::compare::{DiffKind, Difference};
-use crate::exchange::{Exchange, Outcome, OutcomeResult};
+use crate::exchange::{Exchange, Outcome, OutcomeResult, header};
+use crate::redact::{self, Redaction};
 
 /// Examples kept per differing path.
 pub const EXAMPLES_PER_PATH: usize = 5;
@@ -23,6 +24,8 @@ const EXAMPLE_VALUE_BYTES: usize = 2048;
 #[derive(Debug, Default, Clone)]
 pub struct Aggregate {
     pub routes: BTreeMap<String, RouteStats>,
+    /// Applied to every example before it is kept: reports never see a secret.
+    pub redaction: Redaction,
 }
 
 /// A differing place: JSON path (or `status`, `header:x`, ...) and kind.
@@ -102,7 +105,7 @@ pub struct SuppressedStats {
 impl Aggregate {
     pub fn add(&mut self, exchange: &Exchange, analysis: &Analysis) {
         let stats = self.routes.entry(analysis.route.clone()).or_default();
-        stats.add(exchange, analysis);
+        stats.add(exchange, analysis, &self.redaction);
     }
 
     pub fn total(&self) -> u64 {
@@ -111,7 +114,7 @@ impl Aggregate {
 }
 
 impl RouteStats {
-    fn add(&mut self, exchange: &Exchange, analysis: &Analysis) {
+    fn add(&mut self, exchange: &Exchange, analysis: &Analysis, redaction: &Redaction) {
         self.total += 1;
         match analysis.verdict {
             Verdict::Match => self.matched += 1,
@@ -142,7 +145,7 @@ impl RouteStats {
             let path = self.differences.entry(key.clone()).or_default();
             path.count += 1;
             if path.examples.len() < EXAMPLES_PER_PATH {
-                path.examples.push(example(exchange, d));
+                path.examples.push(example(exchange, d, redaction));
             }
             signature.push(key);
         }
@@ -203,11 +206,26 @@ fn status_label(o: &Outcome) -> String {
     }
 }
 
-fn example(exchange: &Exchange, d: &Difference) -> Example {
-    let body = &exchange.request.body;
+fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Example {
+    let request = &exchange.request;
+    let uri = match request.uri.split_once('?') {
+        Some((path, query)) => match redact::redact_form(query, redaction) {
+            Some(q) => format!("{path}?{q}"),
+            None => request.uri.clone(),
+        },
+        None => request.uri.clone(),
+    };
+    let mut body = request.body.clone();
+    redact::redact_body(
+        &mut body,
+        header(&request.headers, "content-type"),
+        redaction,
+    );
+    let mut d = d.clone();
+    redact::redact_difference(&mut d, redaction);
     Example {
         exchange: exchange.id,
-        request: format!("{} {}", exchange.request.method, exchange.request.uri),
+        request: format!("{} {uri}", request.method),
         request_body: (!body.is_empty()).then(|| {
             cut(
                 &String::from_utf8_lossy(body.as_bytes()),

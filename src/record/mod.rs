@@ -11,8 +11,6 @@
 //! live file is started under the configured name. Runs on the pipeline thread, never on a
 //! request path; it never analyses or formats anything.
 
-pub mod redact;
-
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::config::RecordingConfig;
 use crate::exchange::Exchange;
 use crate::pipeline::{Analysis, Sink};
-pub use redact::{Redaction, redact};
+pub use crate::redact::{Redaction, redact};
 
 /// Batches are written once they reach this size, whole lines only.
 const BATCH_BYTES: usize = 64 * 1024;

@@ -191,3 +191,56 @@ fn recordings_skip_broken_lines_and_name_them() {
         stats.bad_lines
     );
 }
+
+#[test]
+fn examples_in_reports_carry_no_secrets() {
+    let config = Config::reference(1, 2, 3);
+    let mut ex = exchange(
+        1,
+        "/auth/login",
+        r#"{"access_token":"eyJsecret.a.b","token_type":"bearer"}"#,
+        r#"{"access_token":12,"token_type":"Bearer"}"#,
+        200,
+    );
+    ex.request.method = "POST".into();
+    ex.request.uri = "/auth/login?api_token=querysecret".into();
+    ex.request.headers = vec![
+        ("content-type".into(), "application/json".into()),
+        ("authorization".into(), "Bearer headersecret".into()),
+    ];
+    ex.request.body = Body::from(r#"{"username":"a","password":"hunter2"}"#);
+    let mut agg = Aggregate::default();
+    agg.add(&ex, &ExactAnalyzer.analyze(&ex));
+    let run = RunInfo {
+        id: "x".into(),
+        generated_at: Utc::now(),
+        source: "test".into(),
+        divergences: Vec::new(),
+        recordings: Vec::new(),
+    };
+    let report = Report::build(
+        &agg,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = write_all(&report, dir.path()).expect("written");
+    for file in [
+        &written.json,
+        &written.markdown,
+        &written.html,
+        &written.junit,
+    ] {
+        let text = std::fs::read_to_string(file).expect("read");
+        for secret in ["hunter2", "eyJsecret", "querysecret", "headersecret"] {
+            assert!(!text.contains(secret), "{} leaks {secret}", file.display());
+        }
+    }
+    assert!(
+        std::fs::read_to_string(&written.json)
+            .expect("read")
+            .contains("Bearer")
+    );
+}

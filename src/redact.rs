@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use crate::compare::Difference;
 use crate::config::RecordingConfig;
 use crate::exchange::{Body, Exchange, Headers, OutcomeResult, header};
 
@@ -63,12 +64,24 @@ impl Redaction {
     }
 
     /// Is a body, form or query field with this name secret?
+    ///
+    /// A name is secret when it contains one of the fragments — except that `token` only
+    /// counts as the name's last word (`token`, `access_token`, `csrfToken`): descriptive
+    /// fields such as `token_type` or `tokens` (a usage count) carry no secret, and
+    /// redacting them would hide real differences (`Bearer` vs `bearer`) from every report
+    /// built from a recording.
     pub fn is_secret_field(&self, name: &str) -> bool {
         let lower = name.to_ascii_lowercase();
-        self.fields.iter().any(|f| lower.contains(f.as_str()))
+        self.fields.iter().any(|f| {
+            if f == "token" {
+                lower.ends_with("token")
+            } else {
+                lower.contains(f.as_str())
+            }
+        })
     }
 
-    fn is_secret_header(&self, name: &str) -> bool {
+    pub fn is_secret_header(&self, name: &str) -> bool {
         self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
@@ -101,6 +114,30 @@ pub fn redact_in_place(exchange: &mut Exchange, rules: &Redaction) {
             redact_body(&mut resp.body, ct.as_deref(), rules);
             redact_headers(&mut resp.headers, rules);
         }
+    }
+}
+
+/// Redact the values of a reported difference: a secret header's value, a value under a
+/// secret field name (`/access_token`), and secret fields inside object values.
+pub fn redact_difference(d: &mut Difference, rules: &Redaction) {
+    let secret_here = match d.path.strip_prefix("header:") {
+        Some(name) => rules.is_secret_header(name),
+        None => d.path.rsplit('/').next().is_some_and(|last| {
+            !last.is_empty() && rules.is_secret_field(&last.replace("~1", "/").replace("~0", "~"))
+        }),
+    };
+    for value in [d.primary.as_mut(), d.candidate.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        if secret_here {
+            *value = Value::String(MASK.to_string());
+        } else {
+            redact_json(value, rules);
+        }
+    }
+    if secret_here {
+        d.detail = d.detail.as_ref().map(|_| MASK.to_string());
     }
 }
 

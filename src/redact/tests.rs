@@ -104,3 +104,69 @@ fn sse_data_lines_are_scanned() {
         Body::from("data: {\"token\": \"[REDACTED]\"}\n\ndata: [DONE]\n\n")
     );
 }
+
+#[test]
+fn descriptive_token_fields_are_kept() {
+    let r = rules();
+    for secret in [
+        "token",
+        "access_token",
+        "refresh_token",
+        "csrfToken",
+        "password",
+        "new_password",
+        "client_secret",
+    ] {
+        assert!(r.is_secret_field(secret), "{secret} must be redacted");
+    }
+    for plain in ["token_type", "tokens", "input", "username", "display_name"] {
+        assert!(!r.is_secret_field(plain), "{plain} carries no secret");
+    }
+    let mut v =
+        serde_json::json!({"access_token": "eyJ", "token_type": "bearer", "tokens": {"input": 3}});
+    assert!(redact_json(&mut v, &r));
+    assert_eq!(
+        v,
+        serde_json::json!({"access_token": "[REDACTED]", "token_type": "bearer", "tokens": {"input": 3}})
+    );
+}
+
+#[test]
+fn differences_lose_their_secrets() {
+    use crate::compare::{DiffKind, Difference};
+    let r = rules();
+    let mut d = Difference {
+        path: "/access_token".into(),
+        kind: DiffKind::TypeChanged,
+        primary: Some(serde_json::json!("eyJhbGciOi.x.y")),
+        candidate: Some(serde_json::json!(42)),
+        detail: None,
+    };
+    redact_difference(&mut d, &r);
+    assert_eq!(d.primary, Some(serde_json::json!("[REDACTED]")));
+    assert_eq!(d.candidate, Some(serde_json::json!("[REDACTED]")));
+
+    let mut d = Difference {
+        path: "".into(),
+        kind: DiffKind::ValueChanged,
+        primary: Some(serde_json::json!({"password": "hunter2", "id": 1})),
+        candidate: Some(serde_json::json!({"id": "1"})),
+        detail: None,
+    };
+    redact_difference(&mut d, &r);
+    assert_eq!(
+        d.primary,
+        Some(serde_json::json!({"password": "[REDACTED]", "id": 1}))
+    );
+
+    let mut d = Difference {
+        path: "header:set-cookie".into(),
+        kind: DiffKind::Header,
+        primary: Some(serde_json::json!("access_token=abc; HttpOnly")),
+        candidate: None,
+        detail: Some("access_token=abc".into()),
+    };
+    redact_difference(&mut d, &r);
+    assert_eq!(d.primary, Some(serde_json::json!("[REDACTED]")));
+    assert_eq!(d.detail.as_deref(), Some("[REDACTED]"));
+}
