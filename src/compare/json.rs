@@ -150,6 +150,10 @@ impl<'a> Walk<'a, '_> {
             let pattern = rule.pattern.source.clone();
             return self.enter_unordered(a, b, key.as_deref(), &pattern, stack);
         }
+        if a.len() == 1 && b.len() == 1 {
+            // Nothing to align or reorder; skipping the hashes keeps deep nesting linear.
+            return self.push_pairs(a, b, vec![(0, 0)], stack);
+        }
         let ha: Vec<u64> = a.iter().map(hash).collect();
         let hb: Vec<u64> = b.iter().map(hash).collect();
         let pairs: Vec<(usize, usize)> = if a.len() == b.len() {
@@ -197,14 +201,21 @@ impl<'a> Walk<'a, '_> {
                 .filter(|&i| ha[i] != hb[i])
                 .map(|i| (i, i))
                 .collect();
-            for i in prefix + common..mid_a {
+            let start = prefix + common;
+            for (i, x) in a.iter().enumerate().take(mid_a).skip(start) {
+                if self.out.cut {
+                    break;
+                }
                 self.at(Seg::Index(i), |w| {
-                    w.emit(DiffKind::Missing, Some(&a[i]), None, None)
+                    w.emit(DiffKind::Missing, Some(x), None, None)
                 });
             }
-            for j in prefix + common..mid_b {
+            for (j, y) in b.iter().enumerate().take(mid_b).skip(start) {
+                if self.out.cut {
+                    break;
+                }
                 self.at(Seg::Index(j), |w| {
-                    w.emit(DiffKind::Extra, None, Some(&b[j]), None)
+                    w.emit(DiffKind::Extra, None, Some(y), None)
                 });
             }
             pairs
@@ -380,6 +391,9 @@ impl<'a> Walk<'a, '_> {
         b: Option<&Value>,
         detail: Option<String>,
     ) {
+        if self.out.cut {
+            return;
+        }
         let d = self.difference(kind, a, b, detail);
         self.route(d);
     }

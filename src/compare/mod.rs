@@ -226,9 +226,10 @@ pub fn compare(primary: &Outcome, other: &Outcome, rules: &Rules) -> Comparison 
     let (p, o) = match (&primary.result, &other.result) {
         (OutcomeResult::Response(p), OutcomeResult::Response(o)) => (p, o),
         _ => {
-            let mut out = Comparison::default();
-            out.differences = transport(primary, other);
-            return out;
+            return Comparison {
+                differences: transport(primary, other),
+                ..Comparison::default()
+            };
         }
     };
     compare_responses(p, o, rules)
