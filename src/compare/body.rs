@@ -25,7 +25,15 @@ const MAX_TEXT_DIFF: usize = 256 * 1024;
 /// Unified diffs are cut to this many bytes in `detail`.
 const MAX_DETAIL: usize = 16 * 1024;
 
-pub fn compare_bodies(p: &RecordedResponse, o: &RecordedResponse, rules: &Rules) -> Comparison {
+/// The primary's body parsed once and shared by its comparisons (`None` = not parsed yet).
+pub type PrimaryJson = Option<Result<Value, String>>;
+
+pub fn compare_bodies(
+    p: &RecordedResponse,
+    o: &RecordedResponse,
+    rules: &Rules,
+    primary_json: &mut PrimaryJson,
+) -> Comparison {
     let mut out = Comparison::default();
     let (a, b) = (p.body.as_bytes(), o.body.as_bytes());
     let ct_a = p.header("content-type").unwrap_or("");
@@ -68,15 +76,24 @@ pub fn compare_bodies(p: &RecordedResponse, o: &RecordedResponse, rules: &Rules)
     }
     let declared = is_json(ct_a) || is_json(ct_b);
     if declared || (looks_like_json(a) && looks_like_json(b)) {
-        let pa = serde_json::from_slice::<Value>(a);
-        let pb = serde_json::from_slice::<Value>(b);
+        let pa = primary_json
+            .get_or_insert_with(|| serde_json::from_slice::<Value>(a).map_err(|e| e.to_string()))
+            .as_ref();
+        let pb = serde_json::from_slice::<Value>(b).map_err(|e| e.to_string());
+        let pb = pb.as_ref();
         match (pa, pb) {
             (Ok(x), Ok(y)) => {
-                diff_values(&x, &y, rules, &mut out);
+                diff_values(x, y, rules, &mut out);
                 return out;
             }
-            (Err(e), Ok(_)) if declared => return invalid(&mut out, Some(&e), None),
-            (Ok(_), Err(e)) if declared => return invalid(&mut out, None, Some(&e)),
+            (Err(e), Ok(_)) if declared => {
+                invalid(&mut out, Some(e), None);
+                return out;
+            }
+            (Ok(_), Err(e)) if declared => {
+                invalid(&mut out, None, Some(e));
+                return out;
+            }
             (Err(_), Err(_)) if declared => {
                 let note = "both bodies are invalid JSON";
                 text_or_binary("body", a, b, ct_a, Some(note), &mut out);
@@ -130,14 +147,10 @@ fn looks_like_json(b: &[u8]) -> bool {
     )
 }
 
-fn invalid(
-    out: &mut Comparison,
-    a: Option<&serde_json::Error>,
-    b: Option<&serde_json::Error>,
-) -> Comparison {
-    let describe = |e: Option<&serde_json::Error>| match e {
+fn invalid(out: &mut Comparison, a: Option<&String>, b: Option<&String>) {
+    let describe = |e: Option<&String>| match e {
         None => "valid JSON".to_string(),
-        Some(e) if e.to_string().contains("recursion limit") => {
+        Some(e) if e.contains("recursion limit") => {
             format!("invalid JSON: nested deeper than 128 levels ({e})")
         }
         Some(e) => format!("invalid JSON: {e}"),
@@ -155,7 +168,6 @@ fn invalid(
         candidate: Some(Value::from(db)),
         detail: Some(detail),
     });
-    std::mem::take(out)
 }
 
 /// Text diff when both sides are UTF-8, else length + hash.

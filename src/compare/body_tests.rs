@@ -13,7 +13,7 @@ fn resp(ct: &str, body: impl Into<Body>, truncated: bool) -> RecordedResponse {
 }
 
 fn run(a: &RecordedResponse, b: &RecordedResponse) -> Vec<Difference> {
-    compare_bodies(a, b, &Rules::default()).differences
+    compare_bodies(a, b, &Rules::default(), &mut None).differences
 }
 
 const JSON: &str = "application/json";

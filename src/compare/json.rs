@@ -319,20 +319,17 @@ impl<'a> Walk<'a, '_> {
             && let (Some(x), Some(y)) = (x.as_f64(), y.as_f64())
             && t.accepts(x, y)
         {
-            let d = self.difference(kind, Some(a), Some(b), None);
-            self.out.noise(d, Reason::Tolerance(t.describe()));
+            self.suppress(kind, a, b, || Reason::Tolerance(t.describe()));
             return;
         }
         if let Some((pattern, norm)) = self.rules.normaliser_at(&self.path) {
             let detail = match norm.judge(a, b) {
                 Judged::Noise(why) => {
-                    let d = self.difference(kind, Some(a), Some(b), None);
-                    let reason = Reason::Normaliser {
+                    self.suppress(kind, a, b, || Reason::Normaliser {
                         kind: norm,
                         detail: why,
                         rule: Some(pattern.source.clone()),
-                    };
-                    self.out.noise(d, reason);
+                    });
                     return;
                 }
                 Judged::KindChanged(why) => why,
@@ -345,13 +342,11 @@ impl<'a> Walk<'a, '_> {
             for norm in AUTOMATIC {
                 match norm.judge(a, b) {
                     Judged::Noise(why) => {
-                        let d = self.difference(kind, Some(a), Some(b), None);
-                        let reason = Reason::Normaliser {
+                        self.suppress(kind, a, b, || Reason::Normaliser {
                             kind: norm,
                             detail: why,
                             rule: None,
-                        };
-                        self.out.noise(d, reason);
+                        });
                         return;
                     }
                     Judged::KindChanged(why) => {
@@ -365,6 +360,16 @@ impl<'a> Walk<'a, '_> {
         let detail =
             (kind == DiffKind::TypeChanged).then(|| format!("{} → {}", type_name(a), type_name(b)));
         self.emit(kind, Some(a), Some(b), detail);
+    }
+
+    /// Record a suppressed leaf difference; past the cap only count it (no clone).
+    fn suppress(&mut self, kind: DiffKind, a: &Value, b: &Value, reason: impl FnOnce() -> Reason) {
+        if self.out.suppressed.len() >= super::MAX_SUPPRESSED {
+            self.out.omitted += 1;
+            return;
+        }
+        let d = self.difference(kind, Some(a), Some(b), None);
+        self.out.noise(d, reason());
     }
 
     fn difference(

@@ -223,21 +223,50 @@ impl Comparison {
 /// Compare the primary's outcome with another target's under `rules`: transport failures,
 /// status, headers and body. Pure and total: never panics on any input.
 pub fn compare(primary: &Outcome, other: &Outcome, rules: &Rules) -> Comparison {
-    let (p, o) = match (&primary.result, &other.result) {
-        (OutcomeResult::Response(p), OutcomeResult::Response(o)) => (p, o),
-        _ => {
-            return Comparison {
-                differences: transport(primary, other),
-                ..Comparison::default()
-            };
-        }
-    };
-    compare_responses(p, o, rules)
+    compare_cached(primary, other, rules, &mut None)
+}
+
+/// Compare the primary with the candidate and, when present, the secondary, parsing the
+/// primary's body once for both.
+pub fn compare_with_secondary(
+    primary: &Outcome,
+    candidate: &Outcome,
+    secondary: Option<&Outcome>,
+    rules: &Rules,
+) -> (Comparison, Option<Comparison>) {
+    let mut parsed = None;
+    let c = compare_cached(primary, candidate, rules, &mut parsed);
+    let s = secondary.map(|s| compare_cached(primary, s, rules, &mut parsed));
+    (c, s)
+}
+
+fn compare_cached(
+    primary: &Outcome,
+    other: &Outcome,
+    rules: &Rules,
+    parsed: &mut body::PrimaryJson,
+) -> Comparison {
+    match (&primary.result, &other.result) {
+        (OutcomeResult::Response(p), OutcomeResult::Response(o)) => responses(p, o, rules, parsed),
+        _ => Comparison {
+            differences: transport(primary, other),
+            ..Comparison::default()
+        },
+    }
 }
 
 /// [`compare`] for two responses.
 pub fn compare_responses(p: &RecordedResponse, o: &RecordedResponse, rules: &Rules) -> Comparison {
-    let body = body::compare_bodies(p, o, rules);
+    responses(p, o, rules, &mut None)
+}
+
+fn responses(
+    p: &RecordedResponse,
+    o: &RecordedResponse,
+    rules: &Rules,
+    parsed: &mut body::PrimaryJson,
+) -> Comparison {
+    let body = body::compare_bodies(p, o, rules, parsed);
     let mut out = Comparison::default();
     if p.status != o.status {
         out.real(Difference {

@@ -13,7 +13,7 @@ use super::{Analysis, Analyzer, Suppressed, Verdict};
 use crate::compare::grouping::RouteGrouper;
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
-use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare};
+use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
 use crate::config::{Config, Route};
 use crate::exchange::Exchange;
 
@@ -130,11 +130,15 @@ impl Analyzer for ParityAnalyzer {
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);
         let primary = &exchange.outcomes.primary;
-        let Comparison {
-            differences: found,
-            suppressed: rule_noise,
-            ..
-        } = compare(primary, candidate, rules);
+        let secondary = exchange.outcomes.secondary.as_ref();
+        let (
+            Comparison {
+                differences: found,
+                suppressed: rule_noise,
+                ..
+            },
+            baseline,
+        ) = compare_with_secondary(primary, candidate, secondary, rules);
         let mut suppressed: Vec<Suppressed> = rule_noise
             .into_iter()
             .map(|(difference, reason)| Suppressed {
@@ -142,10 +146,10 @@ impl Analyzer for ParityAnalyzer {
                 reason: reason.to_string(),
             })
             .collect();
-        let (differences, noise) = match &exchange.outcomes.secondary {
+        let (differences, noise) = match baseline {
             None => (found, Vec::new()),
-            Some(secondary) => {
-                let baseline = compare(primary, secondary, rules).differences;
+            Some(baseline) => {
+                let baseline = baseline.differences;
                 let mut kept = Vec::with_capacity(found.len());
                 let mut guard = match self.noise.lock() {
                     Ok(g) => g,
