@@ -4,17 +4,44 @@
 //! [`Outcome`]s (primary and candidate or secondary) and compiled rules; output is a list
 //! of [`Difference`]s plus the differences that rules or normalisers classified as noise.
 
+pub mod grouping;
+pub mod noise;
+pub mod normalise;
+pub mod path;
+pub mod rules;
 pub mod spec;
+pub mod value;
+
+mod body;
+mod headers;
+mod json;
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::exchange::{Outcome, OutcomeResult};
+use crate::exchange::{Outcome, OutcomeResult, RecordedResponse};
+
+pub use json::diff_values;
+pub use rules::{RuleError, Rules};
+pub use spec::{NormaliserKind, RuleSpec};
+
+/// At most this many counted differences per comparison; past it the comparison stops and
+/// ends with one `limit` difference.
+pub const MAX_DIFFERENCES: usize = 1000;
+/// At most this many suppressed differences are listed; the rest are counted.
+pub const MAX_SUPPRESSED: usize = 1000;
 
 /// Where a difference is and what kind it is.
 ///
-/// `path` is `status`, `header:<name>` (lower-case), `body` (a non-JSON body as a whole), or
-/// a JSON Pointer into a JSON body (`/user/id`; the root value is `""`, shown as `/`).
+/// `path` is one of:
+/// - `status`; `transport` (a failure on either side);
+/// - `header:<name>` (lower-case; `set-cookie` per cookie: `header:set-cookie:<cookie>`);
+/// - `body` (a non-JSON body as a whole, truncation, invalid JSON, the difference cap);
+/// - `body:data` (an SSE stream's reassembled `data:` payload) and `body:events` (its split
+///   into events);
+/// - a JSON Pointer into a JSON body (`/user/id`; the root value is `""`, shown as `/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Difference {
     pub path: String,
@@ -57,6 +84,10 @@ pub enum DiffKind {
     Invalid,
     /// One side failed at the transport level (connect, timeout, reset, ...).
     Transport,
+    /// The body capture was cut on one side (or at different lengths): not compared.
+    Truncated,
+    /// More differences than [`MAX_DIFFERENCES`]; the rest were not examined.
+    Limit,
 }
 
 impl DiffKind {
@@ -74,8 +105,209 @@ impl DiffKind {
             DiffKind::Binary => "binary",
             DiffKind::Invalid => "invalid",
             DiffKind::Transport => "transport",
+            DiffKind::Truncated => "truncated",
+            DiffKind::Limit => "limit",
         }
     }
+}
+
+/// Why a difference was classified as noise. `Display` gives the one-line explanation
+/// reports show (`rule: ignore /**/created_at`, `normaliser: jwt`, `tolerance ±5`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// A user rule (`ignore /**/created_at`, `unordered /items`).
+    Rule(String),
+    /// A header ignored by the built-in list or by `ignore_headers`.
+    Header(String),
+    /// A volatile value that kept its kind.
+    Normaliser {
+        kind: NormaliserKind,
+        detail: &'static str,
+        /// The `normalise` rule's path; `None` for automatic detection.
+        rule: Option<String>,
+    },
+    /// Numbers within a `tolerance` rule (`tolerance ±5`).
+    Tolerance(String),
+    /// Learned from the secondary (Diffy's method).
+    LearnedNoise { r: u64, n: u64, total: u64 },
+    /// More suppressed differences than [`MAX_SUPPRESSED`].
+    Omitted(usize),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Rule(r) => write!(f, "rule: {r}"),
+            Reason::Header(h) => write!(f, "header: {h}"),
+            Reason::Normaliser { kind, detail, rule } => {
+                write!(f, "normaliser: {}", kind.as_str())?;
+                if !detail.is_empty() {
+                    write!(f, " ({detail})")?;
+                }
+                if let Some(rule) = rule {
+                    write!(f, " by rule {rule}")?;
+                }
+                Ok(())
+            }
+            Reason::Tolerance(t) => write!(f, "{t}"),
+            Reason::LearnedNoise { r, n, total } => {
+                write!(f, "learned noise: r={r} n={n} T={total}")
+            }
+            Reason::Omitted(k) => write!(f, "{k} more suppressed differences not listed"),
+        }
+    }
+}
+
+/// The outcome of comparing two outcomes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comparison {
+    /// Differences that count.
+    pub differences: Vec<Difference>,
+    /// Differences classified as noise, each with its reason.
+    pub suppressed: Vec<(Difference, Reason)>,
+    /// The comparison stopped at [`MAX_DIFFERENCES`] (the last difference is a `limit`).
+    pub cut: bool,
+    omitted: usize,
+}
+
+impl Comparison {
+    /// Nothing counts.
+    pub fn is_match(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    pub(crate) fn real(&mut self, d: Difference) {
+        if self.cut {
+            return;
+        }
+        if self.differences.len() >= MAX_DIFFERENCES {
+            self.cut = true;
+            self.differences.push(Difference {
+                path: "body".into(),
+                kind: DiffKind::Limit,
+                primary: None,
+                candidate: None,
+                detail: Some(format!(
+                    "more than {MAX_DIFFERENCES} differences; the comparison stopped here"
+                )),
+            });
+            return;
+        }
+        self.differences.push(d);
+    }
+
+    pub(crate) fn noise(&mut self, d: Difference, reason: Reason) {
+        if self.suppressed.len() >= MAX_SUPPRESSED {
+            self.omitted += 1;
+        } else {
+            self.suppressed.push((d, reason));
+        }
+    }
+
+    fn finish(mut self) -> Comparison {
+        if self.omitted > 0 {
+            let d = Difference {
+                path: "body".into(),
+                kind: DiffKind::Limit,
+                primary: None,
+                candidate: None,
+                detail: None,
+            };
+            self.suppressed.push((d, Reason::Omitted(self.omitted)));
+            self.omitted = 0;
+        }
+        self
+    }
+}
+
+/// Compare the primary's outcome with another target's under `rules`: transport failures,
+/// status, headers and body. Pure and total: never panics on any input.
+pub fn compare(primary: &Outcome, other: &Outcome, rules: &Rules) -> Comparison {
+    compare_cached(primary, other, rules, &mut None)
+}
+
+/// Compare the primary with the candidate and, when present, the secondary, parsing the
+/// primary's body once for both.
+pub fn compare_with_secondary(
+    primary: &Outcome,
+    candidate: &Outcome,
+    secondary: Option<&Outcome>,
+    rules: &Rules,
+) -> (Comparison, Option<Comparison>) {
+    let mut parsed = None;
+    let c = compare_cached(primary, candidate, rules, &mut parsed);
+    let s = secondary.map(|s| compare_cached(primary, s, rules, &mut parsed));
+    (c, s)
+}
+
+fn compare_cached(
+    primary: &Outcome,
+    other: &Outcome,
+    rules: &Rules,
+    parsed: &mut body::PrimaryJson,
+) -> Comparison {
+    match (&primary.result, &other.result) {
+        (OutcomeResult::Response(p), OutcomeResult::Response(o)) => responses(p, o, rules, parsed),
+        _ => Comparison {
+            differences: transport(primary, other),
+            ..Comparison::default()
+        },
+    }
+}
+
+/// [`compare`] for two responses.
+pub fn compare_responses(p: &RecordedResponse, o: &RecordedResponse, rules: &Rules) -> Comparison {
+    responses(p, o, rules, &mut None)
+}
+
+fn responses(
+    p: &RecordedResponse,
+    o: &RecordedResponse,
+    rules: &Rules,
+    parsed: &mut body::PrimaryJson,
+) -> Comparison {
+    let body = body::compare_bodies(p, o, rules, parsed);
+    let mut out = Comparison::default();
+    if p.status != o.status {
+        out.real(Difference {
+            path: "status".into(),
+            kind: DiffKind::Status,
+            primary: Some(Value::from(p.status)),
+            candidate: Some(Value::from(o.status)),
+            detail: None,
+        });
+    }
+    headers::compare_headers(&p.headers, &o.headers, body.is_match(), rules, &mut out);
+    out.differences.extend(body.differences);
+    out.suppressed.extend(body.suppressed);
+    out.cut = body.cut;
+    out.omitted = body.omitted;
+    out.finish()
+}
+
+fn transport(primary: &Outcome, other: &Outcome) -> Vec<Difference> {
+    let describe = |o: &Outcome| match &o.result {
+        OutcomeResult::Response(r) => format!("response {}", r.status),
+        OutcomeResult::Failure(f) => f.kind.as_str().to_string(),
+    };
+    if let (Some(a), Some(b)) = (primary.failure(), other.failure())
+        && a.kind == b.kind
+    {
+        return Vec::new();
+    }
+    let message = [primary.failure(), other.failure()]
+        .into_iter()
+        .flatten()
+        .map(|f| format!("{}: {}", f.kind.as_str(), f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    vec![Difference {
+        path: "transport".into(),
+        kind: DiffKind::Transport,
+        primary: Some(Value::from(describe(primary))),
+        candidate: Some(Value::from(describe(other))),
+        detail: Some(message),
+    }]
 }
 
 /// Minimal comparison: status code, transport failures and exact JSON-value equality of the
@@ -138,3 +370,6 @@ pub fn exact(primary: &Outcome, other: &Outcome) -> Vec<Difference> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

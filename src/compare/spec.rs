@@ -75,7 +75,7 @@ pub enum NormaliserKind {
     Token,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseSpec {
     /// A path is reported only when |r-n|/(r+n) exceeds this percentage.

@@ -8,6 +8,7 @@
 
 pub mod aggregate;
 pub mod latency;
+pub mod parity;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
@@ -255,7 +256,12 @@ impl Pipeline {
     }
 }
 
-/// The analyzer a configuration asks for. (Exact comparison until the parity engine lands.)
-pub fn analyzer_for(_config: &crate::config::Config) -> Arc<dyn Analyzer> {
-    Arc::new(ExactAnalyzer)
+/// The analyzer a configuration asks for: the parity engine. A rule set that does not
+/// compile falls back to the built-in defaults (and is logged).
+pub fn analyzer_for(config: &crate::config::Config) -> Arc<dyn Analyzer> {
+    let (analyzer, errors) = parity::ParityAnalyzer::lenient(config);
+    for e in errors {
+        tracing::error!("{e}; using the built-in comparison rules instead");
+    }
+    Arc::new(analyzer)
 }

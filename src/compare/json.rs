@@ -1,0 +1,495 @@
+//! The structural JSON diff: two `serde_json::Value`s → differences at JSON Pointer paths.
+//!
+//! Owns the walk and its cost model. The walk is iterative (an explicit frame stack, one
+//! frame per nesting level, children produced lazily), so neither depth nor width can
+//! overflow the stack or allocate per element up front. Objects are merge-joined on their
+//! sorted keys; arrays are compared through per-element structural hashes (equal elements
+//! are skipped without a walk, a reordering is one `order_only` difference, insertions and
+//! removals are aligned by common prefix and suffix). Values are cloned only for reported
+//! differences. Never parses, never does I/O, never formats reports.
+
+use std::collections::HashMap;
+use std::iter::Peekable;
+
+use serde_json::{Value, map};
+
+use super::normalise::{AUTOMATIC, Verdict as Judged};
+use super::path::{Seg, pointer};
+use super::rules::Rules;
+use super::value::{equal, hash, same_type, scalar_equal, type_name};
+use super::{Comparison, DiffKind, Difference, Reason};
+
+/// Values nested deeper than this inside a reported difference are elided.
+const CLONE_DEPTH: usize = 64;
+
+/// Compare two JSON values under `rules`, appending to `out`. Paths start at `prefix`
+/// (the body root is `""`).
+pub fn diff_values(a: &Value, b: &Value, rules: &Rules, out: &mut Comparison) {
+    let mut walk = Walk {
+        rules,
+        path: Vec::new(),
+        out,
+    };
+    walk.run(a, b);
+}
+
+enum Frame<'a> {
+    Object {
+        a: Peekable<map::Iter<'a>>,
+        b: Peekable<map::Iter<'a>>,
+    },
+    /// Positional pairs `(i, j)` to descend into; the child path uses the primary's index.
+    Pairs {
+        a: &'a [Value],
+        b: &'a [Value],
+        pairs: Vec<(usize, usize)>,
+        next: usize,
+    },
+}
+
+enum Child<'a> {
+    Both(&'a Value, &'a Value),
+    Missing(&'a Value),
+    Extra(&'a Value),
+}
+
+struct Walk<'a, 'r> {
+    rules: &'r Rules,
+    path: Vec<Seg<'a>>,
+    out: &'r mut Comparison,
+}
+
+impl<'a> Walk<'a, '_> {
+    fn run(&mut self, a: &'a Value, b: &'a Value) {
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        self.enter(a, b, &mut stack);
+        while let Some(top) = stack.last_mut() {
+            if self.out.cut {
+                return;
+            }
+            let Some((seg, child)) = next_child(top) else {
+                stack.pop();
+                self.path.pop();
+                continue;
+            };
+            if let Child::Both(x, y) = child
+                && !is_container(x)
+                && scalar_equal(x, y)
+            {
+                continue;
+            }
+            self.path.push(seg);
+            let pushed = match child {
+                Child::Both(x, y) => self.enter(x, y, &mut stack),
+                Child::Missing(x) => {
+                    self.emit(DiffKind::Missing, Some(x), None, None);
+                    false
+                }
+                Child::Extra(y) => {
+                    self.emit(DiffKind::Extra, None, Some(y), None);
+                    false
+                }
+            };
+            if !pushed {
+                self.path.pop();
+            }
+        }
+    }
+
+    /// Compare `a` and `b` at the current path. Returns true when a frame was pushed (the
+    /// path segment then stays until the frame is exhausted).
+    fn enter(&mut self, a: &'a Value, b: &'a Value, stack: &mut Vec<Frame<'a>>) -> bool {
+        if !self.rules.ignore.is_empty()
+            && let Some(pattern) = self.rules.ignored(&self.path)
+        {
+            if !equal(a, b) {
+                let kind = if same_type(a, b) {
+                    DiffKind::ValueChanged
+                } else {
+                    DiffKind::TypeChanged
+                };
+                let containers = is_container(a) || is_container(b);
+                let d = Difference {
+                    path: pointer(&self.path),
+                    kind,
+                    primary: (!containers).then(|| clone_bounded(a, 0)),
+                    candidate: (!containers).then(|| clone_bounded(b, 0)),
+                    detail: containers.then(|| "subtree differs".to_string()),
+                };
+                self.out
+                    .noise(d, Reason::Rule(format!("ignore {}", pattern.source)));
+            }
+            return false;
+        }
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                if x.is_empty() && y.is_empty() {
+                    return false;
+                }
+                stack.push(Frame::Object {
+                    a: x.iter().peekable(),
+                    b: y.iter().peekable(),
+                });
+                true
+            }
+            (Value::Array(x), Value::Array(y)) => self.enter_array(x, y, stack),
+            _ if scalar_equal(a, b) => false,
+            _ => {
+                self.leaf(a, b);
+                false
+            }
+        }
+    }
+
+    fn enter_array(&mut self, a: &'a [Value], b: &'a [Value], stack: &mut Vec<Frame<'a>>) -> bool {
+        if a.is_empty() && b.is_empty() {
+            return false;
+        }
+        if let Some(rule) = self.rules.unordered_at(&self.path) {
+            let key = rule.key.clone();
+            let pattern = rule.pattern.source.clone();
+            return self.enter_unordered(a, b, key.as_deref(), &pattern, stack);
+        }
+        if a.len() == 1 && b.len() == 1 {
+            // Nothing to align or reorder; skipping the hashes keeps deep nesting linear.
+            return self.push_pairs(a, b, vec![(0, 0)], stack);
+        }
+        let ha: Vec<u64> = a.iter().map(hash).collect();
+        let hb: Vec<u64> = b.iter().map(hash).collect();
+        let pairs: Vec<(usize, usize)> = if a.len() == b.len() {
+            let differing: Vec<(usize, usize)> = (0..a.len())
+                .filter(|&i| ha[i] != hb[i])
+                .map(|i| (i, i))
+                .collect();
+            if differing.is_empty() {
+                return false;
+            }
+            let (mut sa, mut sb) = (ha, hb);
+            sa.sort_unstable();
+            sb.sort_unstable();
+            if sa == sb {
+                let whole =
+                    |xs: &[Value]| Value::Array(xs.iter().map(|x| clone_bounded(x, 1)).collect());
+                self.emit_raw(
+                    DiffKind::OrderOnly,
+                    Some(whole(a)),
+                    Some(whole(b)),
+                    Some("same elements, different order".into()),
+                );
+                return false;
+            }
+            differing
+        } else {
+            self.emit_raw(
+                DiffKind::ArrayLength,
+                Some(Value::from(a.len())),
+                Some(Value::from(b.len())),
+                None,
+            );
+            let prefix = ha.iter().zip(&hb).take_while(|(x, y)| x == y).count();
+            let max_suffix = a.len().min(b.len()) - prefix;
+            let suffix = ha
+                .iter()
+                .rev()
+                .zip(hb.iter().rev())
+                .take(max_suffix)
+                .take_while(|(x, y)| x == y)
+                .count();
+            let (mid_a, mid_b) = (a.len() - suffix, b.len() - suffix);
+            let common = (mid_a - prefix).min(mid_b - prefix);
+            let pairs = (prefix..prefix + common)
+                .filter(|&i| ha[i] != hb[i])
+                .map(|i| (i, i))
+                .collect();
+            let start = prefix + common;
+            for (i, x) in a.iter().enumerate().take(mid_a).skip(start) {
+                if self.out.cut {
+                    break;
+                }
+                self.at(Seg::Index(i), |w| {
+                    w.emit(DiffKind::Missing, Some(x), None, None)
+                });
+            }
+            for (j, y) in b.iter().enumerate().take(mid_b).skip(start) {
+                if self.out.cut {
+                    break;
+                }
+                self.at(Seg::Index(j), |w| {
+                    w.emit(DiffKind::Extra, None, Some(y), None)
+                });
+            }
+            pairs
+        };
+        self.push_pairs(a, b, pairs, stack)
+    }
+
+    fn enter_unordered(
+        &mut self,
+        a: &'a [Value],
+        b: &'a [Value],
+        key: Option<&str>,
+        pattern: &str,
+        stack: &mut Vec<Frame<'a>>,
+    ) -> bool {
+        // Match by key when the element has it, else by whole value.
+        let ident = |v: &Value| -> (bool, u64) {
+            match key.and_then(|k| v.get(k)) {
+                Some(k) => (true, hash(k)),
+                None => (false, hash(v)),
+            }
+        };
+        let mut pool: HashMap<(bool, u64), Vec<usize>> = HashMap::new();
+        for (j, v) in b.iter().enumerate().rev() {
+            pool.entry(ident(v)).or_default().push(j);
+        }
+        let mut used = vec![false; b.len()];
+        let mut pairs = Vec::new();
+        let mut moved = false;
+        for (i, v) in a.iter().enumerate() {
+            let id = ident(v);
+            match pool.get_mut(&id).and_then(Vec::pop) {
+                Some(j) => {
+                    used[j] = true;
+                    moved |= i != j;
+                    if id.0 && hash(v) != hash(&b[j]) {
+                        pairs.push((i, j));
+                    }
+                }
+                None => self.at(Seg::Index(i), |w| {
+                    w.emit(DiffKind::Missing, Some(v), None, None)
+                }),
+            }
+        }
+        for (j, v) in b.iter().enumerate() {
+            if !used[j] {
+                self.at(Seg::Index(j), |w| {
+                    w.emit(DiffKind::Extra, None, Some(v), None)
+                });
+            }
+        }
+        if moved {
+            let d = Difference {
+                path: pointer(&self.path),
+                kind: DiffKind::OrderOnly,
+                primary: None,
+                candidate: None,
+                detail: Some("elements reordered".into()),
+            };
+            self.out
+                .noise(d, Reason::Rule(format!("unordered {pattern}")));
+        }
+        self.push_pairs(a, b, pairs, stack)
+    }
+
+    fn push_pairs(
+        &mut self,
+        a: &'a [Value],
+        b: &'a [Value],
+        pairs: Vec<(usize, usize)>,
+        stack: &mut Vec<Frame<'a>>,
+    ) -> bool {
+        if pairs.is_empty() {
+            return false;
+        }
+        stack.push(Frame::Pairs {
+            a,
+            b,
+            pairs,
+            next: 0,
+        });
+        true
+    }
+
+    /// Run `f` with `seg` appended to the path.
+    fn at(&mut self, seg: Seg<'a>, f: impl FnOnce(&mut Self)) {
+        self.path.push(seg);
+        f(self);
+        self.path.pop();
+    }
+
+    /// Two differing non-container values (or a type change) at the current path.
+    fn leaf(&mut self, a: &Value, b: &Value) {
+        let kind = if same_type(a, b) {
+            DiffKind::ValueChanged
+        } else {
+            DiffKind::TypeChanged
+        };
+        if let (Value::Number(x), Value::Number(y)) = (a, b)
+            && let Some(t) = self.rules.tolerance_at(&self.path)
+            && let (Some(x), Some(y)) = (x.as_f64(), y.as_f64())
+            && t.accepts(x, y)
+        {
+            self.suppress(kind, a, b, || Reason::Tolerance(t.describe()));
+            return;
+        }
+        if let Some((pattern, norm)) = self.rules.normaliser_at(&self.path) {
+            let detail = match norm.judge(a, b) {
+                Judged::Noise(why) => {
+                    self.suppress(kind, a, b, || Reason::Normaliser {
+                        kind: norm,
+                        detail: why,
+                        rule: Some(pattern.source.clone()),
+                    });
+                    return;
+                }
+                Judged::KindChanged(why) => why,
+                Judged::NotApplicable => format!("neither side is a {}", norm.as_str()),
+            };
+            self.emit(kind, Some(a), Some(b), Some(detail));
+            return;
+        }
+        if self.rules.automatic {
+            for norm in AUTOMATIC {
+                match norm.judge(a, b) {
+                    Judged::Noise(why) => {
+                        self.suppress(kind, a, b, || Reason::Normaliser {
+                            kind: norm,
+                            detail: why,
+                            rule: None,
+                        });
+                        return;
+                    }
+                    Judged::KindChanged(why) => {
+                        self.emit(kind, Some(a), Some(b), Some(why));
+                        return;
+                    }
+                    Judged::NotApplicable => {}
+                }
+            }
+        }
+        let detail =
+            (kind == DiffKind::TypeChanged).then(|| format!("{} → {}", type_name(a), type_name(b)));
+        self.emit(kind, Some(a), Some(b), detail);
+    }
+
+    /// Record a suppressed leaf difference; past the cap only count it (no clone).
+    fn suppress(&mut self, kind: DiffKind, a: &Value, b: &Value, reason: impl FnOnce() -> Reason) {
+        if self.out.suppressed.len() >= super::MAX_SUPPRESSED {
+            self.out.omitted += 1;
+            return;
+        }
+        let d = self.difference(kind, Some(a), Some(b), None);
+        self.out.noise(d, reason());
+    }
+
+    fn difference(
+        &self,
+        kind: DiffKind,
+        a: Option<&Value>,
+        b: Option<&Value>,
+        detail: Option<String>,
+    ) -> Difference {
+        Difference {
+            path: pointer(&self.path),
+            kind,
+            primary: a.map(|v| clone_bounded(v, 0)),
+            candidate: b.map(|v| clone_bounded(v, 0)),
+            detail,
+        }
+    }
+
+    /// Report a difference at the current path unless an ignore rule covers it.
+    fn emit(
+        &mut self,
+        kind: DiffKind,
+        a: Option<&Value>,
+        b: Option<&Value>,
+        detail: Option<String>,
+    ) {
+        if self.out.cut {
+            return;
+        }
+        let d = self.difference(kind, a, b, detail);
+        self.route(d);
+    }
+
+    fn emit_raw(
+        &mut self,
+        kind: DiffKind,
+        a: Option<Value>,
+        b: Option<Value>,
+        detail: Option<String>,
+    ) {
+        let d = Difference {
+            path: pointer(&self.path),
+            kind,
+            primary: a,
+            candidate: b,
+            detail,
+        };
+        self.route(d);
+    }
+
+    fn route(&mut self, d: Difference) {
+        match self.rules.ignored(&self.path) {
+            Some(p) => {
+                let reason = Reason::Rule(format!("ignore {}", p.source));
+                self.out.noise(d, reason);
+            }
+            None => self.out.real(d),
+        }
+    }
+}
+
+fn next_child<'a>(frame: &mut Frame<'a>) -> Option<(Seg<'a>, Child<'a>)> {
+    match frame {
+        Frame::Object { a, b } => {
+            let order = match (a.peek(), b.peek()) {
+                (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => return None,
+            };
+            match order {
+                std::cmp::Ordering::Equal => {
+                    let (k, x) = a.next()?;
+                    let (_, y) = b.next()?;
+                    Some((Seg::Key(k.as_str()), Child::Both(x, y)))
+                }
+                std::cmp::Ordering::Less => {
+                    let (k, x) = a.next()?;
+                    Some((Seg::Key(k.as_str()), Child::Missing(x)))
+                }
+                std::cmp::Ordering::Greater => {
+                    let (k, y) = b.next()?;
+                    Some((Seg::Key(k.as_str()), Child::Extra(y)))
+                }
+            }
+        }
+        Frame::Pairs { a, b, pairs, next } => {
+            let (i, j) = *pairs.get(*next)?;
+            *next += 1;
+            Some((Seg::Index(i), Child::Both(a.get(i)?, b.get(j)?)))
+        }
+    }
+}
+
+fn is_container(v: &Value) -> bool {
+    matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+/// Clone a value for a report, eliding what lies deeper than [`CLONE_DEPTH`] (recursion is
+/// bounded by that depth).
+pub fn clone_bounded(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::Array(items) if depth >= CLONE_DEPTH => {
+            Value::String(format!("<array of {} elided: too deep>", items.len()))
+        }
+        Value::Object(m) if depth >= CLONE_DEPTH => {
+            Value::String(format!("<object of {} keys elided: too deep>", m.len()))
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|x| clone_bounded(x, depth + 1)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), clone_bounded(x, depth + 1)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

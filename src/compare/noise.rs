@@ -1,0 +1,221 @@
+//! Learned noise (Diffy's method), as pure counting and a pure decision.
+//!
+//! Per route, for every `(path, kind)`: `r` = exchanges where primary ≠ candidate there,
+//! `n` = exchanges where primary ≠ secondary there, out of `T` exchanges. A difference is
+//! reported iff `r > n` and `|r-n|/(r+n) > relative` and `|r-n|/T > absolute` (thresholds
+//! from [`NoiseSpec`], in percent). Counts are keyed by kind, so noise seen as `value_changed`
+//! never hides a `type_changed` on the same path. [`decide`] works online (counts so far)
+//! and offline (final counts, as a report recomputes them). Owns no clock, no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::NoiseSpec;
+use super::{DiffKind, Difference, Reason};
+
+/// Counts for one `(path, kind)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoiseCounts {
+    /// Exchanges where primary and candidate differed here.
+    pub r: u64,
+    /// Exchanges where primary and secondary differed here.
+    pub n: u64,
+}
+
+/// What [`decide`] concluded for one `(path, kind)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The candidate differs more often than the secondary: a real difference.
+    Report,
+    /// As often as two identical deployments disagree: noise, with the counts.
+    Noise(Reason),
+}
+
+/// Diffy's decision over counts. `total` is T, the exchanges compared on the route.
+pub fn decide(counts: NoiseCounts, total: u64, spec: &NoiseSpec) -> Decision {
+    let NoiseCounts { r, n } = counts;
+    let noise = Decision::Noise(Reason::LearnedNoise { r, n, total });
+    if r <= n {
+        return noise;
+    }
+    let diff = (r - n) as f64;
+    let relative = diff / (r + n) as f64 * 100.0;
+    let absolute = diff / total.max(1) as f64 * 100.0;
+    if relative > spec.relative_threshold_pct && absolute > spec.absolute_threshold_pct {
+        Decision::Report
+    } else {
+        noise
+    }
+}
+
+/// The counts for one route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoiseTable {
+    /// T: exchanges recorded (with a candidate and a secondary outcome).
+    pub total: u64,
+    /// Keyed by `(path, kind)`; serialised as a list for JSON friendliness.
+    #[serde(with = "entries")]
+    pub counts: BTreeMap<(String, DiffKind), NoiseCounts>,
+}
+
+impl NoiseTable {
+    /// Count one exchange: the differences primary vs candidate and primary vs secondary
+    /// (each `(path, kind)` at most once per exchange).
+    pub fn record<'d>(
+        &mut self,
+        candidate: impl IntoIterator<Item = &'d Difference>,
+        secondary: impl IntoIterator<Item = &'d Difference>,
+    ) {
+        self.total += 1;
+        let keys = |ds: &mut dyn Iterator<Item = &'d Difference>| -> BTreeSet<(String, DiffKind)> {
+            ds.map(|d| (d.path.clone(), d.kind)).collect()
+        };
+        for key in keys(&mut candidate.into_iter()) {
+            self.counts.entry(key).or_default().r += 1;
+        }
+        for key in keys(&mut secondary.into_iter()) {
+            self.counts.entry(key).or_default().n += 1;
+        }
+    }
+
+    pub fn counts(&self, path: &str, kind: DiffKind) -> NoiseCounts {
+        self.counts
+            .get(&(path.to_string(), kind))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Decide for one difference with the counts so far.
+    pub fn decide(&self, d: &Difference, spec: &NoiseSpec) -> Decision {
+        decide(self.counts(&d.path, d.kind), self.total, spec)
+    }
+
+    /// Every `(path, kind)` with its final decision (for reports).
+    pub fn decisions<'t>(
+        &'t self,
+        spec: &'t NoiseSpec,
+    ) -> impl Iterator<Item = (&'t str, DiffKind, NoiseCounts, Decision)> + 't {
+        self.counts
+            .iter()
+            .map(move |((p, k), c)| (p.as_str(), *k, *c, decide(*c, self.total, spec)))
+    }
+}
+
+mod entries {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Entry {
+        path: String,
+        kind: DiffKind,
+        r: u64,
+        n: u64,
+    }
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<(String, DiffKind), NoiseCounts>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter().map(|((path, kind), c)| Entry {
+            path: path.clone(),
+            kind: *kind,
+            r: c.r,
+            n: c.n,
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(String, DiffKind), NoiseCounts>, D::Error> {
+        let v: Vec<Entry> = Vec::deserialize(d)?;
+        Ok(v.into_iter()
+            .map(|e| ((e.path, e.kind), NoiseCounts { r: e.r, n: e.n }))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(path: &str, kind: DiffKind) -> Difference {
+        Difference {
+            path: path.into(),
+            kind,
+            primary: None,
+            candidate: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn diffy_thresholds() {
+        let spec = NoiseSpec::default();
+        let noise = decide(NoiseCounts { r: 48, n: 50 }, 100, &spec);
+        assert_eq!(
+            noise,
+            Decision::Noise(Reason::LearnedNoise {
+                r: 48,
+                n: 50,
+                total: 100
+            })
+        );
+        assert_eq!(
+            Reason::LearnedNoise {
+                r: 48,
+                n: 50,
+                total: 100
+            }
+            .to_string(),
+            "learned noise: r=48 n=50 T=100"
+        );
+        // r > n but within 20 % of each other: noise.
+        assert!(matches!(
+            decide(NoiseCounts { r: 55, n: 50 }, 100, &spec),
+            Decision::Noise(_)
+        ));
+        assert_eq!(
+            decide(NoiseCounts { r: 90, n: 50 }, 100, &spec),
+            Decision::Report
+        );
+        assert_eq!(
+            decide(NoiseCounts { r: 1, n: 0 }, 1, &spec),
+            Decision::Report
+        );
+        // 1 in a million: under the absolute threshold.
+        assert!(matches!(
+            decide(NoiseCounts { r: 1, n: 0 }, 1_000_000, &spec),
+            Decision::Noise(_)
+        ));
+    }
+
+    #[test]
+    fn counts_are_keyed_by_kind() {
+        let mut t = NoiseTable::default();
+        for _ in 0..10 {
+            let c = [d("/ts", DiffKind::ValueChanged)];
+            t.record(&c, &c);
+        }
+        let spec = NoiseSpec::default();
+        assert!(matches!(
+            t.decide(&d("/ts", DiffKind::ValueChanged), &spec),
+            Decision::Noise(_)
+        ));
+        let c = [
+            d("/ts", DiffKind::TypeChanged),
+            d("/ts", DiffKind::TypeChanged),
+        ];
+        t.record(&c, &[]);
+        assert_eq!(
+            t.counts("/ts", DiffKind::TypeChanged),
+            NoiseCounts { r: 1, n: 0 }
+        );
+        assert_eq!(t.decide(&c[0], &spec), Decision::Report);
+        assert_eq!(t.decisions(&spec).count(), 2);
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        let back: NoiseTable = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, t);
+    }
+}

@@ -1,0 +1,191 @@
+//! The parity analyzer: plugs the `compare` engine into the pipeline.
+//!
+//! Owns the per-exchange glue: which rules apply (the first `[[routes]]` entry matching the
+//! request path, else the global `[compare]`), which report row the exchange belongs to
+//! (route grouping), and the learned-noise state (one [`NoiseTable`] per row, behind a
+//! `Mutex` because [`Analyzer::analyze`] takes `&self`). It never formats reports and never
+//! does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{Analysis, Analyzer, Suppressed, Verdict};
+use crate::compare::grouping::RouteGrouper;
+use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
+use crate::compare::spec::NoiseSpec;
+use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
+use crate::config::{Config, Route};
+use crate::exchange::Exchange;
+
+/// Learned noise for one report row, with the thresholds that apply to it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RouteNoise {
+    pub table: NoiseTable,
+    pub spec: NoiseSpec,
+}
+
+impl RouteNoise {
+    /// Every `(path, kind)` with its decision over the final counts.
+    pub fn decisions(&self) -> Vec<(String, DiffKind, NoiseCounts, Decision)> {
+        self.table
+            .decisions(&self.spec)
+            .map(|(p, k, c, d)| (p.to_string(), k, c, d))
+            .collect()
+    }
+}
+
+/// Compares primary vs candidate (and primary vs secondary) for every exchange.
+#[derive(Debug)]
+pub struct ParityAnalyzer {
+    global: Rules,
+    /// Config routes in file order with their compiled (merged) rules.
+    routes: Vec<(Route, Rules)>,
+    grouper: RouteGrouper,
+    noise: Mutex<BTreeMap<String, RouteNoise>>,
+}
+
+impl ParityAnalyzer {
+    /// Compile every rule set of the configuration; the first bad one is the error.
+    pub fn new(config: &Config) -> Result<ParityAnalyzer, RuleError> {
+        let global = Rules::compile(&config.file.compare)?;
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| Ok((r.clone(), Rules::compile(&r.rules)?)))
+            .collect::<Result<Vec<_>, RuleError>>()?;
+        Ok(ParityAnalyzer {
+            global,
+            routes,
+            grouper: RouteGrouper::default(),
+            noise: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Like [`ParityAnalyzer::new`], but a rule set that does not compile is replaced by
+    /// the built-in defaults; the errors are returned for the caller to show.
+    pub fn lenient(config: &Config) -> (ParityAnalyzer, Vec<RuleError>) {
+        let mut errors = Vec::new();
+        let mut compile = |spec| {
+            Rules::compile(spec).unwrap_or_else(|e| {
+                errors.push(e);
+                Rules::default()
+            })
+        };
+        let global = compile(&config.file.compare);
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| (r.clone(), compile(&r.rules)))
+            .collect();
+        let analyzer = ParityAnalyzer {
+            global,
+            routes,
+            grouper: RouteGrouper::default(),
+            noise: Mutex::new(BTreeMap::new()),
+        };
+        (analyzer, errors)
+    }
+
+    /// Group exchanges by these known `(method or "*", path template)` pairs (e.g. from
+    /// OpenAPI contracts) before falling back to learned `{id}` segments.
+    pub fn with_templates<M: AsRef<str>, P: AsRef<str>>(
+        mut self,
+        templates: impl IntoIterator<Item = (M, P)>,
+    ) -> ParityAnalyzer {
+        self.grouper = RouteGrouper::new(templates);
+        self
+    }
+
+    /// The rules for a request path (no query).
+    pub fn rules_for(&self, path: &str) -> &Rules {
+        self.routes
+            .iter()
+            .find(|(r, _)| r.matches(path))
+            .map(|(_, rules)| rules)
+            .unwrap_or(&self.global)
+    }
+
+    /// A snapshot of the learned noise per report row.
+    pub fn noise(&self) -> BTreeMap<String, RouteNoise> {
+        match self.noise.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl Analyzer for ParityAnalyzer {
+    fn analyze(&self, exchange: &Exchange) -> Analysis {
+        let request = &exchange.request;
+        let route = self.grouper.group(&request.method, &request.uri);
+        let Some(candidate) = &exchange.outcomes.candidate else {
+            return Analysis {
+                route,
+                verdict: Verdict::NotCompared,
+                differences: Vec::new(),
+                suppressed: Vec::new(),
+                noise: Vec::new(),
+            };
+        };
+        let path = request.uri.split(['?', '#']).next().unwrap_or("");
+        let rules = self.rules_for(path);
+        let primary = &exchange.outcomes.primary;
+        let secondary = exchange.outcomes.secondary.as_ref();
+        let (
+            Comparison {
+                differences: found,
+                suppressed: rule_noise,
+                ..
+            },
+            baseline,
+        ) = compare_with_secondary(primary, candidate, secondary, rules);
+        let mut suppressed: Vec<Suppressed> = rule_noise
+            .into_iter()
+            .map(|(difference, reason)| Suppressed {
+                difference,
+                reason: reason.to_string(),
+            })
+            .collect();
+        let (differences, noise) = match baseline {
+            None => (found, Vec::new()),
+            Some(baseline) => {
+                let baseline = baseline.differences;
+                let mut kept = Vec::with_capacity(found.len());
+                let mut guard = match self.noise.lock() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                let entry = guard.entry(route.clone()).or_insert_with(|| RouteNoise {
+                    table: NoiseTable::default(),
+                    spec: rules.noise.clone(),
+                });
+                entry.table.record(&found, &baseline);
+                for d in found {
+                    match entry.table.decide(&d, &entry.spec) {
+                        Decision::Report => kept.push(d),
+                        Decision::Noise(reason) => suppressed.push(Suppressed {
+                            difference: d,
+                            reason: reason.to_string(),
+                        }),
+                    }
+                }
+                (kept, baseline)
+            }
+        };
+        Analysis {
+            route,
+            verdict: if differences.is_empty() {
+                Verdict::Match
+            } else {
+                Verdict::Mismatch
+            },
+            differences,
+            suppressed,
+            noise,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "parity_tests.rs"]
+mod tests;

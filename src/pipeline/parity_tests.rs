@@ -1,0 +1,158 @@
+use chrono::Utc;
+
+use super::*;
+use crate::exchange::{Body, Outcome, OutcomeResult, Outcomes, RecordedRequest, RecordedResponse};
+
+const CONFIG: &str = r#"
+[targets]
+monolith  = { url = "http://127.0.0.1:8000", role = "primary" }
+monolith2 = { url = "http://127.0.0.1:8003", role = "secondary" }
+auth      = { url = "http://127.0.0.1:8001" }
+
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+
+[routes.compare]
+ignore = ["/access_token"]
+
+[compare]
+ignore_headers = ["x-trace"]
+"#;
+
+fn analyzer() -> ParityAnalyzer {
+    let cfg = Config::parse(CONFIG, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
+    ParityAnalyzer::new(&cfg).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn outcome(target: &str, body: &str) -> Outcome {
+    Outcome {
+        target: target.into(),
+        result: OutcomeResult::Response(RecordedResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Body::from(body),
+            truncated: false,
+            ttfb_us: 1,
+            total_us: 2,
+        }),
+    }
+}
+
+fn exchange(uri: &str, p: &str, c: Option<&str>, s: Option<&str>) -> Exchange {
+    Exchange {
+        id: 1,
+        at: Utc::now(),
+        route: format!("GET {uri}"),
+        request: RecordedRequest {
+            method: "GET".into(),
+            uri: uri.into(),
+            headers: Vec::new(),
+            body: Body::default(),
+            truncated: false,
+        },
+        outcomes: Outcomes {
+            primary: outcome("monolith", p),
+            secondary: s.map(|b| outcome("monolith2", b)),
+            candidate: c.map(|b| outcome("auth", b)),
+        },
+    }
+}
+
+fn paths(ds: &[crate::compare::Difference]) -> Vec<String> {
+    ds.iter()
+        .map(|d| format!("{} {}", d.path, d.kind.as_str()))
+        .collect()
+}
+
+#[test]
+fn typical_exchange_analysis() {
+    let a = analyzer();
+    let ex = exchange(
+        "/auth/users/17?verbose=1",
+        r#"{"id":17,"name":"ann","access_token":"a","updated_at":"2026-01-02T03:04:05Z"}"#,
+        Some(
+            r#"{"id":17,"name":"Ann","access_token":"b","updated_at":"2026-01-02T03:04:05+00:00"}"#,
+        ),
+        None,
+    );
+    let an = a.analyze(&ex);
+    assert_eq!(an.route, "GET /auth/users/{id}");
+    assert_eq!(an.verdict, Verdict::Mismatch);
+    assert_eq!(paths(&an.differences), ["/name value_changed"]);
+    let reasons: Vec<_> = an.suppressed.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "rule: ignore /access_token",
+            "normaliser: timestamp (same instant, different format)"
+        ]
+    );
+    let none = a.analyze(&exchange("/auth/x", "{}", None, None));
+    assert_eq!(none.verdict, Verdict::NotCompared);
+    // Unrouted paths use the global rules (no /access_token ignore).
+    let other = a.analyze(&exchange(
+        "/other",
+        r#"{"access_token":"a"}"#,
+        Some(r#"{"access_token":"b"}"#),
+        None,
+    ));
+    assert_eq!(paths(&other.differences), ["/access_token value_changed"]);
+}
+
+#[test]
+fn learned_noise_from_the_secondary() {
+    let a = analyzer();
+    for i in 0..20 {
+        let p = format!(r#"{{"n":{i},"nonce":"p{i}","stable":1}}"#);
+        let c = format!(r#"{{"n":{i},"nonce":"c{i}","stable":2}}"#);
+        let s = format!(r#"{{"n":{i},"nonce":"s{i}","stable":1}}"#);
+        let an = a.analyze(&exchange("/auth/me", &p, Some(&c), Some(&s)));
+        assert_eq!(paths(&an.differences), ["/stable value_changed"]);
+        assert_eq!(paths(&an.noise), ["/nonce value_changed"]);
+        let reason = an
+            .suppressed
+            .first()
+            .map(|s| s.reason.clone())
+            .unwrap_or_default();
+        assert_eq!(reason, format!("learned noise: r={0} n={0} T={0}", i + 1));
+    }
+    // A change of kind on the noisy path is not hidden by value noise.
+    let an = a.analyze(&exchange(
+        "/auth/me",
+        r#"{"nonce":"p"}"#,
+        Some(r#"{"nonce":7}"#),
+        Some(r#"{"nonce":"s"}"#),
+    ));
+    assert_eq!(paths(&an.differences), ["/nonce type_changed"]);
+    let noise = a.noise();
+    let row = noise
+        .get("GET /auth/me")
+        .map(|r| r.decisions())
+        .unwrap_or_default();
+    let decided: Vec<_> = row
+        .iter()
+        .map(|(p, k, _, d)| (p.as_str(), k.as_str(), matches!(d, Decision::Report)))
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            ("/nonce", "value_changed", false),
+            ("/nonce", "type_changed", true),
+            ("/stable", "value_changed", true)
+        ]
+    );
+}
+
+#[test]
+fn bad_rules_are_reported() {
+    let text = CONFIG.replace("\"/access_token\"", "\"access_token\"");
+    let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
+    let err = ParityAnalyzer::new(&cfg)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("\"access_token\""), "{err}");
+    let (_, errors) = ParityAnalyzer::lenient(&cfg);
+    assert_eq!(errors.len(), 1);
+}
