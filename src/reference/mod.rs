@@ -37,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use ai::answer as fake_answer;
 pub use divergence::{
     Divergence, DivergenceInfo, DivergenceSet, Effect, EffectKind, Service, catalogue,
     parse_divergences,
