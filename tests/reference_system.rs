@@ -738,6 +738,18 @@ async fn health_unknown_routes_and_bad_input_are_fastapi_shaped() {
     )
     .await;
     assert_detail(&huge_form, 413, "Request body too large");
+    for id in ["-9223372036854775808", "0", "-1"] {
+        let r = fetch(c.get(url(sys.auth, &format!("/auth/users/{id}")))).await;
+        assert_detail(&r, 404, "User not found");
+    }
+    let overflow = fetch(c.get(url(sys.monolith, "/auth/users/99999999999999999999"))).await;
+    assert_validation(&overflow, &["path", "id"], "int_parsing");
+    let bad_query = fetch(
+        c.get(url(sys.auth, "/auth/users/search?q=%ZZ"))
+            .header("authorization", bearer(&admin)),
+    )
+    .await;
+    assert!(bad_query.status < 500, "{}", bad_query.raw);
     let garbage_auth = fetch(
         c.get(url(sys.ai, "/ai/status"))
             .header("authorization", "Basic Zm9vOmJhcg=="),

@@ -51,7 +51,9 @@ pub struct Users {
 
 impl Users {
     pub fn get(&self, id: i64) -> Option<&User> {
-        usize::try_from(id - 1).ok().and_then(|i| self.list.get(i))
+        id.checked_sub(1)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.list.get(i))
     }
 
     pub fn by_name(&self, username: &str) -> Option<&User> {
