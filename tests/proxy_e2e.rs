@@ -1,5 +1,6 @@
 //! End-to-end tests of `cutover proxy` on loopback: real upstreams, real client.
 
+#[path = "support/upstream.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex};
