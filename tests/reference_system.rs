@@ -1002,10 +1002,13 @@ async fn trigger(name: &str, on: bool, sys: &ReferenceSystem) -> Option<BTreeSet
             p.use_token(&t);
             ai_calls(&mut p, false).await;
         }
-        "sse-chunks-split" | "remaining-off-by-one" | "tokens-count-chars" => {
+        "sse-chunks-split"
+        | "stream-drops-last-chunk"
+        | "remaining-off-by-one"
+        | "tokens-count-chars" => {
             let t = ai_token("admina").await;
             p.use_token(&t);
-            ai_calls(&mut p, name == "sse-chunks-split").await;
+            ai_calls(&mut p, name.starts_with("s")).await;
             if name == "sse-chunks-split" {
                 // The stream's text is the same, only its framing differs.
                 let (a, b) = p
@@ -1157,7 +1160,7 @@ fn catalogue_is_complete_and_names_parse() {
                 e.route
             );
             assert!(
-                ["status", "body", "latency", ""].contains(&e.path)
+                ["status", "body", "body:data", "body:events", "latency", ""].contains(&e.path)
                     || e.path.starts_with("header:")
                     || e.path.starts_with('/'),
                 "{}: {}",

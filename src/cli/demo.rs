@@ -12,7 +12,12 @@ use crate::report::Gate;
 pub struct DemoArgs {
     /// Migration bugs to switch on in the extracted services, comma-separated
     /// (default: the demo's showcase set; see `cutover reference --list-divergences`).
-    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with = "no_divergences")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        conflicts_with = "no_divergences"
+    )]
     pub diverge: Option<Vec<String>>,
     /// Run with every divergence switched off: the report must show 100 % parity.
     #[arg(long)]

@@ -4,6 +4,7 @@
 //! arguments into calls and errors into exit codes. Exit codes: 0 success, 1 a gate failed
 //! (parity or load verdict), 2 usage or input error (bad flags, bad files, port in use).
 
+mod demo;
 mod proxy;
 mod reference;
 mod report;
@@ -29,6 +30,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole job on this machine: reference system, proxy, workload, report.
+    Demo(demo::DemoArgs),
     /// Run the embedded reference system: a monolith and its extracted Auth and AI services.
     Reference(reference::ReferenceArgs),
     /// Mirror traffic: answer clients from the primary, copy matching requests to the
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
 /// Run one parsed command line.
 pub async fn run(cli: Cli) -> Result<Status, CliError> {
     match cli.command {
+        Command::Demo(args) => demo::run(args).await,
         Command::Reference(args) => reference::run(args).await,
         Command::Proxy(args) => proxy::run(args).await,
         Command::Report(args) => report::run(args).await,

@@ -1,7 +1,8 @@
 //! Header comparison: names case-insensitive, repeated headers joined in order.
 //!
 //! Owns the built-in treatment of volatile headers: the ignore list (date, server,
-//! x-request-id, hop-by-hop), `content-length` (ignored when the bodies agree) and
+//! x-request-id, hop-by-hop), `content-length` (ignored when both bodies were captured whole: the body comparison says
+//! what differs) and
 //! `set-cookie` (compared per cookie by name and attributes, never by value; `expires` and
 //! `max-age` by presence only). `compare_headers` overrides all of that. Paths are
 //! `header:<name>` and `header:set-cookie:<cookie>`. Pure: no I/O.
@@ -17,7 +18,7 @@ use crate::exchange::Headers;
 pub fn compare_headers(
     primary: &Headers,
     other: &Headers,
-    bodies_agree: bool,
+    bodies_whole: bool,
     rules: &Rules,
     out: &mut Comparison,
 ) {
@@ -47,10 +48,10 @@ pub fn compare_headers(
                 format!("{name} ignored by ignore_headers")
             };
             out.noise(d, Reason::Header(why));
-        } else if name == "content-length" && bodies_agree {
+        } else if name == "content-length" && bodies_whole {
             out.noise(
                 d,
-                Reason::Header("content-length ignored: the bodies agree".into()),
+                Reason::Header("content-length ignored: the bodies are compared whole".into()),
             );
         } else {
             out.real(d);
@@ -186,7 +187,7 @@ mod tests {
         assert_eq!(out.suppressed.len(), 3);
         assert_eq!(
             out.suppressed[0].1.to_string(),
-            "header: content-length ignored: the bodies agree"
+            "header: content-length ignored: the bodies are compared whole"
         );
         assert_eq!(
             out.suppressed[1].1.to_string(),

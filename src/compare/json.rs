@@ -19,6 +19,9 @@ use super::rules::Rules;
 use super::value::{equal, hash, same_type, scalar_equal, type_name};
 use super::{Comparison, DiffKind, Difference, Reason};
 
+/// Arrays longer than this are not searched for reorderings hidden behind noise.
+const REORDER_SEARCH_MAX: usize = 64;
+
 /// Values nested deeper than this inside a reported difference are elided.
 const CLONE_DEPTH: usize = 64;
 
@@ -164,7 +167,7 @@ impl<'a> Walk<'a, '_> {
             if differing.is_empty() {
                 return false;
             }
-            let (mut sa, mut sb) = (ha, hb);
+            let (mut sa, mut sb) = (ha.clone(), hb.clone());
             sa.sort_unstable();
             sb.sort_unstable();
             if sa == sb {
@@ -177,6 +180,23 @@ impl<'a> Walk<'a, '_> {
                     Some("same elements, different order".into()),
                 );
                 return false;
+            }
+            if let Some(perm) = self.reordering_modulo_noise(a, b, &differing) {
+                let whole =
+                    |xs: &[Value]| Value::Array(xs.iter().map(|x| clone_bounded(x, 1)).collect());
+                self.emit_raw(
+                    DiffKind::OrderOnly,
+                    Some(whole(a)),
+                    Some(whole(b)),
+                    Some("same elements (up to noise), different order".into()),
+                );
+                // Walk the matched pairs so their noise is still listed with its reasons.
+                let pairs = perm
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, j)| ha[*i] != hb[*j])
+                    .collect();
+                return self.push_pairs(a, b, pairs, stack);
             }
             differing
         } else {
@@ -279,6 +299,49 @@ impl<'a> Walk<'a, '_> {
                 .noise(d, Reason::Rule(format!("unordered {pattern}")));
         }
         self.push_pairs(a, b, pairs, stack)
+    }
+
+    /// When elements differ position by position, find out whether `b` is a reordering of
+    /// `a` once noise is set aside (timestamps, tokens, ...: a structural hash cannot see
+    /// that). Returns `perm` with `a[i]` ≈ `b[perm[i]]`, or `None` when some element has no
+    /// noise-equal partner or positions already agree. Quadratic, so only for short arrays.
+    fn reordering_modulo_noise(
+        &self,
+        a: &'a [Value],
+        b: &'a [Value],
+        differing: &[(usize, usize)],
+    ) -> Option<Vec<usize>> {
+        if a.len() > REORDER_SEARCH_MAX {
+            return None;
+        }
+        if differing
+            .iter()
+            .all(|&(i, j)| self.noise_equal(i, &a[i], &b[j]))
+        {
+            return None;
+        }
+        let mut used = vec![false; b.len()];
+        let mut perm = Vec::with_capacity(a.len());
+        for (i, x) in a.iter().enumerate() {
+            let j = (0..b.len()).find(|&j| !used[j] && self.noise_equal(i, x, &b[j]))?;
+            used[j] = true;
+            perm.push(j);
+        }
+        Some(perm)
+    }
+
+    /// Do `x` (at index `i` of the current array) and `y` differ only in noise?
+    fn noise_equal(&self, i: usize, x: &'a Value, y: &'a Value) -> bool {
+        let mut sub = Comparison::default();
+        let mut path = self.path.clone();
+        path.push(Seg::Index(i));
+        let mut walk = Walk {
+            rules: self.rules,
+            path,
+            out: &mut sub,
+        };
+        walk.run(x, y);
+        sub.differences.is_empty() && !sub.cut
     }
 
     fn push_pairs(

@@ -370,3 +370,43 @@ proptest! {
         prop_assert!(equal(&patched, &b), "a={} b={} patched={} diffs={:?}", a, b, patched, diffs);
     }
 }
+
+#[test]
+fn reordering_hidden_behind_noise_is_order_only() {
+    // Same users, other order; each element's timestamp differs only in format/instant.
+    let a = serde_json::json!([
+        {"id": 1, "name": "carol", "created_at": "2026-01-02T03:04:05.000001Z"},
+        {"id": 2, "name": "alice", "created_at": "2026-01-02T03:04:06.000001Z"}
+    ]);
+    let b = serde_json::json!([
+        {"id": 2, "name": "alice", "created_at": "2026-01-02T03:04:06.5+00:00"},
+        {"id": 1, "name": "carol", "created_at": "2026-01-02T03:04:05.5+00:00"}
+    ]);
+    let mut out = Comparison::default();
+    diff_values(&a, &b, &Rules::default(), &mut out);
+    let kinds: Vec<_> = out
+        .differences
+        .iter()
+        .map(|d| (d.path.as_str(), d.kind))
+        .collect();
+    assert_eq!(kinds, [("", DiffKind::OrderOnly)]);
+    assert!(
+        out.suppressed
+            .iter()
+            .any(|(d, _)| d.path.ends_with("/created_at"))
+    );
+
+    // A real change inside one element is not an order problem.
+    let c = serde_json::json!([
+        {"id": 1, "name": "carol", "created_at": "2026-01-02T03:04:05.5+00:00"},
+        {"id": 2, "name": "ALICE", "created_at": "2026-01-02T03:04:06.5+00:00"}
+    ]);
+    let mut out = Comparison::default();
+    diff_values(&a, &c, &Rules::default(), &mut out);
+    let kinds: Vec<_> = out
+        .differences
+        .iter()
+        .map(|d| (d.path.as_str(), d.kind))
+        .collect();
+    assert_eq!(kinds, [("/1/name", DiffKind::ValueChanged)]);
+}

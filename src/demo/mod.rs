@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::Config;
-use crate::pipeline::{analyzer_for, Aggregate, Pipeline, PipelineOptions, Sink};
+use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, Sink, analyzer_for};
 use crate::record::RecordingSink;
 use crate::reference::{self, Divergence, ReferenceSystem};
 use crate::report::{self, Report, ReportContext, RunInfo, Written};
@@ -45,19 +45,25 @@ pub struct DemoOptions {
     pub secondary: bool,
     /// bcrypt cost in the reference services (the demo keeps it low: it is not a benchmark).
     pub bcrypt_cost: u32,
+    /// AI requests per user per minute; the workload's admin runs into it after 6.
+    pub ai_rate_limit: u32,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
             divergences: reference::parse_divergences(
-                &DEFAULT_DIVERGENCES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &DEFAULT_DIVERGENCES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
             )
             .unwrap_or_default(),
             workload: WorkloadOptions::default(),
             out: None,
             secondary: true,
             bcrypt_cost: 4,
+            ai_rate_limit: 6,
         }
     }
 }
@@ -90,6 +96,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         divergences: options.divergences.clone(),
         admin_allowlist: allowlist,
         bcrypt_cost: options.bcrypt_cost,
+        ai_rate_limit: options.ai_rate_limit,
         ..reference::Options::default()
     })
     .await
@@ -118,8 +125,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     .context("starting the proxy")?;
 
     let in_flight = || proxy.shadows_in_flight();
-    let workload =
-        workload::run(&format!("http://{}", proxy.listen), &options.workload, &in_flight).await;
+    let workload = workload::run(
+        &format!("http://{}", proxy.listen),
+        &options.workload,
+        &in_flight,
+    )
+    .await;
 
     let proxy_summary = proxy.shutdown().await;
     let aggregate = pipeline.finish().await;
@@ -143,7 +154,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             .collect(),
         recordings: vec![recording.display().to_string()],
     };
-    let report = Report::build(&aggregate, &ReportContext { config: &config, run });
+    let report = Report::build(
+        &aggregate,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    );
     let written = report::write_all(&report, &out).context("writing the report")?;
     Ok(DemoOutcome {
         report,

@@ -58,15 +58,16 @@ pub struct RouteStats {
     pub primary_errors: u64,
     /// `primary status → candidate status` (`err` for a transport failure) with counts.
     pub status_matrix: BTreeMap<(String, String), u64>,
-    /// Differences that count, per path and kind.
+    /// Differences per path and kind: those that counted and those learned noise
+    /// suppressed so far (`r` in Diffy's terms). The report decides over the final counts.
     pub differences: BTreeMap<DiffKey, PathStats>,
-    /// Differences classified as noise, per path, with reasons and counts.
+    /// Differences classified as noise by rules, normalisers or header policy, per path.
     pub suppressed: BTreeMap<String, SuppressedStats>,
     /// Primary ≠ secondary counts per path and kind (learned noise, `n` in Diffy's terms).
     pub noise: BTreeMap<DiffKey, u64>,
     /// Exchanges compared against a secondary.
     pub secondary_compared: u64,
-    /// How many exchanges showed exactly this set of counted differences.
+    /// How many exchanges showed exactly this set of (counted or learned-noise) differences.
     pub signatures: HashMap<Vec<DiffKey>, u64>,
     pub latency_primary: Latency,
     pub latency_candidate: Latency,
@@ -139,8 +140,15 @@ impl RouteStats {
                 .entry((status_label(&outcomes.primary), status_label(candidate)))
                 .or_default() += 1;
         }
+        // Counted differences and those learned noise suppressed so far both enter the
+        // per-path counts and the signature: the report decides again over final counts.
+        let learned = analysis.suppressed.iter().filter(|s| s.learned);
+        let eligible = analysis
+            .differences
+            .iter()
+            .chain(learned.map(|s| &s.difference));
         let mut signature = Vec::with_capacity(analysis.differences.len());
-        for d in &analysis.differences {
+        for d in eligible {
             let key = DiffKey::of(d);
             let path = self.differences.entry(key.clone()).or_default();
             path.count += 1;
@@ -154,7 +162,7 @@ impl RouteStats {
         if analysis.verdict != Verdict::NotCompared {
             *self.signatures.entry(signature).or_default() += 1;
         }
-        for s in &analysis.suppressed {
+        for s in analysis.suppressed.iter().filter(|s| !s.learned) {
             let entry = self
                 .suppressed
                 .entry(s.difference.path.clone())

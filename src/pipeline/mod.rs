@@ -45,6 +45,10 @@ pub struct Analysis {
 pub struct Suppressed {
     pub difference: Difference,
     pub reason: String,
+    /// Suppressed by learned noise (counts so far), not by a rule or normaliser: the report
+    /// decides again over the final counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub learned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -144,6 +144,7 @@ impl Analyzer for ParityAnalyzer {
             .map(|(difference, reason)| Suppressed {
                 difference,
                 reason: reason.to_string(),
+                learned: false,
             })
             .collect();
         let (differences, noise) = match baseline {
@@ -166,6 +167,7 @@ impl Analyzer for ParityAnalyzer {
                         Decision::Noise(reason) => suppressed.push(Suppressed {
                             difference: d,
                             reason: reason.to_string(),
+                            learned: true,
                         }),
                     }
                 }

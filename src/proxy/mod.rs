@@ -218,6 +218,11 @@ impl RunningProxy {
         summary(&self.shared, unfinished)
     }
 
+    /// Shadow requests running now (the demo waits for zero between requests).
+    pub fn shadows_in_flight(&self) -> usize {
+        self.shared.shadows_in_flight()
+    }
+
     /// Counters so far.
     pub fn summary(&self) -> ProxySummary {
         summary(&self.shared, self.shared.shadows_in_flight())

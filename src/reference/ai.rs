@@ -162,7 +162,10 @@ async fn query(
 fn events(app: &App, text: &str) -> Vec<Bytes> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let per_event = if app.div.has(D::SseChunksSplit) { 2 } else { 1 };
-    let chunks: Vec<&[&str]> = words.chunks(per_event).collect();
+    let mut chunks: Vec<&[&str]> = words.chunks(per_event).collect();
+    if app.div.has(D::StreamDropsLastChunk) && chunks.len() > 1 {
+        chunks.pop();
+    }
     let last = chunks.len().saturating_sub(1);
     let mut out: Vec<Bytes> = chunks
         .iter()

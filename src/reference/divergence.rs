@@ -6,9 +6,11 @@
 //! every `expect` entry lists exactly the effects a structural diff of the monolith's answer
 //! against the extracted service's answer shows for the `trigger` (noise stripped).
 //!
-//! `expect` paths: `status`, `header:<name>` (lower-case), `body` (a non-JSON body as a
-//! whole), `latency` (the response time as a whole, for kind `latency`), or a JSON Pointer
-//! into the body (`""` is the root value). Array elements keep their index (`/0/id`).
+//! `expect` paths use the parity engine's names: `status`, `header:<name>` (lower-case;
+//! cookies as `header:set-cookie:<cookie>`), `body` (a non-JSON body as a whole),
+//! `body:data` / `body:events` (an event stream's reassembled data / its split into events),
+//! `latency` (the response time as a whole, for kind `latency`), or a JSON Pointer into the
+//! body (`""` is the root value). Array elements keep their index (`/0/id`).
 
 use std::fmt;
 
@@ -91,6 +93,7 @@ pub enum Divergence {
     AllowlistDefaultGuests,
     AllowlistCaseSensitive,
     SseChunksSplit,
+    StreamDropsLastChunk,
     RemainingOffByOne,
     TokensCountChars,
     RateLimitNotEnforced,
@@ -108,6 +111,10 @@ pub struct DivergenceInfo {
     pub trigger: &'static str,
     /// Exactly the effects a diff of monolith vs. extracted service shows for the trigger.
     pub expect: &'static [Effect],
+    /// Routes beyond those in `expect` that the bug also reaches in mixed traffic (every
+    /// request of the service, every AI route, state left behind by a failed write), where
+    /// its effects take other shapes. A parity report may flag these routes too.
+    pub reach: &'static [&'static str],
 }
 
 impl Divergence {
@@ -199,6 +206,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "user `id` is serialised as a string (\"1\") instead of a number",
         trigger: "register, login, GET /auth/me, GET /auth/users/1, search q=ali, PUT /auth/me {profile_picture_url}",
+        reach: &[],
         expect: &[
             e(REGISTER, "/id", K::TypeChanged),
             e(ME, "/id", K::TypeChanged),
@@ -213,6 +221,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "`display_name` is left out of user objects when it is null (exclude_none)",
         trigger: "register without display_name, login, GET /auth/me, GET /auth/users/1, search q=ali, PUT /auth/me {profile_picture_url}",
+        reach: &[],
         expect: &[
             e(REGISTER, "/display_name", K::Missing),
             e(ME, "/display_name", K::Missing),
@@ -227,6 +236,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "user objects carry an extra `is_active` field from the new service's model",
         trigger: "register, login, GET /auth/me, GET /auth/users/1, search q=ali, PUT /auth/me {profile_picture_url}",
+        reach: &[],
         expect: &[
             e(REGISTER, "/is_active", K::Extra),
             e(ME, "/is_active", K::Extra),
@@ -241,6 +251,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "unknown user answers `User does not exist` instead of `User not found`",
         trigger: "GET /auth/users/999",
+        reach: &[],
         expect: &[e(USER, "/detail", K::ValueChanged)],
     },
     DivergenceInfo {
@@ -249,6 +260,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "display names up to 64 characters are accepted (the monolith's limit is 50)",
         trigger: "register, login, PUT /auth/me with a 60-character display_name",
+        reach: &[],
         expect: &[
             e(ME_PUT, "status", K::Status),
             e(ME_PUT, "/detail", K::Missing),
@@ -266,6 +278,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "user search is ordered by username instead of by id",
         trigger: "register carol then alice, login, GET /auth/users/search?q=a",
+        reach: &[],
         expect: &[e(SEARCH, "", K::OrderOnly)],
     },
     DivergenceInfo {
@@ -274,6 +287,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "login answers `token_type: \"Bearer\"` instead of `\"bearer\"`",
         trigger: "register, POST /auth/login",
+        reach: &[],
         expect: &[e(LOGIN, "/token_type", K::ValueChanged)],
     },
     DivergenceInfo {
@@ -282,7 +296,8 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "login does not set the `access_token` cookie",
         trigger: "register, POST /auth/login",
-        expect: &[e(LOGIN, "header:set-cookie", K::Header)],
+        reach: &[],
+        expect: &[e(LOGIN, "header:set-cookie:access_token", K::Header)],
     },
     DivergenceInfo {
         divergence: Divergence::Latency200ms,
@@ -290,6 +305,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "login answers 200 ms slower (password check moved onto a slow path)",
         trigger: "register, POST /auth/login",
+        reach: &[],
         expect: &[e(LOGIN, "latency", K::Latency)],
     },
     DivergenceInfo {
@@ -298,6 +314,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "10 % of requests answer 500: every 10th request the service receives",
         trigger: "register (request 1), then GET /auth/users/1 nine times: the 10th request answers 500",
+        reach: &[REGISTER, LOGIN, ME, ME_PUT, USER, SEARCH],
         expect: &[
             e(USER, "status", K::Status),
             e(USER, "/detail", K::Extra),
@@ -315,6 +332,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "registering a taken username answers 409 instead of 400",
         trigger: "register alice twice",
+        reach: &[],
         expect: &[e(REGISTER, "status", K::Status)],
     },
     DivergenceInfo {
@@ -323,6 +341,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Auth,
         description: "/auth/me only reads the Authorization header, not the `access_token` cookie",
         trigger: "register, login, GET /auth/me with only the access_token cookie",
+        reach: &[],
         expect: &[
             e(ME, "status", K::Status),
             e(ME, "header:www-authenticate", K::Header),
@@ -341,6 +360,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "non-admins get 403 `Not enough permissions` instead of 404 `Not Found`",
         trigger: "a user not in ADMIN_ALLOWLIST calls GET /ai/status, POST /ai/query, POST /ai/query/stream",
+        reach: &[STATUS, QUERY, STREAM],
         expect: &[
             e(STATUS, "status", K::Status),
             e(STATUS, "/detail", K::ValueChanged),
@@ -356,6 +376,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "ADMIN_ALLOWLIST is split on `,` instead of `;`",
         trigger: "ADMIN_ALLOWLIST=admina;carol; carol calls GET /ai/status and POST /ai/query",
+        reach: &[STATUS, QUERY, STREAM],
         expect: &[
             e(STATUS, "status", K::Status),
             e(STATUS, "/available", K::Missing),
@@ -378,6 +399,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "with ADMIN_ALLOWLIST unset the default is `admina;guest2;guest3` instead of `admina`",
         trigger: "ADMIN_ALLOWLIST unset; guest2 calls GET /ai/status and POST /ai/query",
+        reach: &[STATUS, QUERY, STREAM],
         expect: &[
             e(STATUS, "status", K::Status),
             e(STATUS, "/detail", K::Missing),
@@ -400,6 +422,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "the allowlist comparison is case-sensitive",
         trigger: "ADMIN_ALLOWLIST unset (admina); user AdminA calls GET /ai/status and POST /ai/query",
+        reach: &[STATUS, QUERY, STREAM],
         expect: &[
             e(STATUS, "status", K::Status),
             e(STATUS, "/available", K::Missing),
@@ -422,7 +445,17 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "the stream sends two words per `data:` event instead of one (same text)",
         trigger: "an admin calls POST /ai/query/stream with a prompt of several words",
-        expect: &[e(STREAM, "body", K::Text)],
+        reach: &[],
+        expect: &[e(STREAM, "body:events", K::ValueChanged)],
+    },
+    DivergenceInfo {
+        divergence: Divergence::StreamDropsLastChunk,
+        name: "stream-drops-last-chunk",
+        service: Service::Ai,
+        description: "the event stream loses its last data chunk before `[DONE]` (an unflushed buffer)",
+        trigger: "an admin calls POST /ai/query/stream",
+        reach: &[],
+        expect: &[e(STREAM, "body:data", K::Text)],
     },
     DivergenceInfo {
         divergence: Divergence::RemainingOffByOne,
@@ -430,6 +463,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "`remaining` in the query answer is computed before the request is counted",
         trigger: "an admin calls POST /ai/query",
+        reach: &[],
         expect: &[e(QUERY, "/remaining", K::ValueChanged)],
     },
     DivergenceInfo {
@@ -438,6 +472,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "token usage counts characters instead of words",
         trigger: "an admin calls POST /ai/query",
+        reach: &[],
         expect: &[
             e(QUERY, "/tokens/input", K::ValueChanged),
             e(QUERY, "/tokens/output", K::ValueChanged),
@@ -449,6 +484,7 @@ static CATALOGUE: &[DivergenceInfo] = &[
         service: Service::Ai,
         description: "the per-user AI rate limit is counted but never enforced (no 429)",
         trigger: "AI rate limit 2; an admin calls POST /ai/query three times",
+        reach: &[STREAM],
         expect: &[
             e(QUERY, "status", K::Status),
             e(QUERY, "/detail", K::Missing),

@@ -199,11 +199,21 @@ pub(crate) struct App {
     requests: AtomicU64,
 }
 
+fn divergences_of(opts: &Options, service: Service) -> Vec<Divergence> {
+    opts.divergences
+        .iter()
+        .copied()
+        .filter(|d| d.info().service == service)
+        .collect()
+}
+
 impl App {
     fn new(role: Role, opts: &Options) -> App {
         let div = match role {
             Role::Monolith => DivergenceSet::default(),
-            Role::Auth | Role::Ai => DivergenceSet::new(&opts.divergences),
+            // Each bug lives in one extracted service only.
+            Role::Auth => DivergenceSet::new(&divergences_of(opts, Service::Auth)),
+            Role::Ai => DivergenceSet::new(&divergences_of(opts, Service::Ai)),
         };
         App {
             role,

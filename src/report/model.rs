@@ -6,10 +6,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::compare::DiffKind;
+use crate::compare::noise::{Decision, NoiseCounts, decide};
+use crate::compare::spec::NoiseSpec;
 use crate::config::{Config, Triggers};
 use crate::pipeline::Aggregate;
-use crate::pipeline::aggregate::{Example, RouteStats};
+use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
 use crate::pipeline::latency::LatencySummary;
 
 pub const SCHEMA: &str = "cutover.report/v1";
@@ -173,11 +177,25 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
     let path = name.split_once(' ').map(|(_, p)| p).unwrap_or(name);
     let route = config.routes.lookup(path);
     let threshold = route.map(|r| r.parity_threshold).unwrap_or(1.0);
-    let compared = stats.matched + stats.mismatched;
-    let parity = ratio(stats.matched, compared);
+    let spec = route
+        .map(|r| &r.rules.noise)
+        .unwrap_or(&config.file.compare.noise);
+    let learned = learned_noise(stats, spec);
+    // An exchange matches when every difference it showed is finally noise.
+    let (mut matched, mut mismatched) = (0, 0);
+    for (signature, count) in &stats.signatures {
+        if signature.iter().all(|k| learned.contains_key(k)) {
+            matched += count;
+        } else {
+            mismatched += count;
+        }
+    }
+    let compared = matched + mismatched;
+    let parity = ratio(matched, compared);
     let mut differences: Vec<PathReport> = stats
         .differences
         .iter()
+        .filter(|(key, _)| !learned.contains_key(*key))
         .map(|(key, p)| PathReport {
             path: key.path.clone(),
             kind: key.kind,
@@ -186,22 +204,40 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
         })
         .collect();
     differences.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
-    let suppressed = stats
-        .suppressed
-        .iter()
-        .map(|(path, s)| SuppressedReport {
-            path: path.clone(),
-            count: s.count,
-            reasons: s
-                .reasons
-                .iter()
-                .map(|(reason, count)| ReasonCount {
-                    reason: reason.clone(),
-                    count: *count,
-                })
-                .collect(),
-        })
-        .collect();
+    let mut suppressed: BTreeMap<&str, SuppressedReport> = BTreeMap::new();
+    for (path, s) in &stats.suppressed {
+        suppressed.insert(
+            path,
+            SuppressedReport {
+                path: path.clone(),
+                count: s.count,
+                reasons: s
+                    .reasons
+                    .iter()
+                    .map(|(reason, count)| ReasonCount {
+                        reason: reason.clone(),
+                        count: *count,
+                    })
+                    .collect(),
+            },
+        );
+    }
+    for (key, reason) in &learned {
+        let count = stats.differences.get(key).map(|p| p.count).unwrap_or(0);
+        let entry = suppressed
+            .entry(key.path.as_str())
+            .or_insert_with(|| SuppressedReport {
+                path: key.path.clone(),
+                count: 0,
+                reasons: Vec::new(),
+            });
+        entry.count += count;
+        entry.reasons.push(ReasonCount {
+            reason: format!("{reason} ({})", key.kind.as_str()),
+            count,
+        });
+    }
+    let suppressed: Vec<SuppressedReport> = suppressed.into_values().collect();
     let status_matrix = stats
         .status_matrix
         .iter()
@@ -223,7 +259,7 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
             "parity {:.1}% is below the route's threshold {:.1}% ({} of {} compared exchanges differ)",
             parity * 100.0,
             threshold * 100.0,
-            stats.mismatched,
+            mismatched,
             compared
         ));
     }
@@ -235,8 +271,8 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
         candidate: route.map(|r| r.candidate.clone()),
         total: stats.total,
         compared,
-        matched: stats.matched,
-        mismatched: stats.mismatched,
+        matched,
+        mismatched,
         not_compared: stats.not_compared,
         candidate_errors: stats.candidate_errors,
         parity,
@@ -252,6 +288,25 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
         status_matrix,
         latency,
     }
+}
+
+/// Diffy's decision over the final counts: for each differing (path, kind), `r` exchanges
+/// where primary ≠ candidate, `n` where primary ≠ secondary, over the `T` exchanges that had
+/// a secondary. Returns the keys that are noise, with the reason. Without a secondary every
+/// difference counts (the normalisers carry the load).
+fn learned_noise(stats: &RouteStats, spec: &NoiseSpec) -> BTreeMap<DiffKey, String> {
+    let mut out = BTreeMap::new();
+    if stats.secondary_compared == 0 {
+        return out;
+    }
+    for (key, p) in &stats.differences {
+        let n = stats.noise.get(key).copied().unwrap_or(0);
+        let counts = NoiseCounts { r: p.count, n };
+        if let Decision::Noise(reason) = decide(counts, stats.secondary_compared, spec) {
+            out.insert(key.clone(), reason.to_string());
+        }
+    }
+    out
 }
 
 /// The load-stage rollback triggers applied to the mirrored latencies: candidate P95 above

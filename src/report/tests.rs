@@ -244,3 +244,100 @@ fn examples_in_reports_carry_no_secrets() {
             .contains("Bearer")
     );
 }
+
+/// primary, secondary and candidate bodies for one exchange on `GET /auth/me`.
+fn triple(id: u64, primary: &str, secondary: &str, candidate: &str) -> Exchange {
+    let mut ex = exchange(id, "/auth/me", primary, candidate, 200);
+    ex.outcomes.secondary = Some(Outcome {
+        target: "monolith2".into(),
+        result: response(200, secondary, 1_000),
+    });
+    ex
+}
+
+#[test]
+fn noisy_field_is_learned_but_a_change_of_kind_is_still_flagged() {
+    let config = Config::parse(
+        r#"
+[targets]
+monolith = { url = "http://127.0.0.1:1", role = "primary" }
+monolith2 = { url = "http://127.0.0.1:2", role = "secondary" }
+auth = { url = "http://127.0.0.1:3" }
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+"#,
+        "test.toml",
+    )
+    .expect("valid");
+    let analyzer = crate::pipeline::analyzer_for(&config);
+    let mut agg = Aggregate::default();
+    for i in 0..40u64 {
+        // `seq` differs between any two deployments (learned noise); `ts` is a timestamp
+        // everywhere except in the candidate from exchange 20 on, where it became a number.
+        let p = format!(
+            r#"{{"seq": {}, "ts": "2026-01-01T00:00:{:02}Z"}}"#,
+            i * 3,
+            i % 60
+        );
+        let s = format!(
+            r#"{{"seq": {}, "ts": "2026-01-01T00:01:{:02}Z"}}"#,
+            i * 3 + 1,
+            i % 60
+        );
+        let c = if i < 20 {
+            format!(
+                r#"{{"seq": {}, "ts": "2026-01-01T00:02:{:02}+00:00"}}"#,
+                i * 3 + 2,
+                i % 60
+            )
+        } else {
+            format!(r#"{{"seq": {}, "ts": {}}}"#, i * 3 + 2, 1_767_225_600 + i)
+        };
+        let ex = triple(i, &p, &s, &c);
+        agg.add(&ex, &analyzer.analyze(&ex));
+    }
+    let run = RunInfo {
+        id: "x".into(),
+        generated_at: Utc::now(),
+        source: "test".into(),
+        divergences: Vec::new(),
+        recordings: Vec::new(),
+    };
+    let report = Report::build(
+        &agg,
+        &ReportContext {
+            config: &config,
+            run,
+        },
+    );
+    let route = &report.routes[0];
+    let flagged: Vec<(&str, &str)> = route
+        .differences
+        .iter()
+        .map(|d| (d.path.as_str(), d.kind.as_str()))
+        .collect();
+    assert_eq!(flagged, [("/ts", "type_changed")]);
+    assert_eq!(route.differences[0].count, 20);
+    assert_eq!((route.matched, route.mismatched), (20, 20));
+    let seq = route
+        .suppressed
+        .iter()
+        .find(|s| s.path == "/seq")
+        .expect("seq suppressed");
+    assert!(
+        seq.reasons[0].reason.starts_with("learned noise"),
+        "{:?}",
+        seq.reasons
+    );
+    let ts = route
+        .suppressed
+        .iter()
+        .find(|s| s.path == "/ts")
+        .expect("ts listed");
+    assert!(
+        ts.reasons[0].reason.contains("timestamp"),
+        "{:?}",
+        ts.reasons
+    );
+}

@@ -130,6 +130,20 @@ fn header_value(s: &Seen, name: &str) -> Option<String> {
     Some(v)
 }
 
+fn is_sse(s: &Seen) -> bool {
+    s.header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream"))
+}
+
+/// The `data:` payloads of an event stream, concatenated, without `[DONE]`.
+fn sse_data(text: &str) -> String {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .filter(|d| *d != "[DONE]")
+        .collect()
+}
+
 fn pointer_push(path: &str, key: &str) -> String {
     format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
@@ -199,9 +213,31 @@ pub fn diff(a: &Seen, b: &Seen) -> Vec<(String, &'static str)> {
         out.push(("status".to_string(), "status"));
     }
     for name in COMPARED_HEADERS {
-        if header_value(a, name) != header_value(b, name) {
-            out.push((format!("header:{name}"), "header"));
+        if header_value(a, name) == header_value(b, name) {
+            continue;
         }
+        if *name == "set-cookie" {
+            // Compared per cookie, like the parity engine: `header:set-cookie:<cookie>`.
+            let cookies = |s: &Seen| -> BTreeSet<(String, String)> {
+                header_value(s, name)
+                    .map(|v| {
+                        let cookie = v.split('=').next().unwrap_or("").trim().to_string();
+                        BTreeSet::from([(cookie, v)])
+                    })
+                    .unwrap_or_default()
+            };
+            let (ca, cb) = (cookies(a), cookies(b));
+            let names: BTreeSet<&String> = ca.iter().chain(cb.iter()).map(|(n, _)| n).collect();
+            for n in names {
+                let va = ca.iter().find(|(c, _)| c == n);
+                let vb = cb.iter().find(|(c, _)| c == n);
+                if va != vb {
+                    out.push((format!("header:set-cookie:{n}"), "header"));
+                }
+            }
+            continue;
+        }
+        out.push((format!("header:{name}"), "header"));
     }
     if b.elapsed > a.elapsed + Duration::from_millis(150) {
         out.push(("latency".to_string(), "latency"));
@@ -214,6 +250,15 @@ pub fn diff(a: &Seen, b: &Seen) -> Vec<(String, &'static str)> {
             json_diff("", &x, &y, &mut out);
         }
         (Body::Text(x), Body::Text(y)) if x == y => {}
+        // SSE, like the parity engine: the reassembled data at `body:data`, the framing
+        // (how the data is split into events) at `body:events`.
+        (Body::Text(x), Body::Text(y)) if is_sse(a) && is_sse(b) => {
+            if sse_data(x) != sse_data(y) {
+                out.push(("body:data".to_string(), "text"));
+            } else {
+                out.push(("body:events".to_string(), "value_changed"));
+            }
+        }
         _ => out.push(("body".to_string(), "text")),
     }
     out
