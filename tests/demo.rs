@@ -169,7 +169,26 @@ async fn report_files_are_well_formed_and_secret_free() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&w.json).expect("report.json")).expect("parses");
     assert_eq!(json["schema"], "cutover.report/v1");
-    let _: Report = serde_json::from_value(json).expect("matches the documented model");
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema")).expect("parses");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json breaks docs/report.schema.json: {errors:#?}"
+    );
+    let mut broken = json.clone();
+    broken["verdict"] = "maybe".into();
+    broken["routes"][0]["differences"] = serde_json::json!([{"path": "/x"}]);
+    assert!(
+        validator.iter_errors(&broken).count() >= 2,
+        "the schema must reject a broken report"
+    );
+    let _: Report = serde_json::from_value(json).expect("matches the model");
     let junit = std::fs::read_to_string(&w.junit).expect("junit.xml");
     let parsed = quick_junit_parse(&junit);
     assert_eq!(parsed.0, outcome.report.routes.len());

@@ -80,7 +80,7 @@ impl Config {
             let message = e.message().trim().to_string();
             ConfigError::Invalid(locate(text, name, span.start, None, message))
         })?;
-        let routes = file.validate().map_err(|(span, key, message)| {
+        let routes = file.validate(text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         Ok(Config {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::routes::{Route, RouteTable};
+use crate::compare::rules::{RuleError, Rules};
 use crate::compare::spec::RuleSpec;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,7 +203,20 @@ type Problem = (Range<usize>, String, String);
 
 impl ConfigFile {
     /// Checks that need more than one key. Returns the compiled route table.
-    pub(super) fn validate(&self) -> Result<RouteTable, Problem> {
+    pub(super) fn validate(&self, text: &str) -> Result<RouteTable, Problem> {
+        // Compare rules are compiled here so a bad rule is reported with its place in the
+        // file (found by its quoted path) instead of when the analyzer starts.
+        let rule_problem = |key: String, e: RuleError| {
+            let needle = match &e {
+                RuleError::BadPath { path, .. }
+                | RuleError::BadTolerance { path, .. }
+                | RuleError::BadKey { path, .. } => Some(format!("{path:?}")),
+                RuleError::BadNoise(_) => None,
+            };
+            let at = needle.and_then(|n| text.find(&n)).unwrap_or(0);
+            (at..at, key, e.to_string())
+        };
+        Rules::compile(&self.compare).map_err(|e| rule_problem("compare".into(), e))?;
         let mut primaries = Vec::new();
         let mut secondaries = Vec::new();
         for (name, target) in &self.targets {
@@ -280,8 +294,9 @@ impl ConfigFile {
                     ));
                 }
             }
-            let route = Route::new(r, self.compare.merged(&r.compare))
-                .map_err(|m| (r.pattern.span(), key("match"), m))?;
+            let rules = self.compare.merged(&r.compare);
+            Rules::compile(&rules).map_err(|e| rule_problem(key("compare"), e))?;
+            let route = Route::new(r, rules).map_err(|m| (r.pattern.span(), key("match"), m))?;
             routes.push(route);
         }
         if self.proxy.max_body_bytes == 0 || self.proxy.max_in_flight_shadows == 0 {

@@ -108,3 +108,12 @@ fn shipped_cutover_toml_is_valid() {
     let cfg = Config::load(&path).expect("shipped cutover.toml parses");
     assert_eq!(cfg.primary().0, "monolith");
 }
+
+#[test]
+fn bad_compare_rule_is_located() {
+    let text = "[targets]\nm = { url = \"http://a:1\", role = \"primary\" }\n[compare]\nignore = [\"/ok\", \"no-leading-slash\"]\n";
+    let err = invalid(text);
+    assert_eq!(err.line, 4, "{err}");
+    assert_eq!(err.key.as_deref(), Some("compare"));
+    assert!(err.message.contains("no-leading-slash"), "{}", err.message);
+}
