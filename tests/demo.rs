@@ -158,6 +158,26 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
     assert!(reason("GET /ai/status", "/reset_at").contains("timestamp"));
     assert!(reason("POST /ai/query", "/latency_ms").contains("learned noise"));
     assert!(reason("GET /auth/me", "header:x-request-id").contains("x-request-id"));
+
+    // Re-analysing the recording agrees, and a passing gate exits 0.
+    let out = dir.path().join("again");
+    let run = cutover_cmd(&[
+        "report",
+        "--from",
+        &outcome.recording.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--config",
+        &manifest_file("cutover.toml"),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +225,90 @@ async fn report_files_are_well_formed_and_secret_free() {
         assert!(!text.contains("eyJ"), "{} leaks a JWT", file.display());
     }
     html_opens_in_chromium(&w.html);
+
+    // The recording re-analysed by `cutover report` reaches the same verdict, and the gate
+    // fails the command (exit 1).
+    let out = dir.path().join("again");
+    let run = cutover_cmd(&[
+        "report",
+        "--from",
+        &outcome.recording.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--config",
+        &manifest_file("cutover.toml"),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let again: Report =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("written"))
+            .expect("parses");
+    let failing = |r: &Report| -> BTreeSet<String> {
+        r.routes
+            .iter()
+            .filter(|r| r.gate == Gate::Fail)
+            .map(|r| r.route.clone())
+            .collect()
+    };
+    assert_eq!(failing(&again), failing(&outcome.report));
+    assert_eq!(again.totals.compared, outcome.report.totals.compared);
+}
+
+fn manifest_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn cutover_cmd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .output()
+        .expect("cutover runs")
+}
+
+#[test]
+fn report_command_input_errors_exit_2_and_name_the_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope.jsonl");
+    let run = cutover_cmd(&[
+        "report",
+        "--from",
+        &missing.display().to_string(),
+        "--config",
+        &manifest_file("cutover.toml"),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nope.jsonl"));
+
+    let config = dir.path().join("broken.toml");
+    std::fs::write(&config, "[targets]\nm = { url = \"http://a:1\", role = \"primary\" }\n[[routes]]\nmatch = \"/auth/**\"\ncandiate = \"auth\"\n").expect("write");
+    let run = cutover_cmd(&["proxy", "--config", &config.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.toml:5:"), "{stderr}");
+    assert!(stderr.contains("candiate"), "{stderr}");
+
+    let garbage = dir.path().join("garbage.jsonl");
+    std::fs::write(&garbage, "not json\n{\"id\":\n").expect("write");
+    let run = cutover_cmd(&[
+        "report",
+        "--from",
+        &garbage.display().to_string(),
+        "--config",
+        &manifest_file("cutover.toml"),
+        "--out",
+        &dir.path().join("r").display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("garbage.jsonl:1:"), "{stderr}");
+    assert!(stderr.contains("no exchanges"), "{stderr}");
 }
 
 /// (test cases, failures) of a JUnit document.
