@@ -161,15 +161,7 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
 
     // Re-analysing the recording agrees, and a passing gate exits 0.
     let out = dir.path().join("again");
-    let run = cutover_cmd(&[
-        "report",
-        "--from",
-        &outcome.recording.display().to_string(),
-        "--out",
-        &out.display().to_string(),
-        "--config",
-        &manifest_file("cutover.toml"),
-    ]);
+    let run = report_cmd(&outcome.recording, &out);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(
         run.status.code(),
@@ -229,15 +221,7 @@ async fn report_files_are_well_formed_and_secret_free() {
     // The recording re-analysed by `cutover report` reaches the same verdict, and the gate
     // fails the command (exit 1).
     let out = dir.path().join("again");
-    let run = cutover_cmd(&[
-        "report",
-        "--from",
-        &outcome.recording.display().to_string(),
-        "--out",
-        &out.display().to_string(),
-        "--config",
-        &manifest_file("cutover.toml"),
-    ]);
+    let run = report_cmd(&outcome.recording, &out);
     assert_eq!(
         run.status.code(),
         Some(1),
@@ -263,6 +247,19 @@ fn manifest_file(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
+}
+
+/// `cutover report --from RECORDING --out DIR --config cutover.toml`
+fn report_cmd(recording: &Path, out: &Path) -> std::process::Output {
+    cutover_cmd(&[
+        "report",
+        "--from",
+        &recording.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--config",
+        &manifest_file("cutover.toml"),
+    ])
 }
 
 fn cutover_cmd(args: &[&str]) -> std::process::Output {
@@ -296,15 +293,7 @@ fn report_command_input_errors_exit_2_and_name_the_place() {
 
     let garbage = dir.path().join("garbage.jsonl");
     std::fs::write(&garbage, "not json\n{\"id\":\n").expect("write");
-    let run = cutover_cmd(&[
-        "report",
-        "--from",
-        &garbage.display().to_string(),
-        "--config",
-        &manifest_file("cutover.toml"),
-        "--out",
-        &dir.path().join("r").display().to_string(),
-    ]);
+    let run = report_cmd(&garbage, &dir.path().join("r"));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("garbage.jsonl:1:"), "{stderr}");

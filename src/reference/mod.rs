@@ -17,6 +17,7 @@
 
 mod ai;
 mod auth;
+mod catalogue;
 mod chat;
 pub mod divergence;
 mod errors;

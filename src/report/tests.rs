@@ -48,6 +48,16 @@ fn exchange(
     }
 }
 
+fn run_info() -> RunInfo {
+    RunInfo {
+        id: "x".into(),
+        generated_at: Utc::now(),
+        source: "test".into(),
+        divergences: Vec::new(),
+        recordings: Vec::new(),
+    }
+}
+
 fn sample_report() -> Report {
     let config = Config::reference(1, 2, 3);
     let analyzer = ExactAnalyzer;
@@ -157,13 +167,7 @@ fn html_escapes_values_from_traffic() {
         200,
     );
     agg.add(&ex, &ExactAnalyzer.analyze(&ex));
-    let run = RunInfo {
-        id: "x".into(),
-        generated_at: Utc::now(),
-        source: "test".into(),
-        divergences: Vec::new(),
-        recordings: Vec::new(),
-    };
+    let run = run_info();
     let report = Report::build(
         &agg,
         &ReportContext {
@@ -211,13 +215,7 @@ fn examples_in_reports_carry_no_secrets() {
     ex.request.body = Body::from(r#"{"username":"a","password":"hunter2"}"#);
     let mut agg = Aggregate::default();
     agg.add(&ex, &ExactAnalyzer.analyze(&ex));
-    let run = RunInfo {
-        id: "x".into(),
-        generated_at: Utc::now(),
-        source: "test".into(),
-        divergences: Vec::new(),
-        recordings: Vec::new(),
-    };
+    let run = run_info();
     let report = Report::build(
         &agg,
         &ReportContext {
@@ -297,13 +295,7 @@ candidate = "auth"
         let ex = triple(i, &p, &s, &c);
         agg.add(&ex, &analyzer.analyze(&ex));
     }
-    let run = RunInfo {
-        id: "x".into(),
-        generated_at: Utc::now(),
-        source: "test".into(),
-        divergences: Vec::new(),
-        recordings: Vec::new(),
-    };
+    let run = run_info();
     let report = Report::build(
         &agg,
         &ReportContext {
