@@ -7,6 +7,7 @@
 //! - walk: `compare::diff_values` + rules on already-parsed values;
 //! - compare: `compare::compare` on the two outcomes (parse + walk + headers);
 //! - analyze: `ParityAnalyzer::analyze` with a secondary (two compares, grouping, noise);
+//! - +aggregate: analyze, then `Aggregate::add` (per-route counts, examples, latency);
 //! - json-patch: `json_patch::diff` on already-parsed values.
 
 use std::hint::black_box;
@@ -17,7 +18,7 @@ use cutover::config::Config;
 use cutover::exchange::{
     Body, Exchange, Outcome, OutcomeResult, Outcomes, RecordedRequest, RecordedResponse,
 };
-use cutover::pipeline::Analyzer;
+use cutover::pipeline::{Aggregate, Analyzer};
 use cutover::pipeline::parity::ParityAnalyzer;
 use serde_json::{Value, json};
 
@@ -127,17 +128,19 @@ ignore = ["/request_id"]
     let analyzer = ParityAnalyzer::new(&config).ok();
 
     println!(
-        "{:>8} {:>7} | {:>12} {:>12} {:>12} {:>12} {:>12} | {:>6} {:>8} {:>8} {:>9} | diffs/suppressed",
+        "{:>8} {:>7} | {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} | {:>6} {:>8} {:>8} {:>6} {:>9} | diffs/suppressed",
         "body",
         "users",
         "parse ns",
         "walk ns",
         "compare ns",
         "analyze ns",
+        "+aggregate",
         "json-patch",
         "walk×",
         "compare×",
         "analyze×",
+        "+agg×",
         "patch×"
     );
     for count in [3usize, 300, 3000] {
@@ -182,22 +185,33 @@ ignore = ["/request_id"]
             }),
             None => f64::NAN,
         };
+        let mut aggregate = Aggregate::default();
+        let pipeline = match &analyzer {
+            Some(an) => measure(|| {
+                let analysis = an.analyze(black_box(&exchange));
+                aggregate.add(&exchange, &analysis);
+            }),
+            None => f64::NAN,
+        };
+        black_box(&aggregate);
         let patch = measure(|| {
             black_box(json_patch::diff(black_box(&va), black_box(&vb)));
         });
         let c = compare(&pa, &pb, &rules);
         println!(
-            "{:>6}KB {:>7} | {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0} | {:>6.2} {:>8.2} {:>8.2} {:>9.2} | {}/{}",
+            "{:>6}KB {:>7} | {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0} | {:>6.2} {:>8.2} {:>8.2} {:>6.2} {:>9.2} | {}/{}",
             a.len() / 1024,
             count,
             parse,
             walk,
             full,
             analyze,
+            pipeline,
             patch,
             walk / parse,
             full / parse,
             analyze / parse,
+            pipeline / parse,
             patch / parse,
             c.differences.len(),
             c.suppressed.len(),
