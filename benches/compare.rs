@@ -18,8 +18,8 @@ use cutover::config::Config;
 use cutover::exchange::{
     Body, Exchange, Outcome, OutcomeResult, Outcomes, RecordedRequest, RecordedResponse,
 };
-use cutover::pipeline::{Aggregate, Analyzer};
 use cutover::pipeline::parity::ParityAnalyzer;
+use cutover::pipeline::{Aggregate, Analyzer};
 use serde_json::{Value, json};
 
 /// A realistic user list; `variant` 0 = primary, 1 = candidate, 2 = secondary.

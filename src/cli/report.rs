@@ -62,7 +62,7 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
         .unwrap_or_else(|| PathBuf::from("reports").join(&id));
     let run = RunInfo {
         id,
-        generated_at: chrono::Utc::now(),
+        generated_at: report::now(),
         source: "recording".into(),
         divergences: Vec::new(),
         recordings: args.from.iter().map(|p| p.display().to_string()).collect(),
@@ -96,23 +96,7 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
             r.route,
             r.compared,
             r.parity * 100.0,
-            if r.failures.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "  — {}",
-                    r.differences
-                        .iter()
-                        .take(3)
-                        .map(|d| format!(
-                            "{} {}",
-                            crate::report::markdown::display_path(&d.path),
-                            d.kind.as_str()
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
+            failure_hint(r)
         );
     }
     println!(
@@ -127,4 +111,34 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
         report.routes.len()
     );
     println!("report: {}", written.html.display());
+}
+
+/// A few words on why a route failed: its first differences, or the latency finding.
+fn failure_hint(r: &crate::report::model::RouteReport) -> String {
+    if r.failures.is_empty() {
+        return String::new();
+    }
+    let diffs: Vec<String> = r
+        .differences
+        .iter()
+        .take(3)
+        .map(|d| {
+            format!(
+                "{} {}",
+                crate::report::markdown::display_path(&d.path),
+                d.kind.as_str()
+            )
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !diffs.is_empty() {
+        parts.push(diffs.join(", "));
+    }
+    if r.latency.finding.is_some() {
+        parts.push(format!(
+            "P95 {:.1} → {:.1} ms",
+            r.latency.primary.p95_ms, r.latency.candidate.p95_ms
+        ));
+    }
+    format!("  — {}", parts.join("; "))
 }

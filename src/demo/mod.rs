@@ -145,7 +145,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     }
     let run = RunInfo {
         id,
-        generated_at: chrono::Utc::now(),
+        generated_at: report::now(),
         source: "demo".into(),
         divergences: options
             .divergences

@@ -84,6 +84,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// The report's timestamp: now, to the second.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound as _;
+    chrono::Utc::now().trunc_subsecs(0)
+}
+
 /// A run identifier from the current time: `20261121-233045`.
 pub fn run_id() -> String {
     chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string()
