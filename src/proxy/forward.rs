@@ -7,29 +7,26 @@
 //! `X-Forwarded-*` are added, `Host` is rewritten. This module never reads or compares
 //! response bodies and never touches the pipeline.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{self, Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use super::pool::{Pool, UpstreamBody, UpstreamError};
 use crate::config::TargetConfig;
 use crate::exchange::{FailureKind, Headers};
 
 /// Marks shadow copies: `candidate` or `secondary`. Never sent to the primary.
 pub const SHADOW_HEADER: &str = "x-cutover-shadow";
-
-/// The pooled upstream client every target shares.
-pub type UpstreamClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    ForwardBody,
->;
 
 /// One configured target, resolved once at start-up.
 #[derive(Debug, Clone)]
@@ -38,8 +35,9 @@ pub struct Target {
     pub name: String,
     /// Index into the metrics' target table.
     pub index: usize,
-    /// `host:port`; the scheme is always `http`.
-    authority: Authority,
+    /// The keep-alive connections to this target's `host:port` (the scheme is always
+    /// `http`); shared with every other target of the same origin.
+    pub pool: Arc<Pool>,
     /// Path prefix without a trailing slash (`""` or `/base`).
     prefix: String,
     /// `Host` header value sent to this target.
@@ -48,11 +46,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// Resolve a configured target; `pools` holds one [`Pool`] per origin so that targets
+    /// with the same `host:port` share their connections.
     pub fn new(
         name: &str,
         index: usize,
         cfg: &TargetConfig,
         default_timeout_ms: u64,
+        pools: &mut HashMap<String, Arc<Pool>>,
     ) -> Result<Target, String> {
         let url: Uri = cfg
             .url
@@ -62,20 +63,30 @@ impl Target {
         let authority = url
             .authority()
             .ok_or_else(|| format!("target `{name}`: url has no host"))?;
+        let addr = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|e| format!("target `{name}`: invalid host: {e}"))?;
         Ok(Target {
             name: name.to_string(),
             index,
-            authority: authority.clone(),
+            pool: Arc::clone(
+                pools
+                    .entry(addr.clone())
+                    .or_insert_with(|| Pool::new(&addr)),
+            ),
             prefix: url.path().trim_end_matches('/').to_string(),
             host,
             timeout: Duration::from_millis(cfg.timeout_ms.unwrap_or(default_timeout_ms)),
         })
     }
 
-    /// The upstream URI for an origin-form path and query (`/a/b?c`), built from parts:
-    /// without a prefix the request's path and query is reused as is (no copy, no re-parse).
+    /// The request-target sent to this target (its pool fixes the origin): the path prefix
+    /// followed by the request's origin-form path and query, built from parts. Without a
+    /// prefix the request's path and query is reused as is (no copy, no re-parse).
     pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
         let path_and_query = if self.prefix.is_empty() {
             path_and_query.clone()
@@ -86,11 +97,7 @@ impl Target {
             s.push_str(pq);
             PathAndQuery::try_from(s)?
         };
-        let mut parts = uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path_and_query);
-        Ok(Uri::from_parts(parts)?)
+        Ok(Uri::from(path_and_query))
     }
 }
 
@@ -219,29 +226,16 @@ pub fn to_headers(map: &HeaderMap) -> Headers {
 }
 
 /// Map an upstream client error to the exchange model's failure kinds.
-pub fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
-    if err.is_connect() {
-        return FailureKind::Connect;
+pub fn classify(err: &UpstreamError) -> FailureKind {
+    match err {
+        UpstreamError::Connect(_) => FailureKind::Connect,
+        UpstreamError::Http(h) => classify_chain(h),
     }
-    classify_source(std::error::Error::source(err))
 }
 
 /// Map a body-read error (hyper) to a failure kind.
 pub fn classify_hyper(err: &hyper::Error) -> FailureKind {
     classify_chain(err)
-}
-
-fn classify_source(mut source: Option<&(dyn std::error::Error + 'static)>) -> FailureKind {
-    while let Some(e) = source {
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            return classify_chain(h);
-        }
-        if e.downcast_ref::<std::io::Error>().is_some() {
-            return FailureKind::Reset;
-        }
-        source = e.source();
-    }
-    FailureKind::Protocol
 }
 
 fn classify_chain(h: &hyper::Error) -> FailureKind {
@@ -322,7 +316,7 @@ pub enum ClientBody {
     /// The primary's body, teed into the capture.
     Tee(super::capture::TeeBody),
     /// The primary's body, untouched (unmirrored requests).
-    Plain(Incoming),
+    Plain(UpstreamBody),
     /// A body cutover produced itself (502, 504, admin pages).
     Full(Option<Bytes>),
 }
@@ -394,7 +388,7 @@ mod tests {
 
     fn target(url: &str) -> Target {
         let cfg: TargetConfig = toml::from_str(&format!("url = \"{url}\"")).expect("config");
-        Target::new("t", 0, &cfg, 1_000).expect("target")
+        Target::new("t", 0, &cfg, 1_000, &mut HashMap::new()).expect("target")
     }
 
     #[test]
@@ -403,9 +397,9 @@ mod tests {
         let pq = origin_form(&absolute);
         assert_eq!(pq.as_str(), "/x/y?q=1");
         let uri = target("http://127.0.0.1:9").uri(&pq).expect("uri");
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9/x/y?q=1");
+        assert_eq!(uri.to_string(), "/x/y?q=1");
         let uri = target("http://127.0.0.1:9/base/").uri(&pq).expect("uri");
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9/base/x/y?q=1");
+        assert_eq!(uri.to_string(), "/base/x/y?q=1");
         let star: Uri = "*".parse().expect("uri");
         assert_eq!(origin_form(&star).as_str(), "/");
     }

@@ -116,7 +116,7 @@ async fn inline(
     };
     shared.metrics.request(route, shared.primary.index);
     let started = Instant::now();
-    let result = tokio::time::timeout(shared.primary.timeout, shared.client.request(req)).await;
+    let result = tokio::time::timeout(shared.primary.timeout, shared.primary.pool.send(req)).await;
     let ttfb_us = micros(started.elapsed());
     let (status, message, kind) = match result {
         Ok(Ok(resp)) => {
@@ -202,7 +202,6 @@ fn spawn_shadows(
             match candidate {
                 Ok(req) => {
                     shadow::call(
-                        &shared.client,
                         cand_target,
                         req,
                         shared.max_body,
@@ -219,15 +218,16 @@ fn spawn_shadows(
         };
         let sec = async {
             match (secondary, shared.secondary.as_ref()) {
+                // Boxed: most deployments have no secondary, and an inline slot for its
+                // call would sit in every in-flight shadow task.
                 (Some(Ok(req)), Some(t)) => Some(
-                    shadow::call(
-                        &shared.client,
+                    Box::pin(shadow::call(
                         t,
                         req,
                         shared.max_body,
                         &shared.metrics,
                         Some(route),
-                    )
+                    ))
                     .await,
                 ),
                 (Some(Err(e)), Some(t)) => Some(Outcome {
@@ -320,7 +320,7 @@ async fn mirror_target(
         let s = &task_shared;
         let result = match primary_req {
             Ok(req) => {
-                shadow::call(&s.client, &s.primary, req, s.max_body, &s.metrics, Some(r))
+                shadow::call(&s.primary, req, s.max_body, &s.metrics, Some(r))
                     .await
                     .result
             }
