@@ -90,7 +90,7 @@ async fn inline(
                         None,
                         ForwardBody::Chain {
                             prefix: Some(prefix),
-                            rest,
+                            rest: Box::new(rest),
                         },
                     )
                 }
