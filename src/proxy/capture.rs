@@ -18,6 +18,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 
 use super::forward::classify_hyper;
+use super::pool::UpstreamBody;
 use crate::exchange::{
     Body as CapturedBody, Failure, FailureKind, Headers, OutcomeResult, RecordedResponse,
 };
@@ -122,12 +123,12 @@ impl Capture {
 
 /// The primary's response body on its way to the client, copied into a [`Capture`].
 pub struct TeeBody {
-    inner: Option<Incoming>,
+    inner: Option<UpstreamBody>,
     capture: Option<Capture>,
 }
 
 impl TeeBody {
-    pub fn new(inner: Incoming, capture: Capture) -> TeeBody {
+    pub fn new(inner: UpstreamBody, capture: Capture) -> TeeBody {
         TeeBody {
             inner: Some(inner),
             capture: Some(capture),

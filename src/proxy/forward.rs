@@ -7,28 +7,26 @@
 //! `X-Forwarded-*` are added, `Host` is rewritten. This module never reads or compares
 //! response bodies and never touches the pipeline.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use super::pool::{Pool, UpstreamBody, UpstreamError};
 use crate::config::TargetConfig;
 use crate::exchange::{FailureKind, Headers};
 
 /// Marks shadow copies: `candidate` or `secondary`. Never sent to the primary.
 pub const SHADOW_HEADER: &str = "x-cutover-shadow";
-
-/// The pooled upstream client every target shares.
-pub type UpstreamClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    ForwardBody,
->;
 
 /// One configured target, resolved once at start-up.
 #[derive(Debug, Clone)]
@@ -37,8 +35,9 @@ pub struct Target {
     pub name: String,
     /// Index into the metrics' target table.
     pub index: usize,
-    /// `http://host:port`.
-    origin: String,
+    /// The keep-alive connections to this target's `host:port` (the scheme is always
+    /// `http`); shared with every other target of the same origin.
+    pub pool: Arc<Pool>,
     /// Path prefix without a trailing slash (`""` or `/base`).
     prefix: String,
     /// `Host` header value sent to this target.
@@ -47,11 +46,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// Resolve a configured target; `pools` holds one [`Pool`] per origin so that targets
+    /// with the same `host:port` share their connections.
     pub fn new(
         name: &str,
         index: usize,
         cfg: &TargetConfig,
         default_timeout_ms: u64,
+        pools: &mut HashMap<String, Arc<Pool>>,
     ) -> Result<Target, String> {
         let url: Uri = cfg
             .url
@@ -61,41 +63,80 @@ impl Target {
         let authority = url
             .authority()
             .ok_or_else(|| format!("target `{name}`: url has no host"))?;
+        let addr = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|e| format!("target `{name}`: invalid host: {e}"))?;
         Ok(Target {
             name: name.to_string(),
             index,
-            origin: format!("http://{authority}"),
+            pool: Arc::clone(
+                pools
+                    .entry(addr.clone())
+                    .or_insert_with(|| Pool::new(&addr)),
+            ),
             prefix: url.path().trim_end_matches('/').to_string(),
             host,
             timeout: Duration::from_millis(cfg.timeout_ms.unwrap_or(default_timeout_ms)),
         })
     }
 
-    /// The upstream URI for an origin-form path and query (`/a/b?c`).
-    pub fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let mut s =
-            String::with_capacity(self.origin.len() + self.prefix.len() + path_and_query.len());
-        s.push_str(&self.origin);
-        s.push_str(&self.prefix);
-        s.push_str(path_and_query);
-        Ok(Uri::try_from(s)?)
+    /// The request-target sent to this target (its pool fixes the origin): the path prefix
+    /// followed by the request's origin-form path and query, built from parts. Without a
+    /// prefix the request's path and query is reused as is (no copy, no re-parse).
+    pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
+        let path_and_query = if self.prefix.is_empty() {
+            path_and_query.clone()
+        } else {
+            let pq = path_and_query.as_str();
+            let mut s = String::with_capacity(self.prefix.len() + pq.len());
+            s.push_str(&self.prefix);
+            s.push_str(pq);
+            PathAndQuery::try_from(s)?
+        };
+        Ok(Uri::from(path_and_query))
     }
 }
 
 /// The origin-form part of a request URI (path and query), whatever form the client used.
 /// For `GET http://evil.example/x?y` this is `/x?y`.
-pub fn origin_form(uri: &Uri) -> &str {
+pub fn origin_form(uri: &Uri) -> PathAndQuery {
     match uri.path_and_query() {
-        Some(pq) if pq.as_str().starts_with('/') => pq.as_str(),
-        _ => "/",
+        Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
+        _ => PathAndQuery::from_static("/"),
     }
+}
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const SHADOW: HeaderName = HeaderName::from_static(SHADOW_HEADER);
+
+/// The well-known hop-by-hop headers (the ones `Connection` names come on top).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::PROXY_AUTHORIZATION
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
 }
 
 /// Remove hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
 /// plus the well-known ones.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names instead of eleven lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -117,34 +158,33 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+    headers.remove(KEEP_ALIVE);
+    headers.remove(PROXY_CONNECTION);
 }
 
 /// Headers every upstream copy shares: hop-by-hop removed, `Host` and any client-sent
-/// shadow marker removed, `X-Forwarded-For/-Proto/-Host` added.
-pub fn upstream_headers(original: &HeaderMap, uri: &Uri, peer: IpAddr) -> HeaderMap {
-    let mut headers = original.clone();
+/// shadow marker removed, `X-Forwarded-For/-Proto/-Host` added. Takes the client's headers
+/// by value and edits them in place (no copy of the map).
+pub fn upstream_headers(mut headers: HeaderMap, uri: &Uri, peer: IpAddr) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
     let host = headers.remove(header::HOST).or_else(|| {
         uri.authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
-    headers.remove(SHADOW_HEADER);
-    let peer = peer.to_string();
-    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    headers.remove(SHADOW);
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) if !prev.trim().is_empty() => format!("{prev}, {peer}"),
-        _ => peer,
+        _ => peer.to_string(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
+    if let Ok(v) = HeaderValue::try_from(xff) {
+        headers.insert(X_FORWARDED_FOR, v);
     }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
     if let Some(host) = host {
-        if !headers.contains_key("x-forwarded-host") {
-            headers.insert("x-forwarded-host", host);
+        if !headers.contains_key(&X_FORWARDED_HOST) {
+            headers.insert(X_FORWARDED_HOST, host);
         }
     }
     headers
@@ -155,22 +195,21 @@ pub fn upstream_headers(original: &HeaderMap, uri: &Uri, peer: IpAddr) -> Header
 pub fn build_request(
     target: &Target,
     method: &Method,
-    path_and_query: &str,
-    headers: HeaderMap,
+    path_and_query: &PathAndQuery,
+    mut headers: HeaderMap,
     body: ForwardBody,
     shadow: Option<&'static str>,
 ) -> Result<Request<ForwardBody>, http::Error> {
-    let mut req = Request::builder()
-        .method(method.clone())
-        .uri(target.uri(path_and_query)?)
-        .version(Version::HTTP_11)
-        .body(body)?;
-    *req.headers_mut() = headers;
-    let h = req.headers_mut();
-    h.insert(header::HOST, target.host.clone());
+    let uri = target.uri(path_and_query)?;
+    headers.insert(header::HOST, target.host.clone());
     if let Some(role) = shadow {
-        h.insert(SHADOW_HEADER, HeaderValue::from_static(role));
+        headers.insert(SHADOW, HeaderValue::from_static(role));
     }
+    let mut req = Request::new(body);
+    *req.method_mut() = method.clone();
+    *req.uri_mut() = uri;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
     Ok(req)
 }
 
@@ -187,29 +226,16 @@ pub fn to_headers(map: &HeaderMap) -> Headers {
 }
 
 /// Map an upstream client error to the exchange model's failure kinds.
-pub fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
-    if err.is_connect() {
-        return FailureKind::Connect;
+pub fn classify(err: &UpstreamError) -> FailureKind {
+    match err {
+        UpstreamError::Connect(_) => FailureKind::Connect,
+        UpstreamError::Http(h) => classify_chain(h),
     }
-    classify_source(std::error::Error::source(err))
 }
 
 /// Map a body-read error (hyper) to a failure kind.
 pub fn classify_hyper(err: &hyper::Error) -> FailureKind {
     classify_chain(err)
-}
-
-fn classify_source(mut source: Option<&(dyn std::error::Error + 'static)>) -> FailureKind {
-    while let Some(e) = source {
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            return classify_chain(h);
-        }
-        if e.downcast_ref::<std::io::Error>().is_some() {
-            return FailureKind::Reset;
-        }
-        source = e.source();
-    }
-    FailureKind::Protocol
 }
 
 fn classify_chain(h: &hyper::Error) -> FailureKind {
@@ -227,9 +253,11 @@ fn classify_chain(h: &hyper::Error) -> FailureKind {
 /// the client's stream (requests over the capture cap, and unmirrored requests).
 pub enum ForwardBody {
     Full(Option<Bytes>),
+    /// Boxed: a request waits in each upstream connection's queue, whose slots are sized
+    /// by the largest variant (a smaller request saves ~2 kB per connection).
     Chain {
         prefix: Option<Bytes>,
-        rest: Incoming,
+        rest: Box<Incoming>,
     },
 }
 
@@ -238,7 +266,14 @@ impl ForwardBody {
         ForwardBody::Full(if bytes.is_empty() { None } else { Some(bytes) })
     }
     pub fn stream(rest: Incoming) -> ForwardBody {
-        ForwardBody::Chain { prefix: None, rest }
+        // A request without a body (most GETs) needs no stream, and no allocation.
+        if rest.is_end_stream() {
+            return ForwardBody::Full(None);
+        }
+        ForwardBody::Chain {
+            prefix: None,
+            rest: Box::new(rest),
+        }
     }
 }
 
@@ -256,7 +291,7 @@ impl Body for ForwardBody {
                 if let Some(p) = prefix.take() {
                     return Poll::Ready(Some(Ok(Frame::data(p))));
                 }
-                Pin::new(rest).poll_frame(cx)
+                Pin::new(&mut **rest).poll_frame(cx)
             }
         }
     }
@@ -290,7 +325,7 @@ pub enum ClientBody {
     /// The primary's body, teed into the capture.
     Tee(super::capture::TeeBody),
     /// The primary's body, untouched (unmirrored requests).
-    Plain(Incoming),
+    Plain(UpstreamBody),
     /// A body cutover produced itself (502, 504, admin pages).
     Full(Option<Bytes>),
 }
@@ -354,4 +389,42 @@ where
         }
     }
     Ok((buf.freeze(), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> Target {
+        let cfg: TargetConfig = toml::from_str(&format!("url = \"{url}\"")).expect("config");
+        Target::new("t", 0, &cfg, 1_000, &mut HashMap::new()).expect("target")
+    }
+
+    #[test]
+    fn upstream_uri_is_the_target_plus_origin_form() {
+        let absolute: Uri = "http://evil.example/x/y?q=1".parse().expect("uri");
+        let pq = origin_form(&absolute);
+        assert_eq!(pq.as_str(), "/x/y?q=1");
+        let uri = target("http://127.0.0.1:9").uri(&pq).expect("uri");
+        assert_eq!(uri.to_string(), "/x/y?q=1");
+        let uri = target("http://127.0.0.1:9/base/").uri(&pq).expect("uri");
+        assert_eq!(uri.to_string(), "/base/x/y?q=1");
+        let star: Uri = "*".parse().expect("uri");
+        assert_eq!(origin_form(&star).as_str(), "/");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed_with_those_connection_names() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::ACCEPT));
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::Utc;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
@@ -47,6 +48,8 @@ struct Mirror {
     permit: OwnedSemaphorePermit,
     recorded: RecordedRequest,
     body: bytes::Bytes,
+    /// When the request arrived.
+    at: chrono::DateTime<Utc>,
 }
 
 async fn inline(
@@ -54,11 +57,10 @@ async fn inline(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
-    let at = Utc::now();
-    let (parts, body) = req.into_parts();
-    let pq = origin_form(&parts.uri).to_owned();
+    let (mut parts, body) = req.into_parts();
+    let pq = origin_form(&parts.uri);
     let route = shared.route_index(parts.uri.path());
-    let headers = upstream_headers(&parts.headers, &parts.uri, peer.ip());
+    // Nothing is copied or recorded for a request that is not mirrored.
     let (mirror, body) = match shared.decide(route, &parts.method, &parts.headers, 1) {
         Err(reason) => {
             if let Some(r) = route {
@@ -66,36 +68,46 @@ async fn inline(
             }
             (None, ForwardBody::stream(body))
         }
-        Ok((r, permit)) => match buffer_request(body, shared.max_body).await {
-            Ok(Buffered::Complete(bytes)) => {
-                shared.metrics.mirrored(r);
-                let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-                let mirror = Mirror {
-                    route: r,
-                    permit,
-                    recorded,
-                    body: bytes.clone(),
-                };
-                (Some(mirror), ForwardBody::full(bytes))
+        Ok((r, permit)) => {
+            let at = Utc::now();
+            match buffer_request(body, shared.max_body).await {
+                Ok(Buffered::Complete(bytes)) => {
+                    shared.metrics.mirrored(r);
+                    let recorded =
+                        record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+                    let mirror = Mirror {
+                        route: r,
+                        permit,
+                        recorded,
+                        body: bytes.clone(),
+                        at,
+                    };
+                    (Some(mirror), ForwardBody::full(bytes))
+                }
+                Ok(Buffered::Overflow { prefix, rest }) => {
+                    shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+                    (
+                        None,
+                        ForwardBody::Chain {
+                            prefix: Some(prefix),
+                            rest: Box::new(rest),
+                        },
+                    )
+                }
+                Err(e) => {
+                    return error_response(
+                        StatusCode::BAD_REQUEST,
+                        "bad request body",
+                        &e.to_string(),
+                    );
+                }
             }
-            Ok(Buffered::Overflow { prefix, rest }) => {
-                shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
-                (
-                    None,
-                    ForwardBody::Chain {
-                        prefix: Some(prefix),
-                        rest,
-                    },
-                )
-            }
-            Err(e) => {
-                return error_response(StatusCode::BAD_REQUEST, "bad request body", &e.to_string());
-            }
-        },
+        }
     };
+    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
     let shadows = mirror.map(|m| {
         let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
-        spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx, at);
+        spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
         tx
     });
     let req = match build_request(&shared.primary, &parts.method, &pq, headers, body, None) {
@@ -104,7 +116,7 @@ async fn inline(
     };
     shared.metrics.request(route, shared.primary.index);
     let started = Instant::now();
-    let result = tokio::time::timeout(shared.primary.timeout, shared.client.request(req)).await;
+    let result = tokio::time::timeout(shared.primary.timeout, shared.primary.pool.send(req)).await;
     let ttfb_us = micros(started.elapsed());
     let (status, message, kind) = match result {
         Ok(Ok(resp)) => {
@@ -160,10 +172,9 @@ fn spawn_shadows(
     shared: &Arc<Shared>,
     m: Mirror,
     method: &Method,
-    pq: &str,
+    pq: &PathAndQuery,
     headers: &HeaderMap,
     primary: tokio::sync::oneshot::Receiver<OutcomeResult>,
-    at: chrono::DateTime<Utc>,
 ) {
     let shared = Arc::clone(shared);
     let candidate = shadow_request(&shared, m.route, method, pq, headers, &m.body, "candidate");
@@ -177,13 +188,13 @@ fn spawn_shadows(
             Some("secondary"),
         )
     });
-    let path = pq.split('?').next().unwrap_or(pq);
-    let route_label = format!("{method} {path}");
+    let route_label = format!("{method} {}", pq.path());
     tokio::spawn(async move {
         let Mirror {
             route,
             permit,
             recorded,
+            at,
             ..
         } = m;
         let cand_target = &shared.route_candidates[route];
@@ -191,7 +202,6 @@ fn spawn_shadows(
             match candidate {
                 Ok(req) => {
                     shadow::call(
-                        &shared.client,
                         cand_target,
                         req,
                         shared.max_body,
@@ -208,15 +218,16 @@ fn spawn_shadows(
         };
         let sec = async {
             match (secondary, shared.secondary.as_ref()) {
+                // Boxed: most deployments have no secondary, and an inline slot for its
+                // call would sit in every in-flight shadow task.
                 (Some(Ok(req)), Some(t)) => Some(
-                    shadow::call(
-                        &shared.client,
+                    Box::pin(shadow::call(
                         t,
                         req,
                         shared.max_body,
                         &shared.metrics,
                         Some(route),
-                    )
+                    ))
                     .await,
                 ),
                 (Some(Err(e)), Some(t)) => Some(Outcome {
@@ -250,7 +261,7 @@ fn shadow_request(
     shared: &Shared,
     route: usize,
     method: &Method,
-    pq: &str,
+    pq: &PathAndQuery,
     headers: &HeaderMap,
     body: &bytes::Bytes,
     role: &'static str,
@@ -272,7 +283,7 @@ async fn mirror_target(
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
     let at = Utc::now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let route = shared.route_index(parts.uri.path());
     let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
         Ok(x) => x,
@@ -292,9 +303,9 @@ async fn mirror_target(
         Err(_) => return no_content(),
     };
     shared.metrics.mirrored(r);
-    let pq = origin_form(&parts.uri).to_owned();
-    let headers = upstream_headers(&parts.headers, &parts.uri, peer.ip());
+    let pq = origin_form(&parts.uri);
     let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
     let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
     let primary_req = build_request(
         &shared.primary,
@@ -309,7 +320,7 @@ async fn mirror_target(
         let s = &task_shared;
         let result = match primary_req {
             Ok(req) => {
-                shadow::call(&s.client, &s.primary, req, s.max_body, &s.metrics, Some(r))
+                shadow::call(&s.primary, req, s.max_body, &s.metrics, Some(r))
                     .await
                     .result
             }
@@ -322,20 +333,21 @@ async fn mirror_target(
         permit,
         recorded,
         body: bytes,
+        at,
     };
-    spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx, at);
+    spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
     no_content()
 }
 
 fn record_request(
     method: &Method,
-    pq: &str,
+    pq: &PathAndQuery,
     headers: &HeaderMap,
     body: bytes::Bytes,
 ) -> RecordedRequest {
     RecordedRequest {
         method: method.as_str().to_string(),
-        uri: pq.to_string(),
+        uri: pq.as_str().to_string(),
         headers: to_headers(headers),
         body: Body(body),
         truncated: false,

@@ -44,9 +44,10 @@ pub mod capture;
 pub mod forward;
 mod handler;
 pub mod metrics;
+pub mod pool;
 pub mod shadow;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -54,7 +55,6 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method, header};
 use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -63,7 +63,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ProxyMode, Route};
 use crate::exchange::Exchange;
 use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
-use forward::{Target, UpstreamClient};
+use forward::Target;
 use metrics::{Metrics, NotMirrored};
 
 /// Why the proxy could not start.
@@ -91,7 +91,6 @@ pub struct Shared {
     route_candidates: Vec<Target>,
     primary: Target,
     secondary: Option<Target>,
-    client: UpstreamClient,
     shadows: Arc<Semaphore>,
     max_shadows: usize,
     max_body: usize,
@@ -310,12 +309,13 @@ pub async fn start(
 fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
-    let target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
+    let mut pools = HashMap::new();
+    let mut target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
         let cfg = config
             .target(name)
             .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
         let index = names.iter().position(|n| n == name).unwrap_or(0);
-        Target::new(name, index, cfg, timeout_ms).map_err(ProxyError::Target)
+        Target::new(name, index, cfg, timeout_ms, &mut pools).map_err(ProxyError::Target)
     };
     let (primary_name, _) = config.primary();
     let primary = target(primary_name, p.primary_timeout_ms)?;
@@ -328,14 +328,6 @@ fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, Proxy
         .iter()
         .map(|r| target(&r.candidate, p.shadow_timeout_ms))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector);
     let metrics = Metrics::new(routes.iter().map(|r| r.pattern.clone()).collect(), names);
     Ok(Shared {
         mode: p.mode,
@@ -343,7 +335,6 @@ fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, Proxy
         route_candidates,
         primary,
         secondary,
-        client,
         shadows: Arc::new(Semaphore::new(p.max_in_flight_shadows)),
         max_shadows: p.max_in_flight_shadows,
         max_body: p.max_body_bytes,

@@ -9,15 +9,12 @@ use std::time::Instant;
 use http::Request;
 
 use super::capture::micros;
-use super::forward::{
-    ForwardBody, Target, UpstreamClient, classify, classify_hyper, collect_capped, to_headers,
-};
+use super::forward::{ForwardBody, Target, classify, classify_hyper, collect_capped, to_headers};
 use super::metrics::Metrics;
 use crate::exchange::{Body, Failure, FailureKind, Outcome, OutcomeResult, RecordedResponse};
 
 /// Send `req` to `target` and record what happened.
 pub async fn call(
-    client: &UpstreamClient,
     target: &Target,
     req: Request<ForwardBody>,
     cap: usize,
@@ -27,8 +24,9 @@ pub async fn call(
     metrics.request(route, target.index);
     let started = Instant::now();
     let exchange = async {
-        let resp = client
-            .request(req)
+        let resp = target
+            .pool
+            .send(req)
             .await
             .map_err(|e| (classify(&e), error_chain(&e)))?;
         let ttfb_us = micros(started.elapsed());
