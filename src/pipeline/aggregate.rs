@@ -18,6 +18,9 @@ use crate::redact::{self, Redaction};
 
 /// Examples kept per differing path.
 pub const EXAMPLES_PER_PATH: usize = 5;
+/// Distinct difference sets kept per route for the final noise decision (memory bound for
+/// long runs over list-shaped bodies, whose sets can all differ).
+pub const MAX_SIGNATURES: usize = 4096;
 /// Example values longer than this (as JSON text) are cut.
 const EXAMPLE_VALUE_BYTES: usize = 2048;
 
@@ -68,7 +71,12 @@ pub struct RouteStats {
     /// Exchanges compared against a secondary.
     pub secondary_compared: u64,
     /// How many exchanges showed exactly this set of (counted or learned-noise) differences.
+    /// Bounded: past [`MAX_SIGNATURES`] distinct sets, exchanges are counted in
+    /// `unsigned_*` by their online verdict instead.
     pub signatures: HashMap<Vec<DiffKey>, u64>,
+    /// Exchanges past the signature bound that matched / mismatched when analysed.
+    pub unsigned_matched: u64,
+    pub unsigned_mismatched: u64,
     pub latency_primary: Latency,
     pub latency_candidate: Latency,
     pub latency_secondary: Latency,
@@ -160,7 +168,13 @@ impl RouteStats {
         signature.sort();
         signature.dedup();
         if analysis.verdict != Verdict::NotCompared {
-            *self.signatures.entry(signature).or_default() += 1;
+            if self.signatures.len() < MAX_SIGNATURES || self.signatures.contains_key(&signature) {
+                *self.signatures.entry(signature).or_default() += 1;
+            } else if analysis.verdict == Verdict::Match {
+                self.unsigned_matched += 1;
+            } else {
+                self.unsigned_mismatched += 1;
+            }
         }
         for s in analysis.suppressed.iter().filter(|s| !s.learned) {
             let entry = self
@@ -273,4 +287,71 @@ fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Outcomes, RecordedRequest, RecordedResponse};
+
+    fn exchange() -> Exchange {
+        let outcome = |target: &str| Outcome {
+            target: target.into(),
+            result: OutcomeResult::Response(RecordedResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: Body::default(),
+                truncated: false,
+                ttfb_us: 1,
+                total_us: 1,
+            }),
+        };
+        Exchange {
+            id: 1,
+            at: chrono::Utc::now(),
+            route: "GET /x".into(),
+            request: RecordedRequest {
+                method: "GET".into(),
+                uri: "/x".into(),
+                headers: Vec::new(),
+                body: Body::default(),
+                truncated: false,
+            },
+            outcomes: Outcomes {
+                primary: outcome("p"),
+                secondary: None,
+                candidate: Some(outcome("c")),
+            },
+        }
+    }
+
+    #[test]
+    fn signatures_are_bounded_and_nothing_is_lost() {
+        let ex = exchange();
+        let mut agg = Aggregate::default();
+        let n = MAX_SIGNATURES + 500;
+        for i in 0..n {
+            let analysis = Analysis {
+                route: "GET /x".into(),
+                verdict: Verdict::Mismatch,
+                differences: vec![Difference {
+                    path: format!("/{i}/id"),
+                    kind: DiffKind::TypeChanged,
+                    primary: None,
+                    candidate: None,
+                    detail: None,
+                }],
+                suppressed: Vec::new(),
+                noise: Vec::new(),
+            };
+            agg.add(&ex, &analysis);
+        }
+        let r = &agg.routes["GET /x"];
+        assert_eq!(r.signatures.len(), MAX_SIGNATURES);
+        assert_eq!(r.unsigned_mismatched, 500);
+        assert_eq!(
+            r.signatures.values().sum::<u64>() + r.unsigned_mismatched,
+            n as u64
+        );
+    }
 }

@@ -182,7 +182,7 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
         .unwrap_or(&config.file.compare.noise);
     let learned = learned_noise(stats, spec);
     // An exchange matches when every difference it showed is finally noise.
-    let (mut matched, mut mismatched) = (0, 0);
+    let (mut matched, mut mismatched) = (stats.unsigned_matched, stats.unsigned_mismatched);
     for (signature, count) in &stats.signatures {
         if signature.iter().all(|k| learned.contains_key(k)) {
             matched += count;
