@@ -34,16 +34,7 @@ type Effect = (String, String, String);
 
 /// Array indices are positions in whatever list the workload produced; compare shapes.
 fn shape(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-                "*"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    cutover::report::markdown::index_shape(path)
 }
 
 fn flagged(report: &Report) -> BTreeSet<Effect> {

@@ -59,15 +59,29 @@ pub fn render(report: &Report) -> String {
             for f in &r.failures {
                 let _ = writeln!(out, "- {f}");
             }
+            // Array positions folded (`/0/id`, `/1/id` → `/*/id`): one line per shape.
+            let mut shown: Vec<(String, &str)> = Vec::new();
             for d in &r.differences {
+                let shape = (index_shape(&d.path), d.kind.as_str());
+                if shown.contains(&shape) {
+                    continue;
+                }
+                let positions = r
+                    .differences
+                    .iter()
+                    .filter(|x| x.kind == d.kind && index_shape(&x.path) == shape.0)
+                    .count();
                 let _ = write!(
                     out,
                     "- `{}` {} in {} of {} exchanges",
-                    display_path(&d.path),
-                    d.kind.as_str(),
+                    display_path(&shape.0),
+                    shape.1,
                     d.count,
                     r.compared
                 );
+                if positions > 1 {
+                    let _ = write!(out, " (at {positions} array positions)");
+                }
                 if let Some(ex) = d.examples.first() {
                     let _ = write!(
                         out,
@@ -78,6 +92,7 @@ pub fn render(report: &Report) -> String {
                     );
                 }
                 out.push('\n');
+                shown.push(shape);
             }
         }
     }
@@ -114,6 +129,20 @@ pub fn render(report: &Report) -> String {
         out.push_str("\n\n… (cut; see report.json / index.html for the rest)\n");
     }
     out
+}
+
+/// `/3/id` → `/*/id`: array positions replaced by `*`.
+pub fn index_shape(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "*"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// JSON Pointer `""` is the whole body.
