@@ -15,7 +15,7 @@
 //! connection's buffers.
 //!
 //! Threads: the client listener runs on N worker threads (one per core), each a
-//! current-thread runtime with its own `SO_REUSEPORT` listening socket on the same address,
+//! current-thread runtime accepting on its duplicate of one shared listening socket, with
 //! its own accept loop and its own share of every upstream pool: a client connection, its
 //! upstream connections and its shadow tasks all live on one thread. [`Shared`] (config,
 //! counters, shadow permits, pipeline handle) is shared by all of them. The admin listener
@@ -63,7 +63,7 @@ use std::time::Duration;
 use http::{HeaderMap, Method, header};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -279,17 +279,23 @@ pub async fn start(
     let shared = Arc::new(build_shared(&config, handle, workers)?);
     let grace = Duration::from_millis(p.shutdown_grace_ms);
     let (stop, stop_rx) = watch::channel(false);
-    // The first worker binds the configured address (port 0: any); the others bind the
-    // port it got.
-    let mut listen = p.listen;
+    // One listening socket, shared by every worker (each accepts on a duplicate of it): a
+    // port already taken is an error, and no other process can join the port.
+    let listener = bind_listener(p.listen).map_err(|source| ProxyError::Bind {
+        what: "proxy",
+        key: "listen",
+        addr: p.listen,
+        source,
+    })?;
+    let listen = listener.local_addr().unwrap_or(p.listen);
     let mut started = Vec::with_capacity(workers);
     for index in 0..workers {
-        let w = Worker::spawn(index, listen, &shared, stop_rx.clone(), grace).await;
+        let w = match listener.try_clone() {
+            Ok(l) => Worker::spawn(index, l, &shared, stop_rx.clone(), grace).await,
+            Err(e) => Err(e),
+        };
         match w {
-            Ok((w, addr)) => {
-                listen = addr;
-                started.push(w);
-            }
+            Ok(w) => started.push(w),
             Err(source) => {
                 // Started workers stop when `stop` is dropped; they must not keep the
                 // pipeline open meanwhile.
@@ -305,6 +311,7 @@ pub async fn start(
             }
         }
     }
+    drop(listener);
     let workers = started;
     let (admin, admin_task) = if p.admin_enabled {
         let l = TcpListener::bind(p.admin)
@@ -383,11 +390,7 @@ fn build_shared(
 
 /// Listener threads: one per core.
 fn worker_count() -> usize {
-    if cfg!(unix) {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    } else {
-        1 // no SO_REUSEPORT
-    }
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// One listener thread: a current-thread runtime serving its own listening socket.
@@ -402,15 +405,16 @@ struct Worker {
 }
 
 impl Worker {
-    /// Start worker `index` listening on `addr`; returns once it is bound (or failed to).
+    /// Start worker `index` accepting on (its duplicate of) the shared listening socket;
+    /// returns once its runtime has taken the socket (or failed to).
     async fn spawn(
         index: usize,
-        addr: SocketAddr,
+        listener: std::net::TcpListener,
         shared: &Arc<Shared>,
         stop: watch::Receiver<bool>,
         grace: Duration,
-    ) -> std::io::Result<(Worker, SocketAddr)> {
-        let (bound_tx, bound) = oneshot::channel::<std::io::Result<SocketAddr>>();
+    ) -> std::io::Result<Worker> {
+        let (bound_tx, bound) = oneshot::channel::<std::io::Result<()>>();
         let (served_tx, served) = oneshot::channel();
         let (release, release_rx) = oneshot::channel::<()>();
         let (done_tx, done) = oneshot::channel();
@@ -430,14 +434,14 @@ impl Worker {
                     }
                 };
                 rt.block_on(async move {
-                    let listener = match bind_shared_port(addr) {
+                    let listener = match TcpListener::from_std(listener) {
                         Ok(l) => l,
                         Err(e) => {
                             let _ = bound_tx.send(Err(e));
                             return;
                         }
                     };
-                    let _ = bound_tx.send(Ok(listener.local_addr().unwrap_or(addr)));
+                    let _ = bound_tx.send(Ok(()));
                     serve(listener, shared, stop, grace).await;
                     let _ = served_tx.send(());
                     let _ = release_rx.await;
@@ -446,15 +450,12 @@ impl Worker {
                 let _ = done_tx.send(());
             })?;
         match bound.await {
-            Ok(Ok(addr)) => Ok((
-                Worker {
-                    served,
-                    release,
-                    done,
-                    thread,
-                },
-                addr,
-            )),
+            Ok(Ok(())) => Ok(Worker {
+                served,
+                release,
+                done,
+                thread,
+            }),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -471,21 +472,20 @@ impl Worker {
     }
 }
 
-/// A listening socket that other workers can bind too (`SO_REUSEPORT`: the kernel spreads
-/// incoming connections over them). Must run inside the worker's runtime.
-fn bind_shared_port(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+/// The proxy's listening socket (non-blocking, backlog 1024, `SO_REUSEADDR` as tokio sets
+/// it: a restart need not wait for `TIME_WAIT`; a port in use is still an error).
+fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     #[cfg(unix)]
-    {
-        socket.set_reuseaddr(true)?;
-        socket.set_reuseport(true)?;
-    }
-    socket.bind(addr)?;
-    socket.listen(1024)
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// Accept connections until `stop`, then let open connections finish (up to `grace`).
