@@ -18,7 +18,7 @@ set -u
 DUR=${1:-8}
 CONN=${CONN:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/target/release/cutover
+BIN=${BIN:-$ROOT/target/release/cutover}   # BIN=/path/to/cutover compares another build
 WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
 PIDS=()
 cleanup() {

@@ -54,6 +54,7 @@ impl Target {
         cfg: &TargetConfig,
         default_timeout_ms: u64,
         pools: &mut HashMap<String, Arc<Pool>>,
+        workers: usize,
     ) -> Result<Target, String> {
         let url: Uri = cfg
             .url
@@ -76,7 +77,7 @@ impl Target {
             pool: Arc::clone(
                 pools
                     .entry(addr.clone())
-                    .or_insert_with(|| Pool::new(&addr)),
+                    .or_insert_with(|| Pool::new(&addr, workers)),
             ),
             prefix: url.path().trim_end_matches('/').to_string(),
             host,
@@ -397,7 +398,7 @@ mod tests {
 
     fn target(url: &str) -> Target {
         let cfg: TargetConfig = toml::from_str(&format!("url = \"{url}\"")).expect("config");
-        Target::new("t", 0, &cfg, 1_000, &mut HashMap::new()).expect("target")
+        Target::new("t", 0, &cfg, 1_000, &mut HashMap::new(), 1).expect("target")
     }
 
     #[test]

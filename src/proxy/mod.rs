@@ -14,6 +14,13 @@
 //! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
 //! connection's buffers.
 //!
+//! Threads: the client listener runs on N worker threads (one per core), each a
+//! current-thread runtime accepting on its duplicate of one shared listening socket, with
+//! its own accept loop and its own share of every upstream pool: a client connection, its
+//! upstream connections and its shadow tasks all live on one thread. [`Shared`] (config,
+//! counters, shadow permits, pipeline handle) is shared by all of them. The admin listener
+//! runs on the caller's runtime.
+//!
 //! Two modes:
 //! - **inline** (default): clients (or the ingress) talk to cutover, which answers with
 //!   the primary's response.
@@ -57,7 +64,7 @@ use http::{HeaderMap, Method, header};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxyMode, Route};
@@ -167,7 +174,7 @@ pub struct RunningProxy {
     pub listen: SocketAddr,
     pub admin: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    workers: Vec<Worker>,
     admin_task: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     grace: Duration,
@@ -202,14 +209,20 @@ impl RunningProxy {
     /// Stop accepting, let in-flight client requests finish, give shadows
     /// `shutdown_grace_ms`, then release the pipeline handle. Does not finish the pipeline:
     /// the caller does (`Pipeline::finish`), then flushes its sinks.
-    pub async fn shutdown(self) -> ProxySummary {
+    pub async fn shutdown(mut self) -> ProxySummary {
         let _ = self.stop.send(true);
-        let _ = self.server.await;
+        for w in &mut self.workers {
+            let _ = (&mut w.served).await;
+        }
         let all = u32::try_from(self.shared.max_shadows).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(self.grace, self.shared.shadows.acquire_many(all)).await;
         let unfinished = self.shared.shadows_in_flight();
         if let Ok(mut guard) = self.shared.pipeline.write() {
             guard.take();
+        }
+        // Shadows past the grace period end with their worker's runtime.
+        for w in self.workers {
+            w.join().await;
         }
         if let Some(admin) = self.admin_task {
             let _ = admin.await;
@@ -261,18 +274,45 @@ pub async fn start(
     aggregate: Arc<Mutex<Aggregate>>,
     stats: Arc<PipelineStats>,
 ) -> Result<RunningProxy, ProxyError> {
-    let shared = Arc::new(build_shared(&config, handle)?);
     let p = &config.file.proxy;
-    let listener = TcpListener::bind(p.listen)
-        .await
-        .map_err(|source| ProxyError::Bind {
-            what: "proxy",
-            key: "listen",
-            addr: p.listen,
-            source,
-        })?;
-    let listen = listener.local_addr().unwrap_or(p.listen);
+    let workers = worker_count();
+    let shared = Arc::new(build_shared(&config, handle, workers)?);
+    let grace = Duration::from_millis(p.shutdown_grace_ms);
     let (stop, stop_rx) = watch::channel(false);
+    // One listening socket, shared by every worker (each accepts on a duplicate of it): a
+    // port already taken is an error, and no other process can join the port.
+    let listener = bind_listener(p.listen).map_err(|source| ProxyError::Bind {
+        what: "proxy",
+        key: "listen",
+        addr: p.listen,
+        source,
+    })?;
+    let listen = listener.local_addr().unwrap_or(p.listen);
+    let mut started = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let w = match listener.try_clone() {
+            Ok(l) => Worker::spawn(index, l, &shared, stop_rx.clone(), grace).await,
+            Err(e) => Err(e),
+        };
+        match w {
+            Ok(w) => started.push(w),
+            Err(source) => {
+                // Started workers stop when `stop` is dropped; they must not keep the
+                // pipeline open meanwhile.
+                if let Ok(mut guard) = shared.pipeline.write() {
+                    guard.take();
+                }
+                return Err(ProxyError::Bind {
+                    what: "proxy",
+                    key: "listen",
+                    addr: listen,
+                    source,
+                });
+            }
+        }
+    }
+    drop(listener);
+    let workers = started;
     let (admin, admin_task) = if p.admin_enabled {
         let l = TcpListener::bind(p.admin)
             .await
@@ -293,20 +333,22 @@ pub async fn start(
     } else {
         (None, None)
     };
-    let grace = Duration::from_millis(p.shutdown_grace_ms);
-    let server = tokio::spawn(serve(listener, Arc::clone(&shared), stop_rx, grace));
     Ok(RunningProxy {
         listen,
         admin,
         stop,
-        server,
+        workers,
         admin_task,
         shared,
         grace,
     })
 }
 
-fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, ProxyError> {
+fn build_shared(
+    config: &Config,
+    handle: PipelineHandle,
+    workers: usize,
+) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
     let mut pools = HashMap::new();
@@ -315,7 +357,7 @@ fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, Proxy
             .target(name)
             .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
         let index = names.iter().position(|n| n == name).unwrap_or(0);
-        Target::new(name, index, cfg, timeout_ms, &mut pools).map_err(ProxyError::Target)
+        Target::new(name, index, cfg, timeout_ms, &mut pools, workers).map_err(ProxyError::Target)
     };
     let (primary_name, _) = config.primary();
     let primary = target(primary_name, p.primary_timeout_ms)?;
@@ -344,6 +386,106 @@ fn build_shared(config: &Config, handle: PipelineHandle) -> Result<Shared, Proxy
         next_id: AtomicU64::new(1),
         late: AtomicU64::new(0),
     })
+}
+
+/// Listener threads: one per core.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// One listener thread: a current-thread runtime serving its own listening socket.
+struct Worker {
+    /// Resolves when the worker stopped accepting and its connections ended.
+    served: oneshot::Receiver<()>,
+    /// Sent (or dropped) to end the worker's runtime; shadows run on it until then.
+    release: oneshot::Sender<()>,
+    /// Resolves when the worker's runtime has been dropped.
+    done: oneshot::Receiver<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Start worker `index` accepting on (its duplicate of) the shared listening socket;
+    /// returns once its runtime has taken the socket (or failed to).
+    async fn spawn(
+        index: usize,
+        listener: std::net::TcpListener,
+        shared: &Arc<Shared>,
+        stop: watch::Receiver<bool>,
+        grace: Duration,
+    ) -> std::io::Result<Worker> {
+        let (bound_tx, bound) = oneshot::channel::<std::io::Result<()>>();
+        let (served_tx, served) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel::<()>();
+        let (done_tx, done) = oneshot::channel();
+        let shared = Arc::clone(shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("cutover-proxy-{index}"))
+            .spawn(move || {
+                pool::set_worker(index);
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let listener = match TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = bound_tx.send(Ok(()));
+                    serve(listener, shared, stop, grace).await;
+                    let _ = served_tx.send(());
+                    let _ = release_rx.await;
+                });
+                drop(rt);
+                let _ = done_tx.send(());
+            })?;
+        match bound.await {
+            Ok(Ok(())) => Ok(Worker {
+                served,
+                release,
+                done,
+                thread,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(std::io::Error::other("proxy worker thread failed")),
+        }
+    }
+
+    /// End the worker's runtime and wait for its thread without blocking the caller's.
+    async fn join(self) {
+        let _ = self.release.send(());
+        let _ = self.done.await;
+        let _ = self.thread.join();
+    }
+}
+
+/// The proxy's listening socket (non-blocking, backlog 1024, `SO_REUSEADDR` as tokio sets
+/// it: a restart need not wait for `TIME_WAIT`; a port in use is still an error).
+fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// Accept connections until `stop`, then let open connections finish (up to `grace`).

@@ -9,7 +9,13 @@
 //! for idleness, no pool key to hash. A request on a reused connection that the upstream
 //! closed before it was sent is retried once on a new connection. This module never
 //! decides where a request goes: the origin is fixed when the target is configured.
+//!
+//! The idle list is sharded by proxy worker thread (see [`set_worker`]): a worker only
+//! reuses connections it opened, so a client connection, its upstream connection's task
+//! and its shadow tasks all stay on one thread (no cross-thread wake-ups, no cross-thread
+//! frees). Threads that are not workers use shard 0.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -43,11 +49,22 @@ struct Idle {
     since: Instant,
 }
 
+thread_local! {
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Mark the current thread as proxy worker `index`: its requests use that shard's idle
+/// connections.
+pub fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(index));
+}
+
 /// The keep-alive connections of one origin.
 pub struct Pool {
     /// `host:port` to connect to.
     addr: String,
-    idle: Mutex<VecDeque<Idle>>,
+    /// One idle list per worker thread (uncontended locks).
+    idle: Box<[Mutex<VecDeque<Idle>>]>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -57,11 +74,20 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    pub fn new(addr: &str) -> Arc<Pool> {
+    /// A pool with one idle list per worker (`workers` ≥ 1).
+    pub fn new(addr: &str, workers: usize) -> Arc<Pool> {
         Arc::new(Pool {
             addr: addr.to_string(),
-            idle: Mutex::new(VecDeque::new()),
+            idle: (0..workers.max(1))
+                .map(|_| Mutex::new(VecDeque::new()))
+                .collect(),
         })
+    }
+
+    /// This thread's idle list.
+    fn shard(&self) -> &Mutex<VecDeque<Idle>> {
+        let i = WORKER.with(Cell::get);
+        &self.idle[i % self.idle.len()]
     }
 
     /// Send `req` (origin-form URI, `Host` set) and return the response head; its body
@@ -99,7 +125,7 @@ impl Pool {
     }
 
     fn checkout(&self) -> Option<SendRequest<ForwardBody>> {
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(self.shard());
         while let Some(c) = idle.pop_back() {
             if !c.tx.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
                 return Some(c.tx);
@@ -113,7 +139,7 @@ impl Pool {
             return;
         }
         let now = Instant::now();
-        let mut idle = lock(&self.idle);
+        let mut idle = lock(self.shard());
         while idle
             .front()
             .is_some_and(|c| now.duration_since(c.since) >= IDLE_TIMEOUT)
