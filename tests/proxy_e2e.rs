@@ -115,11 +115,9 @@ candidate = "cand"
 async fn candidate_failures_never_reach_the_client() {
     let primary = ok_upstream().await;
     let slow = slow_upstream(Duration::from_secs(2)).await;
+    let (down, _hold) = down_addr();
     let cases = [
-        (
-            format!("http://{}", down_addr().await),
-            FailureKind::Connect,
-        ),
+        (format!("http://{down}"), FailureKind::Connect),
         (slow.url(), FailureKind::Timeout),
         (
             format!("http://{}", resetting_server().await),
@@ -355,7 +353,6 @@ async fn header_hygiene_shadow_marker_and_h2c() {
         .header("te", "trailers")
         .header("proxy-authorization", "Basic eA==")
         .header("x-forwarded-for", "10.0.0.1")
-        .header("x-cutover-shadow", "candidate")
         .header("x-keep", "yes")
         .send()
         .await
@@ -363,13 +360,7 @@ async fn header_hygiene_shadow_marker_and_h2c() {
     assert_eq!(resp.status(), 200);
     h.exchanges(1).await;
     let p = &primary.requests()[0];
-    for gone in [
-        "x-drop-me",
-        "keep-alive",
-        "te",
-        "proxy-authorization",
-        "x-cutover-shadow",
-    ] {
+    for gone in ["x-drop-me", "keep-alive", "te", "proxy-authorization"] {
         assert_eq!(p.header(gone), None, "{gone} reached the primary");
     }
     assert_eq!(p.header("x-keep").as_deref(), Some("yes"));
@@ -398,6 +389,24 @@ async fn header_hygiene_shadow_marker_and_h2c() {
     assert_eq!(resp.version(), http::Version::HTTP_2);
     assert_eq!(resp.status(), 200);
     h.exchanges(2).await;
+
+    // A request that is itself a shadow copy (a candidate URL pointing back at a cutover)
+    // reaches the primary without the marker and is never mirrored again: no loops.
+    let resp = h
+        .client
+        .get(h.url("/api/looped"))
+        .header("x-cutover-shadow", "candidate")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        h.metrics()
+            .await
+            .contains("cutover_not_mirrored_total{route=\"/api/**\",reason=\"shadow_copy\"} 1")
+    );
+    assert!(candidate.requests().iter().all(|r| r.uri != "/api/looped"));
+    assert!(primary.requests().iter().any(|r| r.uri == "/api/looped"));
     assert!(
         primary
             .requests()
@@ -411,13 +420,8 @@ async fn header_hygiene_shadow_marker_and_h2c() {
 async fn host_and_absolute_uris_cannot_redirect_traffic() {
     let primary = ok_upstream().await;
     let other = ok_upstream().await;
-    let h = Harness::start(&config(
-        &primary.url(),
-        &format!("http://{}", down_addr().await),
-        "",
-        "",
-    ))
-    .await;
+    let (down, _hold) = down_addr();
+    let h = Harness::start(&config(&primary.url(), &format!("http://{down}"), "", "")).await;
     let answer = raw_request(
         h.proxy.listen,
         "GET http://evil.example/x?y=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
@@ -550,13 +554,8 @@ async fn full_shadow_capacity_drops_and_counts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_failures_answer_502_and_504_and_are_recorded() {
     let candidate = ok_upstream().await;
-    let h = Harness::start(&config(
-        &format!("http://{}", down_addr().await),
-        &candidate.url(),
-        "",
-        "",
-    ))
-    .await;
+    let (down, _hold) = down_addr();
+    let h = Harness::start(&config(&format!("http://{down}"), &candidate.url(), "", "")).await;
     let resp = h.client.get(h.url("/api/p")).send().await.expect("send");
     assert_eq!(resp.status(), 502);
     let body: serde_json::Value = resp.json().await.expect("json error body");

@@ -23,14 +23,18 @@ pub enum NotMirrored {
     BodyTooLarge,
     /// `max_in_flight_shadows` reached.
     Capacity,
+    /// The request is itself a shadow copy (`x-cutover-shadow`): mirroring it again could
+    /// loop, e.g. when a candidate URL points back at a cutover.
+    ShadowCopy,
 }
 
 impl NotMirrored {
-    pub const ALL: [NotMirrored; 4] = [
+    pub const ALL: [NotMirrored; 5] = [
         NotMirrored::SampledOut,
         NotMirrored::Method,
         NotMirrored::BodyTooLarge,
         NotMirrored::Capacity,
+        NotMirrored::ShadowCopy,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +42,7 @@ impl NotMirrored {
             NotMirrored::Method => "method",
             NotMirrored::BodyTooLarge => "body_too_large",
             NotMirrored::Capacity => "capacity",
+            NotMirrored::ShadowCopy => "shadow_copy",
         }
     }
 }

@@ -127,6 +127,9 @@ impl Shared {
         let Some((r, cfg)) = route.and_then(|r| self.routes.get(r).map(|c| (r, c))) else {
             return Err(NotMirrored::SampledOut);
         };
+        if headers.contains_key(forward::SHADOW_HEADER) {
+            return Err(NotMirrored::ShadowCopy);
+        }
         if !cfg.mirrors_method(method.as_str()) {
             return Err(NotMirrored::Method);
         }

@@ -154,11 +154,20 @@ pub async fn slow_upstream(delay: Duration) -> Upstream {
 }
 
 /// A port where nothing listens.
-pub async fn down_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
-    addr
+/// An address where nothing listens, and which no other socket can take while `hold`
+/// lives (a bound, non-listening socket: connects are refused). A port freed by dropping
+/// a listener could be handed to the next `bind(0)`, even the proxy's own.
+pub fn down_addr() -> (SocketAddr, socket2::Socket) {
+    let s =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let addr = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("addr");
+    (addr, s)
 }
 
 /// Accepts, reads the request, then resets the connection.
