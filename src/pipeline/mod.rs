@@ -40,6 +40,40 @@ pub struct Analysis {
     pub noise: Vec<Difference>,
 }
 
+impl Analysis {
+    /// An exchange with no candidate outcome to compare.
+    pub fn not_compared(route: String) -> Analysis {
+        Analysis {
+            route,
+            verdict: Verdict::NotCompared,
+            differences: Vec::new(),
+            suppressed: Vec::new(),
+            noise: Vec::new(),
+        }
+    }
+
+    /// A compared exchange; the verdict follows from whether any difference counts.
+    pub fn compared(
+        route: String,
+        differences: Vec<Difference>,
+        suppressed: Vec<Suppressed>,
+        noise: Vec<Difference>,
+    ) -> Analysis {
+        let verdict = if differences.is_empty() {
+            Verdict::Match
+        } else {
+            Verdict::Mismatch
+        };
+        Analysis {
+            route,
+            verdict,
+            differences,
+            suppressed,
+            noise,
+        }
+    }
+}
+
 /// A difference that is not counted, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suppressed {
@@ -85,13 +119,7 @@ impl Analyzer for ExactAnalyzer {
     fn analyze(&self, exchange: &Exchange) -> Analysis {
         let route = exchange.route.clone();
         let Some(candidate) = &exchange.outcomes.candidate else {
-            return Analysis {
-                route,
-                verdict: Verdict::NotCompared,
-                differences: Vec::new(),
-                suppressed: Vec::new(),
-                noise: Vec::new(),
-            };
+            return Analysis::not_compared(route);
         };
         let differences = crate::compare::exact(&exchange.outcomes.primary, candidate);
         let noise = exchange
@@ -100,17 +128,7 @@ impl Analyzer for ExactAnalyzer {
             .as_ref()
             .map(|s| crate::compare::exact(&exchange.outcomes.primary, s))
             .unwrap_or_default();
-        Analysis {
-            route,
-            verdict: if differences.is_empty() {
-                Verdict::Match
-            } else {
-                Verdict::Mismatch
-            },
-            differences,
-            suppressed: Vec::new(),
-            noise,
-        }
+        Analysis::compared(route, differences, Vec::new(), noise)
     }
 }
 

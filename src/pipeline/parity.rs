@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Analysis, Analyzer, Suppressed, Verdict};
+use super::{Analysis, Analyzer, Suppressed};
 use crate::compare::grouping::RouteGrouper;
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
@@ -119,13 +119,7 @@ impl Analyzer for ParityAnalyzer {
         let request = &exchange.request;
         let route = self.grouper.group(&request.method, &request.uri);
         let Some(candidate) = &exchange.outcomes.candidate else {
-            return Analysis {
-                route,
-                verdict: Verdict::NotCompared,
-                differences: Vec::new(),
-                suppressed: Vec::new(),
-                noise: Vec::new(),
-            };
+            return Analysis::not_compared(route);
         };
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);
@@ -174,17 +168,7 @@ impl Analyzer for ParityAnalyzer {
                 (kept, baseline)
             }
         };
-        Analysis {
-            route,
-            verdict: if differences.is_empty() {
-                Verdict::Match
-            } else {
-                Verdict::Mismatch
-            },
-            differences,
-            suppressed,
-            noise,
-        }
+        Analysis::compared(route, differences, suppressed, noise)
     }
 }
 

@@ -2,6 +2,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::exchange::{Body, Outcome, OutcomeResult, Outcomes, RecordedRequest, RecordedResponse};
+use crate::pipeline::Verdict;
 
 const CONFIG: &str = r#"
 [targets]
