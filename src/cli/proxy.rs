@@ -61,7 +61,7 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     let config = Arc::new(config);
     let (pipeline, handle) = Pipeline::start(
         analyzer_for(&config),
-        Aggregate::default(),
+        Aggregate::for_config(&config),
         vec![Box::new(sink)],
         options,
     )

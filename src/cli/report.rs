@@ -26,7 +26,7 @@ pub struct ReportArgs {
 pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     let config = Config::load(&args.config).map_err(CliError::usage)?;
     let analyzer = analyzer_for(&config);
-    let mut aggregate = Aggregate::default();
+    let mut aggregate = Aggregate::for_config(&config);
     let stats = report::read_recordings(&args.from, |exchange| {
         let analysis = analyzer.analyze(&exchange);
         aggregate.add(&exchange, &analysis);
@@ -110,6 +110,9 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
         report.totals.routes_failing,
         report.routes.len()
     );
+    if let Some(o) = &report.totals.overflow {
+        println!("warning: {}", o.sentence());
+    }
     println!("report: {}", written.html.display());
 }
 

@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub contracts: ContractsConfig,
     #[serde(default)]
     pub triggers: Triggers,
+    #[serde(default)]
+    pub grouping: GroupingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +201,52 @@ impl Default for Triggers {
     }
 }
 
+/// How exchanges are grouped into report rows (`[grouping]`), and the cap on their number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupingConfig {
+    /// Route templates matched before anything is learned: `"/users/{user_id}"` (any
+    /// method) or `"GET /users/{user_id}"`; `{name}` matches one path segment.
+    #[serde(default)]
+    pub templates: Vec<Spanned<String>>,
+    /// Distinct literal segments one position keeps before further values become `{param}`.
+    #[serde(default = "default_param_after")]
+    pub param_after: Spanned<usize>,
+    /// Routes kept in the live aggregate, `/metrics` and reports; the rest are folded into
+    /// one `* {overflow}` route and counted.
+    #[serde(default = "default_max_routes")]
+    pub max_routes: Spanned<usize>,
+}
+
+impl Default for GroupingConfig {
+    fn default() -> Self {
+        GroupingConfig {
+            templates: Vec::new(),
+            param_after: default_param_after(),
+            max_routes: default_max_routes(),
+        }
+    }
+}
+
+impl GroupingConfig {
+    /// The grouping limits this configuration asks for.
+    pub fn limits(&self) -> crate::compare::grouping::GroupingLimits {
+        crate::compare::grouping::GroupingLimits {
+            param_after: *self.param_after.get_ref(),
+            max_routes: *self.max_routes.get_ref(),
+        }
+    }
+
+    /// The templates as `(method or "*", path)`; entries that do not parse are skipped
+    /// (validation rejected them already).
+    pub fn template_pairs(&self) -> Vec<(String, String)> {
+        self.templates
+            .iter()
+            .filter_map(|t| crate::compare::grouping::parse_template(t.get_ref()).ok())
+            .collect()
+    }
+}
+
 type Problem = (Range<usize>, String, String);
 
 impl ConfigFile {
@@ -306,6 +354,7 @@ impl ConfigFile {
                 "max_body_bytes and max_in_flight_shadows must be greater than 0".into(),
             ));
         }
+        super::grouping::check(&self.grouping)?;
         Ok(RouteTable::new(routes))
     }
 }
@@ -367,6 +416,12 @@ fn default_p95() -> f64 {
 }
 fn default_p95_increase() -> f64 {
     20.0
+}
+fn default_param_after() -> Spanned<usize> {
+    Spanned::new(0..0, crate::compare::grouping::DEFAULT_PARAM_AFTER)
+}
+fn default_max_routes() -> Spanned<usize> {
+    Spanned::new(0..0, crate::compare::grouping::DEFAULT_MAX_ROUTES)
 }
 fn one() -> f64 {
     1.0

@@ -109,7 +109,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
     let (pipeline, handle) = Pipeline::start(
         analyzer_for(&config),
-        Aggregate::default(),
+        Aggregate::for_config(&config),
         sinks,
         PipelineOptions::default(),
     )

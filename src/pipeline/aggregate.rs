@@ -2,8 +2,12 @@
 //! suppressed paths with their reasons, the status matrix and latency per target.
 //!
 //! The same aggregate feeds the proxy's live summary, `/metrics` and the reports. Memory is
-//! bounded by the number of distinct routes and paths, not by traffic: examples are capped
-//! per path and example values are cut to a fixed size.
+//! bounded by configuration, not by traffic or by what targets send: at most `max_routes`
+//! routes (`[grouping] max_routes`; later routes are folded into
+//! [`OVERFLOW_ROUTE`] and counted), and per route at most [`MAX_DIFF_KEYS`] differing
+//! paths, [`MAX_SUPPRESSED_PATHS`] suppressed paths, [`MAX_STATUS_CELLS`] status pairs and
+//! [`MAX_SIGNATURES`] difference sets (past a cap, entries fold into `{other paths}` /
+//! `other`); examples are capped per path and cut to a fixed size.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,6 +16,8 @@ use serde_json::Value;
 
 use super::latency::Latency;
 use super::{Analysis, Verdict};
+use crate::compare::grouping::DEFAULT_MAX_ROUTES;
+pub use crate::compare::grouping::OVERFLOW_ROUTE;
 use crate::compare::{DiffKind, Difference};
 use crate::exchange::{Exchange, Outcome, OutcomeResult, header};
 use crate::redact::{self, Redaction};
@@ -21,14 +27,38 @@ pub const EXAMPLES_PER_PATH: usize = 5;
 /// Distinct difference sets kept per route for the final noise decision (memory bound for
 /// long runs over list-shaped bodies, whose sets can all differ).
 pub const MAX_SIGNATURES: usize = 4096;
+/// Difference sets larger than this are not kept (counted by their online verdict).
+pub const MAX_SIGNATURE_KEYS: usize = 64;
+/// Distinct differing (path, kind) kept per route, for differences and for learned noise;
+/// past it, a difference counts under (`{other paths}`, kind).
+pub const MAX_DIFF_KEYS: usize = 256;
+/// Distinct suppressed paths kept per route; past it, `{other paths}`.
+pub const MAX_SUPPRESSED_PATHS: usize = 256;
+/// Distinct reasons kept per suppressed path; past it, `other`.
+pub const MAX_REASONS: usize = 16;
+/// Distinct (primary, candidate) status pairs kept per route; past it, (`other`, `other`).
+pub const MAX_STATUS_CELLS: usize = 64;
+/// Paths longer than this fold into `{other paths}` (deeply nested bodies).
+pub const MAX_PATH_BYTES: usize = 512;
+/// Where differences past the per-route caps are counted.
+pub const OTHER_PATHS: &str = "{other paths}";
 /// Example values longer than this (as JSON text) are cut.
 const EXAMPLE_VALUE_BYTES: usize = 2048;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Aggregate {
+    /// At most `max_routes` routes plus [`OVERFLOW_ROUTE`].
     pub routes: BTreeMap<String, RouteStats>,
     /// Applied to every example before it is kept: reports never see a secret.
     pub redaction: Redaction,
+    /// Routes kept before new ones fold into [`OVERFLOW_ROUTE`] (`[grouping] max_routes`).
+    pub max_routes: usize,
+}
+
+impl Default for Aggregate {
+    fn default() -> Self {
+        Aggregate::with_max_routes(DEFAULT_MAX_ROUTES)
+    }
 }
 
 /// A differing place: JSON path (or `status`, `header:x`, ...) and kind.
@@ -70,10 +100,14 @@ pub struct RouteStats {
     pub noise: BTreeMap<DiffKey, u64>,
     /// Exchanges compared against a secondary.
     pub secondary_compared: u64,
-    /// How many exchanges showed exactly this set of (counted or learned-noise) differences.
-    /// Bounded: past [`MAX_SIGNATURES`] distinct sets, exchanges are counted in
-    /// `unsigned_*` by their online verdict instead.
-    pub signatures: HashMap<Vec<DiffKey>, u64>,
+    /// How many exchanges showed exactly this set of (counted or learned-noise) differences,
+    /// as indexes into `keys` (read with [`RouteStats::signatures`]). Bounded: past
+    /// [`MAX_SIGNATURES`] distinct sets, or for sets over [`MAX_SIGNATURE_KEYS`], exchanges
+    /// are counted in `unsigned_*` by their online verdict instead.
+    signatures: HashMap<Vec<u16>, u64>,
+    /// The difference keys signatures refer to (≤ [`MAX_DIFF_KEYS`] + one per kind).
+    keys: Vec<DiffKey>,
+    key_ids: HashMap<DiffKey, u16>,
     /// Exchanges past the signature bound that matched / mismatched when analysed.
     pub unsigned_matched: u64,
     pub unsigned_mismatched: u64,
@@ -112,13 +146,37 @@ pub struct SuppressedStats {
 }
 
 impl Aggregate {
+    /// An empty aggregate keeping at most `max_routes` routes (at least 1) plus the overflow.
+    pub fn with_max_routes(max_routes: usize) -> Aggregate {
+        Aggregate {
+            routes: BTreeMap::new(),
+            redaction: Redaction::default(),
+            max_routes: max_routes.max(1),
+        }
+    }
+
+    /// An empty aggregate with the configuration's route cap (`[grouping] max_routes`).
+    pub fn for_config(config: &crate::config::Config) -> Aggregate {
+        Aggregate::with_max_routes(config.file.grouping.limits().max_routes)
+    }
+
     pub fn add(&mut self, exchange: &Exchange, analysis: &Analysis) {
-        let stats = self.routes.entry(analysis.route.clone()).or_default();
+        let regular = self.routes.len() - usize::from(self.routes.contains_key(OVERFLOW_ROUTE));
+        let stats = if self.routes.contains_key(&analysis.route) || regular < self.max_routes {
+            self.routes.entry(analysis.route.clone()).or_default()
+        } else {
+            self.routes.entry(OVERFLOW_ROUTE.to_string()).or_default()
+        };
         stats.add(exchange, analysis, &self.redaction);
     }
 
     pub fn total(&self) -> u64 {
         self.routes.values().map(|r| r.total).sum()
+    }
+
+    /// Exchanges folded into [`OVERFLOW_ROUTE`] because the route cap was reached.
+    pub fn overflow_exchanges(&self) -> u64 {
+        self.routes.get(OVERFLOW_ROUTE).map_or(0, |r| r.total)
     }
 }
 
@@ -143,10 +201,13 @@ impl RouteStats {
                 OutcomeResult::Response(r) if r.status >= 500 => self.candidate_5xx += 1,
                 OutcomeResult::Response(_) => {}
             }
-            *self
-                .status_matrix
-                .entry((status_label(&outcomes.primary), status_label(candidate)))
-                .or_default() += 1;
+            let mut cell = (status_label(&outcomes.primary), status_label(candidate));
+            if self.status_matrix.len() >= MAX_STATUS_CELLS
+                && !self.status_matrix.contains_key(&cell)
+            {
+                cell = ("other".to_string(), "other".to_string());
+            }
+            *self.status_matrix.entry(cell).or_default() += 1;
         }
         // Counted differences and those learned noise suppressed so far both enter the
         // per-path counts and the signature: the report decides again over final counts.
@@ -156,19 +217,30 @@ impl RouteStats {
             .iter()
             .chain(learned.map(|s| &s.difference));
         let mut signature = Vec::with_capacity(analysis.differences.len());
+        let mut folded: Vec<DiffKind> = Vec::new();
         for d in eligible {
-            let key = DiffKey::of(d);
+            let key = bounded_key(&self.differences, DiffKey::of(d));
+            if key.path == OTHER_PATHS && d.path != OTHER_PATHS {
+                // Count a fold once per exchange, like any other (path, kind).
+                if folded.contains(&key.kind) {
+                    continue;
+                }
+                folded.push(key.kind);
+            }
             let path = self.differences.entry(key.clone()).or_default();
             path.count += 1;
             if path.examples.len() < EXAMPLES_PER_PATH {
                 path.examples.push(example(exchange, d, redaction));
             }
-            signature.push(key);
+            signature.push(self.key_id(key));
         }
-        signature.sort();
+        signature.sort_unstable();
         signature.dedup();
         if analysis.verdict != Verdict::NotCompared {
-            if self.signatures.len() < MAX_SIGNATURES || self.signatures.contains_key(&signature) {
+            if signature.len() <= MAX_SIGNATURE_KEYS
+                && (self.signatures.len() < MAX_SIGNATURES
+                    || self.signatures.contains_key(&signature))
+            {
                 *self.signatures.entry(signature).or_default() += 1;
             } else if analysis.verdict == Verdict::Match {
                 self.unsigned_matched += 1;
@@ -177,24 +249,64 @@ impl RouteStats {
             }
         }
         for s in analysis.suppressed.iter().filter(|s| !s.learned) {
-            let entry = self
-                .suppressed
-                .entry(s.difference.path.clone())
-                .or_default();
+            let path = &s.difference.path;
+            let path = if path.len() > MAX_PATH_BYTES
+                || (self.suppressed.len() >= MAX_SUPPRESSED_PATHS
+                    && !self.suppressed.contains_key(path))
+            {
+                OTHER_PATHS
+            } else {
+                path.as_str()
+            };
+            let entry = self.suppressed.entry(path.to_string()).or_default();
             entry.count += 1;
-            *entry.reasons.entry(s.reason.clone()).or_default() += 1;
+            let reason =
+                if entry.reasons.len() >= MAX_REASONS && !entry.reasons.contains_key(&s.reason) {
+                    "other"
+                } else {
+                    s.reason.as_str()
+                };
+            *entry.reasons.entry(reason.to_string()).or_default() += 1;
         }
         if outcomes.secondary.is_some() {
             self.secondary_compared += 1;
         }
         let mut seen = Vec::with_capacity(analysis.noise.len());
         for d in &analysis.noise {
-            let key = DiffKey::of(d);
+            let key = bounded_key(&self.noise, DiffKey::of(d));
             if !seen.contains(&key) {
                 *self.noise.entry(key.clone()).or_default() += 1;
                 seen.push(key);
             }
         }
+    }
+
+    /// The interned id of a key (keys are bounded by [`MAX_DIFF_KEYS`] plus one fold per
+    /// kind, far below `u16::MAX`).
+    fn key_id(&mut self, key: DiffKey) -> u16 {
+        if let Some(id) = self.key_ids.get(&key) {
+            return *id;
+        }
+        let id = u16::try_from(self.keys.len()).unwrap_or(u16::MAX);
+        self.keys.push(key.clone());
+        self.key_ids.insert(key, id);
+        id
+    }
+
+    /// Each distinct set of differences (counted or learned noise) with its exchange count.
+    pub fn signatures(&self) -> impl Iterator<Item = (Vec<&DiffKey>, u64)> + '_ {
+        self.signatures.iter().map(|(ids, count)| {
+            let keys = ids
+                .iter()
+                .filter_map(|i| self.keys.get(usize::from(*i)))
+                .collect();
+            (keys, *count)
+        })
+    }
+
+    /// How many distinct difference sets are kept.
+    pub fn signature_count(&self) -> usize {
+        self.signatures.len()
     }
 
     /// Fraction of compared exchanges that matched (1.0 when nothing was compared).
@@ -204,6 +316,18 @@ impl RouteStats {
             1.0
         } else {
             self.matched as f64 / compared as f64
+        }
+    }
+}
+
+/// `key`, or (`{other paths}`, kind) when the map is full or the path is overlong.
+fn bounded_key<V>(map: &BTreeMap<DiffKey, V>, key: DiffKey) -> DiffKey {
+    if key.path.len() <= MAX_PATH_BYTES && (map.len() < MAX_DIFF_KEYS || map.contains_key(&key)) {
+        key
+    } else {
+        DiffKey {
+            path: OTHER_PATHS.to_string(),
+            kind: key.kind,
         }
     }
 }
@@ -290,68 +414,5 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exchange::{Body, Outcomes, RecordedRequest, RecordedResponse};
-
-    fn exchange() -> Exchange {
-        let outcome = |target: &str| Outcome {
-            target: target.into(),
-            result: OutcomeResult::Response(RecordedResponse {
-                status: 200,
-                headers: Vec::new(),
-                body: Body::default(),
-                truncated: false,
-                ttfb_us: 1,
-                total_us: 1,
-            }),
-        };
-        Exchange {
-            id: 1,
-            at: chrono::Utc::now(),
-            route: "GET /x".into(),
-            request: RecordedRequest {
-                method: "GET".into(),
-                uri: "/x".into(),
-                headers: Vec::new(),
-                body: Body::default(),
-                truncated: false,
-            },
-            outcomes: Outcomes {
-                primary: outcome("p"),
-                secondary: None,
-                candidate: Some(outcome("c")),
-            },
-        }
-    }
-
-    #[test]
-    fn signatures_are_bounded_and_nothing_is_lost() {
-        let ex = exchange();
-        let mut agg = Aggregate::default();
-        let n = MAX_SIGNATURES + 500;
-        for i in 0..n {
-            let analysis = Analysis {
-                route: "GET /x".into(),
-                verdict: Verdict::Mismatch,
-                differences: vec![Difference {
-                    path: format!("/{i}/id"),
-                    kind: DiffKind::TypeChanged,
-                    primary: None,
-                    candidate: None,
-                    detail: None,
-                }],
-                suppressed: Vec::new(),
-                noise: Vec::new(),
-            };
-            agg.add(&ex, &analysis);
-        }
-        let r = &agg.routes["GET /x"];
-        assert_eq!(r.signatures.len(), MAX_SIGNATURES);
-        assert_eq!(r.unsigned_mismatched, 500);
-        assert_eq!(
-            r.signatures.values().sum::<u64>() + r.unsigned_mismatched,
-            n as u64
-        );
-    }
-}
+#[path = "aggregate_tests.rs"]
+mod tests;

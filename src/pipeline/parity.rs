@@ -2,15 +2,17 @@
 //!
 //! Owns the per-exchange glue: which rules apply (the first `[[routes]]` entry matching the
 //! request path, else the global `[compare]`), which report row the exchange belongs to
-//! (route grouping), and the learned-noise state (one [`NoiseTable`] per row, behind a
-//! `Mutex` because [`Analyzer::analyze`] takes `&self`). It never formats reports and never
-//! does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
+//! (route grouping, learned per position and capped at `[grouping] max_routes`), and the
+//! learned-noise state (one [`NoiseTable`] per row, behind a `Mutex` because
+//! [`Analyzer::analyze`] takes `&self`). Every map here is keyed by the grouper's route
+//! names, so it holds at most `max_routes` + 1 (overflow) rows. It never formats reports and
+//! never does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{Analysis, Analyzer, Suppressed};
-use crate::compare::grouping::RouteGrouper;
+use crate::compare::grouping::{OVERFLOW_ROUTE, RouteGrouper};
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
 use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
@@ -40,8 +42,14 @@ pub struct ParityAnalyzer {
     global: Rules,
     /// Config routes in file order with their compiled (merged) rules.
     routes: Vec<(Route, Rules)>,
-    grouper: RouteGrouper,
+    grouper: Mutex<RouteGrouper>,
     noise: Mutex<BTreeMap<String, RouteNoise>>,
+}
+
+/// The grouper a configuration asks for: `[grouping]` templates and limits.
+fn grouper_for(config: &Config) -> Mutex<RouteGrouper> {
+    let g = &config.file.grouping;
+    Mutex::new(RouteGrouper::new(g.template_pairs()).with_limits(g.limits()))
 }
 
 impl ParityAnalyzer {
@@ -56,7 +64,7 @@ impl ParityAnalyzer {
         Ok(ParityAnalyzer {
             global,
             routes,
-            grouper: RouteGrouper::default(),
+            grouper: grouper_for(config),
             noise: Mutex::new(BTreeMap::new()),
         })
     }
@@ -80,20 +88,29 @@ impl ParityAnalyzer {
         let analyzer = ParityAnalyzer {
             global,
             routes,
-            grouper: RouteGrouper::default(),
+            grouper: grouper_for(config),
             noise: Mutex::new(BTreeMap::new()),
         };
         (analyzer, errors)
     }
 
     /// Group exchanges by these known `(method or "*", path template)` pairs (e.g. from
-    /// OpenAPI contracts) before falling back to learned `{id}` segments.
+    /// OpenAPI contracts) before falling back to learned `{id}` / `{param}` segments. They
+    /// replace the configured `[grouping] templates`; the limits stay.
     pub fn with_templates<M: AsRef<str>, P: AsRef<str>>(
-        mut self,
+        self,
         templates: impl IntoIterator<Item = (M, P)>,
     ) -> ParityAnalyzer {
-        self.grouper = RouteGrouper::new(templates);
-        self
+        let limits = lock(&self.grouper).limits();
+        ParityAnalyzer {
+            grouper: Mutex::new(RouteGrouper::new(templates).with_limits(limits)),
+            ..self
+        }
+    }
+
+    /// How much state the route grouper holds.
+    pub fn grouping_stats(&self) -> crate::compare::grouping::GroupingStats {
+        lock(&self.grouper).stats()
     }
 
     /// The rules for a request path (no query).
@@ -117,7 +134,7 @@ impl ParityAnalyzer {
 impl Analyzer for ParityAnalyzer {
     fn analyze(&self, exchange: &Exchange) -> Analysis {
         let request = &exchange.request;
-        let route = self.grouper.group(&request.method, &request.uri);
+        let route = lock(&self.grouper).group(&request.method, &request.uri);
         let Some(candidate) = &exchange.outcomes.candidate else {
             return Analysis::not_compared(route);
         };
@@ -150,7 +167,15 @@ impl Analyzer for ParityAnalyzer {
                     Ok(g) => g,
                     Err(poisoned) => poisoned.into_inner(),
                 };
-                let entry = guard.entry(route.clone()).or_insert_with(|| RouteNoise {
+                // Keyed by the grouper's (capped) names; the guard keeps it so should another
+                // grouping ever hand out more.
+                let max = lock(&self.grouper).limits().max_routes;
+                let key = if guard.len() > max && !guard.contains_key(&route) {
+                    OVERFLOW_ROUTE.to_string()
+                } else {
+                    route.clone()
+                };
+                let entry = guard.entry(key).or_insert_with(|| RouteNoise {
                     table: NoiseTable::default(),
                     spec: rules.noise.clone(),
                 });
@@ -169,6 +194,13 @@ impl Analyzer for ParityAnalyzer {
             }
         };
         Analysis::compared(route, differences, suppressed, noise)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

@@ -57,15 +57,18 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<ClientBody> {
     let (status, content_type, body) = match req.uri().path() {
         "/healthz" => (StatusCode::OK, "text/plain", "ok".to_string()),
         "/metrics" => {
+            // Rendered under the lock, never cloned: the aggregate holds at most
+            // `[grouping] max_routes` + 1 routes, so this is a bounded, short hold.
             let aggregate = match state.aggregate.lock() {
-                Ok(a) => a.clone(),
-                Err(poisoned) => poisoned.into_inner().clone(),
+                Ok(a) => a,
+                Err(poisoned) => poisoned.into_inner(),
             };
             let text = state.shared.metrics.render(
                 &aggregate,
                 &state.stats,
                 state.shared.shadows_in_flight(),
             );
+            drop(aggregate);
             (StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         _ => (

@@ -1,9 +1,11 @@
 //! The proxy's counters and latency histograms, and their Prometheus text rendering.
 //!
 //! Owns lock-free counters indexed by route and target (label sets are fixed at start-up
-//! from the configuration, so the hot path only does atomic adds). Rendering reads the
-//! shared [`Aggregate`] and [`PipelineStats`] too. This module never does I/O and never
-//! sees a request.
+//! from the configuration, so the hot path only does atomic adds; the latency histograms are
+//! 15 fixed buckets per target, whatever the traffic). Rendering reads the shared
+//! [`Aggregate`] (by reference, under its lock: never cloned) and [`PipelineStats`] too;
+//! per-route series are bounded by `[grouping] max_routes` + 1 (the overflow route). This
+//! module never does I/O and never sees a request.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -318,6 +320,27 @@ impl Metrics {
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP cutover_routes Routes in the live aggregate (the overflow route included); \
+             at most max_routes + 1.\n# TYPE cutover_routes gauge\ncutover_routes {}",
+            aggregate.routes.len()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cutover_routes_max The route cap ([grouping] max_routes).\n\
+             # TYPE cutover_routes_max gauge\ncutover_routes_max {}",
+            aggregate.max_routes
+        );
+        let _ = writeln!(
+            out,
+            "# HELP cutover_route_overflow_exchanges_total Exchanges folded into the route \
+             \"{}\" because max_routes was reached.\n\
+             # TYPE cutover_route_overflow_exchanges_total counter\n\
+             cutover_route_overflow_exchanges_total {}",
+            crate::pipeline::aggregate::OVERFLOW_ROUTE,
+            aggregate.overflow_exchanges()
+        );
         header(&mut out, 6);
         let _ = writeln!(out, "cutover_shadows_in_flight {shadows_in_flight}");
         let _ = writeln!(

@@ -29,6 +29,9 @@ pub fn render(report: &Report) -> String {
             report.run.divergences.join("`, `")
         );
     }
+    if let Some(o) = &t.overflow {
+        let _ = writeln!(out, "⚠️ {}\n", o.sentence());
+    }
     out.push_str("| route | candidate | compared | parity | P95 primary → candidate | gate |\n");
     out.push_str("|---|---|---:|---:|---:|---|\n");
     for r in &report.routes {

@@ -58,6 +58,31 @@ pub struct Totals {
     /// matched / compared, 1.0 when nothing was compared.
     pub parity: f64,
     pub routes_failing: usize,
+    /// Present when the route cap was reached and later routes were folded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<Overflow>,
+}
+
+/// Routes past `[grouping] max_routes`, folded into one row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Overflow {
+    /// The row they were folded into (`* {overflow}`).
+    pub route: String,
+    /// Exchanges counted in that row.
+    pub exchanges: u64,
+    /// The cap that was reached.
+    pub max_routes: usize,
+}
+
+impl Overflow {
+    /// One sentence for people.
+    pub fn sentence(&self) -> String {
+        format!(
+            "More than {} routes: {} exchanges on further routes were folded into `{}` \
+             (raise [grouping] max_routes, or add [grouping] templates).",
+            self.max_routes, self.exchanges, self.route
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -163,6 +188,11 @@ impl Report {
                 mismatched,
                 parity: ratio(matched, compared),
                 routes_failing,
+                overflow: (aggregate.overflow_exchanges() > 0).then(|| Overflow {
+                    route: crate::pipeline::aggregate::OVERFLOW_ROUTE.to_string(),
+                    exchanges: aggregate.overflow_exchanges(),
+                    max_routes: aggregate.max_routes,
+                }),
             },
             routes,
         }
@@ -183,8 +213,8 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
     let learned = learned_noise(stats, spec);
     // An exchange matches when every difference it showed is finally noise.
     let (mut matched, mut mismatched) = (stats.unsigned_matched, stats.unsigned_mismatched);
-    for (signature, count) in &stats.signatures {
-        if signature.iter().all(|k| learned.contains_key(k)) {
+    for (signature, count) in stats.signatures() {
+        if signature.iter().all(|k| learned.contains_key(*k)) {
             matched += count;
         } else {
             mismatched += count;
