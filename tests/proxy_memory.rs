@@ -28,7 +28,7 @@ fn word(n: u64) -> String {
     (0..12)
         .map(|_| {
             let c = b'a' + (x % 26) as u8;
-            x = x / 26 ^ (x << 7);
+            x = (x / 26) ^ (x << 7);
             c as char
         })
         .collect()
