@@ -6,6 +6,10 @@
 //! from [`NoiseSpec`], in percent). Counts are keyed by kind, so noise seen as `value_changed`
 //! never hides a `type_changed` on the same path. [`decide`] works online (counts so far)
 //! and offline (final counts, as a report recomputes them). Owns no clock, no I/O.
+//!
+//! A table holds at most [`MAX_NOISE_KEYS`] `(path, kind)` entries (plus one fold per kind):
+//! paths past it, or longer than [`MAX_NOISE_PATH_BYTES`], are counted together under
+//! ([`OTHER_PATHS`], kind), so bodies with ever-new keys cannot grow it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::NoiseSpec;
 use super::{DiffKind, Difference, Reason};
+
+/// Distinct `(path, kind)` a [`NoiseTable`] keeps before folding into [`OTHER_PATHS`].
+pub const MAX_NOISE_KEYS: usize = 256;
+/// Paths longer than this are folded into [`OTHER_PATHS`].
+pub const MAX_NOISE_PATH_BYTES: usize = 512;
+/// The path differences past a per-route cap are counted under.
+pub const OTHER_PATHS: &str = "{other paths}";
 
 /// Counts for one `(path, kind)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,17 +82,43 @@ impl NoiseTable {
         let keys = |ds: &mut dyn Iterator<Item = &'d Difference>| -> BTreeSet<(String, DiffKind)> {
             ds.map(|d| (d.path.clone(), d.kind)).collect()
         };
-        for key in keys(&mut candidate.into_iter()) {
+        let candidate = keys(&mut candidate.into_iter());
+        let secondary = keys(&mut secondary.into_iter());
+        // Folded keys count once per exchange, like any other.
+        let mut r_keys = BTreeSet::new();
+        for key in candidate {
+            r_keys.insert(self.admit(key));
+        }
+        for key in r_keys {
             self.counts.entry(key).or_default().r += 1;
         }
-        for key in keys(&mut secondary.into_iter()) {
+        let mut n_keys = BTreeSet::new();
+        for key in secondary {
+            n_keys.insert(self.admit(key));
+        }
+        for key in n_keys {
             self.counts.entry(key).or_default().n += 1;
         }
     }
 
+    /// The key counts for `key` go under: itself when kept or when there is room (then it
+    /// is kept), else ([`OTHER_PATHS`], kind).
+    fn admit(&mut self, key: (String, DiffKind)) -> (String, DiffKind) {
+        if self.counts.contains_key(&key) {
+            return key;
+        }
+        if key.0.len() <= MAX_NOISE_PATH_BYTES && self.counts.len() < MAX_NOISE_KEYS {
+            self.counts.insert(key.clone(), NoiseCounts::default());
+            return key;
+        }
+        (OTHER_PATHS.to_string(), key.1)
+    }
+
+    /// The counts for `(path, kind)`: its own, or its fold's when it was folded.
     pub fn counts(&self, path: &str, kind: DiffKind) -> NoiseCounts {
         self.counts
             .get(&(path.to_string(), kind))
+            .or_else(|| self.counts.get(&(OTHER_PATHS.to_string(), kind)))
             .copied()
             .unwrap_or_default()
     }
@@ -139,6 +176,24 @@ mod entries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_are_bounded_by_ever_new_paths() {
+        let mut t = NoiseTable::default();
+        for i in 0..10_000 {
+            let c = [d(&format!("/c{i}"), DiffKind::ValueChanged)];
+            let s = [
+                d(&format!("/s{i}"), DiffKind::ValueChanged),
+                d(&format!("/t{i}"), DiffKind::ValueChanged),
+            ];
+            t.record(&c, &s);
+        }
+        assert!(t.counts.len() <= MAX_NOISE_KEYS + 1, "{}", t.counts.len());
+        // A fold counts once per exchange, and folded paths read the fold's counts.
+        let folded = t.counts("/c9999", DiffKind::ValueChanged);
+        assert!(folded.r <= 10_000 && folded.n <= 10_000, "{folded:?}");
+        assert_eq!(folded, t.counts(OTHER_PATHS, DiffKind::ValueChanged));
+    }
 
     fn d(path: &str, kind: DiffKind) -> Difference {
         Difference {

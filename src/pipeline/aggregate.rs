@@ -40,8 +40,8 @@ pub const MAX_REASONS: usize = 16;
 pub const MAX_STATUS_CELLS: usize = 64;
 /// Paths longer than this fold into `{other paths}` (deeply nested bodies).
 pub const MAX_PATH_BYTES: usize = 512;
-/// Where differences past the per-route caps are counted.
-pub const OTHER_PATHS: &str = "{other paths}";
+/// Where differences past the per-route caps are counted (the same fold learned noise uses).
+pub use crate::compare::noise::OTHER_PATHS;
 /// Example values longer than this (as JSON text) are cut.
 const EXAMPLE_VALUE_BYTES: usize = 2048;
 

@@ -159,3 +159,55 @@ fn bad_rules_are_rejected_with_the_configuration() {
     assert!(ParityAnalyzer::new(&cfg).is_ok());
     assert!(ParityAnalyzer::lenient(&cfg).1.is_empty());
 }
+
+#[test]
+fn learned_state_is_bounded_by_the_route_cap() {
+    let text = format!("{CONFIG}\n[grouping]\nmax_routes = 10\nparam_after = 4\n");
+    let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
+    let a = ParityAnalyzer::new(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let mut routes = std::collections::BTreeSet::new();
+    for i in 0..2_000 {
+        // Distinct letters-only paths at several depths, all with a secondary.
+        let seg = |n: usize| -> String {
+            (0..8)
+                .map(|k| (b'a' + ((n * 7 + k * 13 + n / 26) % 26) as u8) as char)
+                .collect()
+        };
+        let uri = match i % 3 {
+            0 => format!("/auth/{}", seg(i)),
+            1 => format!("/{}/{}", seg(i), seg(i + 1)),
+            _ => format!("/x{}/y", seg(i)),
+        };
+        let an = a.analyze(&exchange(
+            &uri,
+            r#"{"a":1}"#,
+            Some(r#"{"a":2}"#),
+            Some(r#"{"a":1}"#),
+        ));
+        routes.insert(an.route);
+    }
+    assert!(routes.len() <= 11, "{routes:?}");
+    assert!(routes.contains(crate::compare::grouping::OVERFLOW_ROUTE));
+    assert!(a.noise().len() <= 11);
+    let stats = a.grouping_stats();
+    assert_eq!(stats.routes, 10);
+    assert!(stats.folded > 0);
+}
+
+#[test]
+fn configured_templates_name_the_route() {
+    let text = format!(
+        "{CONFIG}\n[grouping]\ntemplates = [\"GET /auth/users/{{user}}/posts/{{post}}\"]\n"
+    );
+    let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
+    let a = ParityAnalyzer::new(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let an = a.analyze(&exchange(
+        "/auth/users/bob/posts/hello",
+        "{}",
+        Some("{}"),
+        None,
+    ));
+    assert_eq!(an.route, "GET /auth/users/{user}/posts/{post}");
+    let an = a.analyze(&exchange("/auth/users/17", "{}", Some("{}"), None));
+    assert_eq!(an.route, "GET /auth/users/{id}");
+}
