@@ -84,8 +84,9 @@ impl Watch {
 
     /// Bytes arrived from the client.
     fn on_read(&self, bytes: &[u8]) {
-        if !self.read_any.swap(true, Ordering::Relaxed) && bytes.starts_with(b"PRI ") {
-            self.h2.store(true, Ordering::Relaxed);
+        if !self.read_any.load(Ordering::Relaxed) {
+            self.read_any.store(true, Ordering::Relaxed);
+            self.h2.store(bytes.starts_with(b"PRI "), Ordering::Relaxed);
         }
         if self.in_flight.load(Ordering::Relaxed) == 0
             && self.head_at.load(Ordering::Relaxed) == NONE
