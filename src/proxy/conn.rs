@@ -401,3 +401,58 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(header_read: Duration, idle: Duration) -> ConnLimits {
+        ConnLimits {
+            header_read,
+            idle,
+            max: 1,
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_silent_or_partial_head_times_out_but_not_a_request_in_flight() {
+        let now_expired = limits(Duration::ZERO, HOUR);
+        let w = Arc::new(Watch::new());
+        assert!(matches!(w.check(&now_expired), Check::HeaderTimeout));
+        w.on_read(b"GET / HTTP/1.1\r\n");
+        assert!(matches!(w.check(&now_expired), Check::HeaderTimeout));
+        let request = InFlight::new(&w);
+        assert!(matches!(w.check(&now_expired), Check::Wait(_)));
+        drop(request);
+        // Idle after a response: the idle deadline applies, not the header one.
+        assert!(matches!(w.check(&now_expired), Check::Wait(_)));
+        w.on_read(b"GET /next");
+        assert!(matches!(w.check(&now_expired), Check::HeaderTimeout));
+    }
+
+    #[test]
+    fn an_idle_connection_closes_after_its_last_response() {
+        let idle_expired = limits(HOUR, Duration::ZERO);
+        let w = Arc::new(Watch::new());
+        // Before the first request the header deadline applies.
+        assert!(matches!(w.check(&idle_expired), Check::Wait(_)));
+        drop(InFlight::new(&w));
+        assert!(matches!(w.check(&idle_expired), Check::Idle));
+    }
+
+    #[test]
+    fn h2_connections_get_no_408_only_the_idle_timeout() {
+        let w = Arc::new(Watch::new());
+        w.on_read(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        assert!(matches!(
+            w.check(&limits(Duration::ZERO, HOUR)),
+            Check::Wait(_)
+        ));
+        assert!(matches!(
+            w.check(&limits(HOUR, Duration::ZERO)),
+            Check::Idle
+        ));
+    }
+}

@@ -14,6 +14,16 @@
 //! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
 //! connection's buffers.
 //!
+//! Connections: at most `max_connections` client connections are open at once across all
+//! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
+//! descriptors reserved for upstream connections, shadow copies and the admin listener);
+//! more are answered `503` and closed at once ([`limits`]). A request head must arrive
+//! within `header_read_timeout_ms` (else `408` and close), and a keep-alive connection
+//! with no request in flight is closed after `idle_timeout_ms` (`conn.rs`). CONNECT, a bad
+//! `Host`, and protocol upgrades (tunnelled to the primary, never mirrored) are handled in
+//! `edge.rs`. A client that leaves before the primary answers makes the exchange
+//! `client_aborted`: analysed as not compared, never as a mismatch ([`drops`]).
+//!
 //! Threads: the client listener runs on N worker threads (one per core), each a
 //! current-thread runtime accepting on its duplicate of one shared listening socket, with
 //! its own accept loop and its own share of every upstream pool: a client connection, its
