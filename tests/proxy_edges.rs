@@ -26,11 +26,14 @@ const HUNG: Duration = Duration::from_secs(15);
 struct Collect {
     seen: Arc<Mutex<Vec<Exchange>>>,
     gate: Option<std::sync::mpsc::Receiver<()>>,
+    /// Set while the sink blocks the pipeline thread.
+    holding: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sink for Collect {
     fn accept(&mut self, exchange: &Exchange, _: &Analysis) {
         if let Some(gate) = self.gate.take() {
+            self.holding.store(true, Ordering::SeqCst);
             let _ = gate.recv_timeout(HUNG);
         }
         if let Ok(mut v) = self.seen.lock() {
@@ -44,6 +47,7 @@ struct Harness {
     pipeline: Pipeline,
     config: Arc<Config>,
     exchanges: Arc<Mutex<Vec<Exchange>>>,
+    holding: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Harness {
@@ -58,9 +62,11 @@ impl Harness {
     ) -> Harness {
         let config = Arc::new(Config::parse(toml, "test.toml").expect("valid config"));
         let exchanges = Arc::new(Mutex::new(Vec::new()));
+        let holding = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sink = Collect {
             seen: Arc::clone(&exchanges),
             gate,
+            holding: Arc::clone(&holding),
         };
         let (pipeline, handle) = Pipeline::start(
             analyzer_for(&config),
@@ -82,6 +88,7 @@ impl Harness {
             pipeline,
             config,
             exchanges,
+            holding,
         }
     }
 
@@ -491,6 +498,13 @@ async fn shutdown_summary_names_analysis_queue_drops() {
             .await
             .expect("send");
         assert_eq!(resp.status(), 200);
+        if i == 0 {
+            // Wait until the sink holds the pipeline thread on the first exchange.
+            let deadline = Instant::now() + HUNG;
+            while !h.holding.load(Ordering::SeqCst) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
     // The sink holds the first exchange, the queue the second: the other 8 are dropped.
     let stats = h.pipeline.stats();
