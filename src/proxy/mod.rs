@@ -459,6 +459,11 @@ fn build_shared(
         idle: Duration::from_millis(p.idle_timeout_ms),
         max: limits::max_connections(p.max_connections, fd_limit, p.max_in_flight_shadows),
     };
+    tracing::info!(
+        "client connections capped at {} (file-descriptor limit {}; `[proxy] max_connections`)",
+        conn_limits.max,
+        fd_limit.map_or_else(|| "unknown".to_string(), |n| n.to_string())
+    );
     Ok(Shared {
         mode: p.mode,
         routes,
