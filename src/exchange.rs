@@ -98,6 +98,9 @@ pub enum FailureKind {
     Protocol,
     /// cutover did not send the request (shadow capacity full, body over the cap, ...).
     Dropped,
+    /// The client went away before the primary's answer was complete: there is nothing to
+    /// compare the candidate with (only ever a primary outcome; never a mismatch).
+    ClientAborted,
 }
 
 impl FailureKind {
@@ -108,7 +111,18 @@ impl FailureKind {
             FailureKind::Reset => "reset",
             FailureKind::Protocol => "protocol",
             FailureKind::Dropped => "dropped",
+            FailureKind::ClientAborted => "client_aborted",
         }
+    }
+}
+
+impl Exchange {
+    /// The client went away before the primary's answer was complete: nothing to compare.
+    pub fn client_aborted(&self) -> bool {
+        self.outcomes
+            .primary
+            .failure()
+            .is_some_and(|f| f.kind == FailureKind::ClientAborted)
     }
 }
 

@@ -12,9 +12,8 @@ use clap::{Args, ValueEnum};
 
 use super::{CliError, Status};
 use crate::config::{Config, ProxyMode};
-use crate::pipeline::aggregate::RouteStats;
 use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, analyzer_for};
-use crate::proxy::{self, ProxySummary};
+use crate::proxy;
 use crate::record::RecordingSink;
 
 #[derive(Debug, Args)]
@@ -84,7 +83,7 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     eprintln!("shutting down: finishing in-flight requests");
     let summary = running.shutdown().await;
     let aggregate = pipeline.finish().await;
-    say(render_summary(&config, &summary, &aggregate).trim_end());
+    say(proxy::render_summary(&config, &summary, &aggregate).trim_end());
     Ok(Status::Ok)
 }
 
@@ -109,66 +108,4 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// The end-of-run table: per route, mirrored / matched / mismatched / dropped / candidate errors.
-fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggregate) -> String {
-    use std::fmt::Write as _;
-    // The aggregate is keyed by `METHOD /path`; fold it onto the configured routes.
-    let mut per_route: Vec<RouteStats> = vec![RouteStats::default(); summary.routes.len()];
-    for (key, stats) in &aggregate.routes {
-        let path = key.split_once(' ').map_or(key.as_str(), |(_, p)| p);
-        let i = config
-            .routes
-            .iter()
-            .position(|r| r.matches(path))
-            .unwrap_or(summary.routes.len().saturating_sub(1));
-        if let Some(slot) = per_route.get_mut(i) {
-            slot.matched += stats.matched;
-            slot.mismatched += stats.mismatched;
-            slot.candidate_errors += stats.candidate_errors;
-        }
-    }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<24} {:>9} {:>9} {:>8} {:>10} {:>8} {:>10}",
-        "route", "requests", "mirrored", "matched", "mismatched", "dropped", "cand.errors"
-    );
-    for (r, stats) in summary.routes.iter().zip(&per_route) {
-        if r.requests == 0 && r.mirrored == 0 {
-            continue;
-        }
-        let dropped: u64 = r.not_mirrored.values().sum();
-        let _ = writeln!(
-            out,
-            "{:<24} {:>9} {:>9} {:>8} {:>10} {:>8} {:>10}",
-            r.route,
-            r.requests,
-            r.mirrored,
-            stats.matched,
-            stats.mismatched,
-            dropped,
-            stats.candidate_errors
-        );
-        if !r.not_mirrored.is_empty() {
-            let reasons: Vec<String> = r
-                .not_mirrored
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let _ = writeln!(out, "{:<24} not mirrored: {}", "", reasons.join(", "));
-        }
-    }
-    if summary.primary_errors > 0 {
-        let _ = writeln!(out, "primary transport errors: {}", summary.primary_errors);
-    }
-    if summary.unfinished_shadows > 0 || summary.late_exchanges > 0 {
-        let _ = writeln!(
-            out,
-            "shadows unfinished at shutdown: {} (exchanges not analysed: {})",
-            summary.unfinished_shadows, summary.late_exchanges
-        );
-    }
-    out
 }

@@ -4,6 +4,7 @@
 //! needs more than one key (one primary, known candidates, valid globs). Errors name the
 //! file, line, column and key. This module does no network I/O and starts nothing.
 
+mod connections;
 mod grouping;
 mod model;
 mod routes;

@@ -58,6 +58,22 @@ pub struct ProxyConfig {
     /// On shutdown, how long shadows still in flight may take.
     #[serde(default = "default_grace")]
     pub shutdown_grace_ms: u64,
+    /// A client connection must send a complete request head within this time after it
+    /// connects or starts its next request; otherwise it gets `408 Request Timeout` and is
+    /// closed.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive client connection with no request in flight is closed after this long.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_ms: u64,
+    /// Client connections open at once, across all listener threads; beyond it new
+    /// connections are refused (503, closed) and counted. Default: derived from the
+    /// process's file-descriptor limit (raised to its hard limit at start-up).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Request header fields accepted per request (HTTP/1); more get `431`.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
 }
 
 impl Default for ProxyConfig {
@@ -72,6 +88,10 @@ impl Default for ProxyConfig {
             primary_timeout_ms: default_primary_timeout(),
             shadow_timeout_ms: default_shadow_timeout(),
             shutdown_grace_ms: default_grace(),
+            header_read_timeout_ms: default_header_read_timeout(),
+            idle_timeout_ms: default_idle_timeout(),
+            max_connections: None,
+            max_headers: default_max_headers(),
         }
     }
 }
@@ -247,7 +267,7 @@ impl GroupingConfig {
     }
 }
 
-type Problem = (Range<usize>, String, String);
+pub(super) type Problem = (Range<usize>, String, String);
 
 impl ConfigFile {
     /// Checks that need more than one key. Returns the compiled route table.
@@ -355,6 +375,7 @@ impl ConfigFile {
             ));
         }
         super::grouping::check(&self.grouping)?;
+        super::connections::validate(&self.proxy, text)?;
         Ok(RouteTable::new(routes))
     }
 }
@@ -401,6 +422,15 @@ fn default_shadow_timeout() -> u64 {
 }
 fn default_grace() -> u64 {
     5_000
+}
+fn default_header_read_timeout() -> u64 {
+    10_000
+}
+fn default_idle_timeout() -> u64 {
+    60_000
+}
+fn default_max_headers() -> usize {
+    256
 }
 fn default_rotate() -> u64 {
     256 * 1024 * 1024

@@ -83,6 +83,9 @@ pub struct RouteStats {
     pub matched: u64,
     pub mismatched: u64,
     pub not_compared: u64,
+    /// Exchanges (counted in `not_compared`) whose client went away before the primary
+    /// answered; nothing else about them is counted.
+    pub client_aborted: u64,
     /// Candidate outcomes that were transport failures (connect, timeout, reset, ...).
     pub candidate_errors: u64,
     /// Candidate answers with a 5xx status.
@@ -187,6 +190,11 @@ impl RouteStats {
             Verdict::Match => self.matched += 1,
             Verdict::Mismatch => self.mismatched += 1,
             Verdict::NotCompared => self.not_compared += 1,
+        }
+        if exchange.client_aborted() {
+            // No primary answer: no latency, status or difference to learn from.
+            self.client_aborted += 1;
+            return;
         }
         let outcomes = &exchange.outcomes;
         record_latency(&mut self.latency_primary, Some(&outcomes.primary));

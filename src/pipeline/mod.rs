@@ -92,7 +92,8 @@ pub enum Verdict {
     Match,
     /// At least one difference counts.
     Mismatch,
-    /// No candidate outcome to compare (not mirrored, or dropped).
+    /// No candidate outcome to compare (not mirrored, or dropped), or no primary answer to
+    /// compare it with (the client went away first).
     NotCompared,
 }
 
@@ -121,6 +122,9 @@ impl Analyzer for ExactAnalyzer {
         let Some(candidate) = &exchange.outcomes.candidate else {
             return Analysis::not_compared(route);
         };
+        if exchange.client_aborted() {
+            return Analysis::not_compared(route);
+        }
         let differences = crate::compare::exact(&exchange.outcomes.primary, candidate);
         let noise = exchange
             .outcomes

@@ -138,6 +138,10 @@ impl Analyzer for ParityAnalyzer {
         let Some(candidate) = &exchange.outcomes.candidate else {
             return Analysis::not_compared(route);
         };
+        if exchange.client_aborted() {
+            // The client left before the primary answered: not the candidate's fault.
+            return Analysis::not_compared(route);
+        }
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);
         let primary = &exchange.outcomes.primary;

@@ -3,18 +3,16 @@
 //! Owns its own small HTTP server on a separate address so scraping never competes with
 //! proxied traffic for a connection. Reads counters; never changes proxy state.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::forward::ClientBody;
-use super::{Shared, stopped};
+use super::{Shared, conn, stopped};
 use crate::pipeline::{Aggregate, PipelineStats};
 
 /// What `/metrics` reads.
@@ -25,31 +23,46 @@ pub struct AdminState {
 }
 
 /// Serve until `stop` turns true.
+/// Connections are capped ([`ADMIN_MAX_CONNECTIONS`](super::limits::ADMIN_MAX_CONNECTIONS),
+/// within the descriptors the proxy listener leaves free) and closed after the same
+/// header-read and idle deadlines as proxy connections, so `/healthz` keeps answering
+/// while the proxy listener is saturated.
 pub async fn serve(listener: TcpListener, state: Arc<AdminState>, mut stop: watch::Receiver<bool>) {
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None);
+    let limits = state.shared.admin_limits();
+    let stats = Arc::clone(&state.shared.admin_conns);
     loop {
         let stream = tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    tracing::warn!("admin accept failed: {e}");
+                    stats.accept_error("admin listener", &e);
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     continue;
                 }
             },
         };
+        let Some(slot) = stats.admit(limits.max) else {
+            super::limits::refuse(stream);
+            continue;
+        };
         let state = Arc::clone(&state);
-        let svc = service_fn(move |req| {
-            let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(route(&state, &req)) }
-        });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), svc)
-            .into_owned();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let handle = move |req: Request<Incoming>| std::future::ready(route(&state, &req));
+        conn::spawn(
+            &builder,
+            None,
+            stream,
+            limits,
+            Arc::clone(&stats),
+            slot,
+            "admin",
+            handle,
+        );
     }
 }
 
@@ -63,12 +76,13 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<ClientBody> {
                 Ok(a) => a,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            let text = state.shared.metrics.render(
+            let mut text = state.shared.metrics.render(
                 &aggregate,
                 &state.stats,
                 state.shared.shadows_in_flight(),
             );
             drop(aggregate);
+            state.shared.render_connections(&mut text);
             (StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         _ => (

@@ -89,7 +89,8 @@ impl Target {
     /// followed by the request's origin-form path and query, built from parts. Without a
     /// prefix the request's path and query is reused as is (no copy, no re-parse).
     pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
-        let path_and_query = if self.prefix.is_empty() {
+        // `*` names the server, not a resource under the prefix.
+        let path_and_query = if self.prefix.is_empty() || path_and_query.as_str() == "*" {
             path_and_query.clone()
         } else {
             let pq = path_and_query.as_str();
@@ -103,10 +104,12 @@ impl Target {
 }
 
 /// The origin-form part of a request URI (path and query), whatever form the client used.
-/// For `GET http://evil.example/x?y` this is `/x?y`.
+/// For `GET http://evil.example/x?y` this is `/x?y`. The asterisk-form `*` (`OPTIONS *`)
+/// stays `*`; the handler answers it 400 for any other method.
 pub fn origin_form(uri: &Uri) -> PathAndQuery {
     match uri.path_and_query() {
         Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
+        Some(pq) if pq.as_str() == "*" && uri.authority().is_none() => pq.clone(),
         _ => PathAndQuery::from_static("/"),
     }
 }
@@ -411,7 +414,11 @@ mod tests {
         let uri = target("http://127.0.0.1:9/base/").uri(&pq).expect("uri");
         assert_eq!(uri.to_string(), "/base/x/y?q=1");
         let star: Uri = "*".parse().expect("uri");
-        assert_eq!(origin_form(&star).as_str(), "/");
+        assert_eq!(origin_form(&star).as_str(), "*");
+        let uri = target("http://127.0.0.1:9/base/")
+            .uri(&origin_form(&star))
+            .expect("uri");
+        assert_eq!(uri.to_string(), "*");
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //! Per request it does as little as possible: route lookup and the mirroring decision,
 //! header hygiene, spawning one task for the shadow work, and streaming the primary's
 //! answer back. It never compares bodies, never waits on a shadow, and never blocks on the
-//! pipeline (submission is a non-blocking `try_send`).
+//! pipeline (submission is a non-blocking `try_send`). Requests at the edges of HTTP
+//! (CONNECT, bad Host, upgrades) are left to [`super::edge`].
+//!
+//! A client that goes away before the primary's answer is complete makes hyper drop this
+//! handler's future; the primary's outcome is then reported to the shadow task as
+//! [`FailureKind::ClientAborted`] (by [`PrimarySender`]'s `Drop`), so the exchange is
+//! analysed as not compared instead of as a mismatch. A client leaving after the head is
+//! different: the response body's tee drains the rest, and the outcome stays comparable.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +23,6 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::Shared;
 use super::capture::{Buffered, Capture, TeeBody, buffer_request, micros};
 use super::forward::{
     ClientBody, ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
@@ -25,6 +30,7 @@ use super::forward::{
 };
 use super::metrics::NotMirrored;
 use super::shadow::{self, error_chain};
+use super::{Shared, edge};
 use crate::config::ProxyMode;
 use crate::exchange::{
     Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
@@ -35,11 +41,66 @@ pub async fn handle(
     shared: Arc<Shared>,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Result<Response<ClientBody>, Infallible> {
-    Ok(match shared.mode {
+) -> Response<ClientBody> {
+    if let Some(answer) = edge::refuse(&req) {
+        return answer;
+    }
+    if edge::is_upgrade(&req) {
+        let route = shared.route_index(req.uri().path());
+        return match shared.mode {
+            ProxyMode::Inline => edge::tunnel(shared, peer, req, route).await,
+            ProxyMode::MirrorTarget => {
+                if let Some(r) = route {
+                    shared.metrics.not_mirrored(r, NotMirrored::Upgrade);
+                }
+                no_content()
+            }
+        };
+    }
+    match shared.mode {
         ProxyMode::Inline => inline(shared, peer, req).await,
         ProxyMode::MirrorTarget => mirror_target(shared, peer, req).await,
-    })
+    }
+}
+
+/// The primary's outcome on its way to the shadow task. Dropped unsent, i.e. when hyper
+/// drops the request's future because the client went away before the primary answered,
+/// it reports a client abort.
+struct PrimarySender {
+    tx: Option<tokio::sync::oneshot::Sender<OutcomeResult>>,
+    since: Instant,
+}
+
+impl PrimarySender {
+    fn new(tx: tokio::sync::oneshot::Sender<OutcomeResult>) -> PrimarySender {
+        PrimarySender {
+            tx: Some(tx),
+            since: Instant::now(),
+        }
+    }
+
+    fn send(mut self, result: OutcomeResult) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// Hand the channel to the response body's capture, which always finishes it.
+    fn into_inner(mut self) -> Option<tokio::sync::oneshot::Sender<OutcomeResult>> {
+        self.tx.take()
+    }
+}
+
+impl Drop for PrimarySender {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(OutcomeResult::Failure(Failure {
+                kind: FailureKind::ClientAborted,
+                elapsed_us: micros(self.since.elapsed()),
+                message: "the client went away before the primary answered".into(),
+            }));
+        }
+    }
 }
 
 /// What the shadow task needs to know about the request.
@@ -108,11 +169,16 @@ async fn inline(
     let shadows = mirror.map(|m| {
         let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
         spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
-        tx
+        PrimarySender::new(tx)
     });
     let req = match build_request(&shared.primary, &parts.method, &pq, headers, body, None) {
         Ok(r) => r,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad request", &e.to_string()),
+        Err(e) => {
+            if let Some(tx) = shadows {
+                tx.send(dropped(&e.to_string()));
+            }
+            return error_response(StatusCode::BAD_REQUEST, "bad request", &e.to_string());
+        }
     };
     shared.metrics.request(route, shared.primary.index);
     let started = Instant::now();
@@ -122,7 +188,7 @@ async fn inline(
         Ok(Ok(resp)) => {
             shared.metrics.latency(shared.primary.index, ttfb_us);
             let (mut parts, body) = resp.into_parts();
-            let body = match shadows {
+            let body = match shadows.and_then(PrimarySender::into_inner) {
                 None => ClientBody::Plain(body),
                 Some(tx) => {
                     let capture = Capture::new(
@@ -149,7 +215,7 @@ async fn inline(
     };
     shared.metrics.error(shared.primary.index, kind);
     if let Some(tx) = shadows {
-        let _ = tx.send(OutcomeResult::Failure(Failure {
+        tx.send(OutcomeResult::Failure(Failure {
             kind,
             elapsed_us: ttfb_us,
             message: message.clone(),
@@ -242,6 +308,12 @@ fn spawn_shadows(
             target: shared.primary.name.clone(),
             result: primary.unwrap_or_else(|_| dropped("primary outcome lost")),
         };
+        if primary
+            .failure()
+            .is_some_and(|f| f.kind == FailureKind::ClientAborted)
+        {
+            shared.drops.client_aborted(route);
+        }
         shared.submit(Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
             at,
@@ -369,7 +441,11 @@ fn no_content() -> Response<ClientBody> {
 }
 
 /// A short JSON error produced by cutover itself (502, 504, 400).
-fn error_response(status: StatusCode, error: &str, detail: &str) -> Response<ClientBody> {
+pub(super) fn error_response(
+    status: StatusCode,
+    error: &str,
+    detail: &str,
+) -> Response<ClientBody> {
     let body =
         serde_json::json!({ "error": error, "detail": detail, "source": "cutover" }).to_string();
     let mut resp = Response::new(ClientBody::full(body));

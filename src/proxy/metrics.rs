@@ -28,15 +28,18 @@ pub enum NotMirrored {
     /// The request is itself a shadow copy (`x-cutover-shadow`): mirroring it again could
     /// loop, e.g. when a candidate URL points back at a cutover.
     ShadowCopy,
+    /// A protocol upgrade (WebSocket, ...): tunnelled to the primary, never mirrored.
+    Upgrade,
 }
 
 impl NotMirrored {
-    pub const ALL: [NotMirrored; 5] = [
+    pub const ALL: [NotMirrored; 6] = [
         NotMirrored::SampledOut,
         NotMirrored::Method,
         NotMirrored::BodyTooLarge,
         NotMirrored::Capacity,
         NotMirrored::ShadowCopy,
+        NotMirrored::Upgrade,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,16 +48,18 @@ impl NotMirrored {
             NotMirrored::BodyTooLarge => "body_too_large",
             NotMirrored::Capacity => "capacity",
             NotMirrored::ShadowCopy => "shadow_copy",
+            NotMirrored::Upgrade => "upgrade",
         }
     }
 }
 
-const KINDS: [FailureKind; 5] = [
+const KINDS: [FailureKind; 6] = [
     FailureKind::Connect,
     FailureKind::Timeout,
     FailureKind::Reset,
     FailureKind::Protocol,
     FailureKind::Dropped,
+    FailureKind::ClientAborted,
 ];
 
 fn kind_index(k: FailureKind) -> usize {
@@ -64,6 +69,7 @@ fn kind_index(k: FailureKind) -> usize {
         FailureKind::Reset => 2,
         FailureKind::Protocol => 3,
         FailureKind::Dropped => 4,
+        FailureKind::ClientAborted => 5,
     }
 }
 

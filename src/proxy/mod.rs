@@ -14,6 +14,16 @@
 //! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
 //! connection's buffers.
 //!
+//! Connections: at most `max_connections` client connections are open at once across all
+//! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
+//! descriptors reserved for upstream connections, shadow copies and the admin listener);
+//! more are answered `503` and closed at once ([`limits`]). A request head must arrive
+//! within `header_read_timeout_ms` (else `408` and close), and a keep-alive connection
+//! with no request in flight is closed after `idle_timeout_ms` (`conn.rs`). CONNECT, a bad
+//! `Host`, and protocol upgrades (tunnelled to the primary, never mirrored) are handled in
+//! `edge.rs`. A client that leaves before the primary answers makes the exchange
+//! `client_aborted`: analysed as not compared, never as a mismatch ([`drops`]).
+//!
 //! Threads: the client listener runs on N worker threads (one per core), each a
 //! current-thread runtime accepting on its duplicate of one shared listening socket, with
 //! its own accept loop and its own share of every upstream pool: a client connection, its
@@ -48,8 +58,12 @@
 
 pub mod admin;
 pub mod capture;
+mod conn;
+pub mod drops;
+mod edge;
 pub mod forward;
 mod handler;
+pub mod limits;
 pub mod metrics;
 pub mod pool;
 pub mod shadow;
@@ -72,6 +86,10 @@ use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
 use forward::Target;
 use metrics::{Metrics, NotMirrored};
 use worker::{Worker, bind_listener, worker_count};
+
+use drops::ClientAborts;
+pub use drops::render_summary;
+use limits::{ADMIN_MAX_CONNECTIONS, ConnLimits, ConnStats};
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +126,17 @@ pub struct Shared {
     pipeline: RwLock<Option<PipelineHandle>>,
     next_id: AtomicU64,
     late: AtomicU64,
+    /// Client connections of the proxy listener (all workers).
+    pub conns: Arc<ConnStats>,
+    /// Connections of the admin listener.
+    pub admin_conns: Arc<ConnStats>,
+    conn_limits: ConnLimits,
+    /// Request header fields accepted per HTTP/1 request.
+    max_headers: usize,
+    /// Mirrored exchanges whose client left before the primary answered, per route.
+    pub drops: ClientAborts,
+    /// The pipeline's counters (queue drops) for the shutdown summary.
+    pipeline_stats: Arc<PipelineStats>,
 }
 
 impl Shared {
@@ -165,6 +194,21 @@ impl Shared {
         }
     }
 
+    /// Deadlines and cap of the admin listener's connections.
+    fn admin_limits(&self) -> ConnLimits {
+        ConnLimits {
+            max: ADMIN_MAX_CONNECTIONS,
+            ..self.conn_limits
+        }
+    }
+
+    /// Prometheus families for connections (proxy and admin listeners) and client aborts.
+    pub fn render_connections(&self, out: &mut String) {
+        self.conns.render(out, "proxy");
+        self.admin_conns.render(out, "admin");
+        self.drops.render(out, self.metrics.route_names());
+    }
+
     /// Shadow permits currently held.
     pub fn shadows_in_flight(&self) -> usize {
         self.max_shadows
@@ -192,8 +236,10 @@ pub struct RouteSummary {
     pub requests: u64,
     pub mirrored: u64,
     /// Requests on the route that were not mirrored, by reason (`sampled_out`, `method`,
-    /// `body_too_large`, `capacity`).
+    /// `body_too_large`, `capacity`, `shadow_copy`, `upgrade`).
     pub not_mirrored: BTreeMap<String, u64>,
+    /// Mirrored requests whose client went away before the primary answered.
+    pub client_aborted: u64,
 }
 
 /// What the proxy did, as counted when it stopped.
@@ -206,6 +252,22 @@ pub struct ProxySummary {
     pub unfinished_shadows: usize,
     /// Exchanges completed after the pipeline handle was released (not analysed).
     pub late_exchanges: u64,
+    /// Exchanges dropped because the analysis queue was full (not analysed).
+    pub analysis_queue_full: u64,
+    /// Mirrored exchanges whose client went away before the primary answered.
+    pub client_aborted: u64,
+    /// Client connections refused because `max_connections` were open.
+    pub connections_refused: u64,
+    /// The cap in force (configured or derived from the descriptor limit).
+    pub max_connections: usize,
+    /// Client connections closed because no complete request head arrived in time.
+    pub header_timeouts: u64,
+    /// Keep-alive client connections closed after the idle timeout.
+    pub idle_closed: u64,
+    /// Failed accepts on the proxy listener.
+    pub accept_errors: u64,
+    /// Upgraded connections tunnelled to the primary.
+    pub upgrades: u64,
 }
 
 impl RunningProxy {
@@ -258,14 +320,27 @@ fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
                 requests,
                 mirrored,
                 not_mirrored: not.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                client_aborted: shared.drops.get(i),
             }
         })
         .collect();
+    let c = &shared.conns;
     ProxySummary {
         routes,
         primary_errors: m.errors_of(shared.primary.index),
         unfinished_shadows,
         late_exchanges: shared.late.load(Ordering::Relaxed),
+        analysis_queue_full: shared
+            .pipeline_stats
+            .dropped_queue_full
+            .load(Ordering::Relaxed),
+        client_aborted: shared.drops.total(),
+        connections_refused: c.refused.load(Ordering::Relaxed),
+        max_connections: shared.conn_limits.max,
+        header_timeouts: c.header_timeouts.load(Ordering::Relaxed),
+        idle_closed: c.idle_closed.load(Ordering::Relaxed),
+        accept_errors: c.accept_errors.load(Ordering::Relaxed),
+        upgrades: c.upgrades.load(Ordering::Relaxed),
     }
 }
 
@@ -279,7 +354,7 @@ pub async fn start(
 ) -> Result<RunningProxy, ProxyError> {
     let p = &config.file.proxy;
     let workers = worker_count();
-    let shared = Arc::new(build_shared(&config, handle, workers)?);
+    let shared = Arc::new(build_shared(&config, handle, workers, Arc::clone(&stats))?);
     let grace = Duration::from_millis(p.shutdown_grace_ms);
     let (stop, stop_rx) = watch::channel(false);
     // One listening socket, shared by every worker (each accepts on a duplicate of it): a
@@ -351,6 +426,7 @@ fn build_shared(
     config: &Config,
     handle: PipelineHandle,
     workers: usize,
+    pipeline_stats: Arc<PipelineStats>,
 ) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
@@ -369,11 +445,25 @@ fn build_shared(
         None => None,
     };
     let routes: Vec<Route> = config.routes.iter().cloned().collect();
+    let routes_len = routes.len();
     let route_candidates = routes
         .iter()
         .map(|r| target(&r.candidate, p.shadow_timeout_ms))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics = Metrics::new(routes.iter().map(|r| r.pattern.clone()).collect(), names);
+    // Client connections are capped below the descriptor limit (raised to its hard limit
+    // first), leaving room for upstream connections, the admin listener and files.
+    let fd_limit = limits::raise_fd_limit();
+    let conn_limits = ConnLimits {
+        header_read: Duration::from_millis(p.header_read_timeout_ms),
+        idle: Duration::from_millis(p.idle_timeout_ms),
+        max: limits::max_connections(p.max_connections, fd_limit, p.max_in_flight_shadows),
+    };
+    tracing::info!(
+        "client connections capped at {} (file-descriptor limit {}; `[proxy] max_connections`)",
+        conn_limits.max,
+        fd_limit.map_or_else(|| "unknown".to_string(), |n| n.to_string())
+    );
     Ok(Shared {
         mode: p.mode,
         routes,
@@ -388,6 +478,12 @@ fn build_shared(
         pipeline: RwLock::new(Some(handle)),
         next_id: AtomicU64::new(1),
         late: AtomicU64::new(0),
+        conns: Arc::new(ConnStats::default()),
+        admin_conns: Arc::new(ConnStats::default()),
+        conn_limits,
+        max_headers: p.max_headers,
+        drops: ClientAborts::new(routes_len),
+        pipeline_stats,
     })
 }
 

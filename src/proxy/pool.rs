@@ -84,6 +84,11 @@ impl Pool {
         })
     }
 
+    /// The `host:port` this pool connects to (for connections that never return to it).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
     /// This thread's idle list.
     fn shard(&self) -> &Mutex<VecDeque<Idle>> {
         let i = WORKER.with(Cell::get);
@@ -183,6 +188,11 @@ pub struct UpstreamBody {
 }
 
 impl UpstreamBody {
+    /// The body of a response on a connection that is not pooled (an upgrade attempt).
+    pub fn unpooled(inner: Incoming) -> UpstreamBody {
+        UpstreamBody { inner, conn: None }
+    }
+
     fn release(&mut self) {
         if let Some((tx, pool)) = self.conn.take() {
             pool.checkin(tx);

@@ -1,19 +1,19 @@
 //! The proxy's listener threads: one current-thread runtime per core, each accepting on a
 //! duplicate of one shared listening socket and serving its connections with hyper, so a
 //! client connection, its upstream connections and its shadow tasks stay on one thread.
-//! Owns binding, the accept loop, graceful connection shutdown and joining the threads
-//! without blocking the caller's runtime.
+//! Owns binding, the accept loop (with the connection cap and rate-limited accept-error
+//! logging), graceful connection shutdown and joining the threads without blocking the
+//! caller's runtime.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
-use super::{Shared, handler, pool, stopped};
+use super::{Shared, conn, handler, limits, pool, stopped};
 
 /// Listener threads: one per core.
 pub(super) fn worker_count() -> usize {
@@ -116,6 +116,9 @@ pub(super) fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpLi
 }
 
 /// Accept connections until `stop`, then let open connections finish (up to `grace`).
+/// Connections beyond `max_connections` (counted across every worker) are refused at
+/// once; each admitted one is served under the header-read and idle deadlines
+/// ([`conn::spawn`]).
 async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -123,34 +126,45 @@ async fn serve(
     grace: Duration,
 ) {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // hyper's own header timeout closes without an answer; `conn` answers 408.
+        .header_read_timeout(None)
+        .max_headers(shared.max_headers);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = shared.conn_limits;
     loop {
         let (stream, peer) = tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
+                    // Out of file descriptors and the like: back off instead of spinning,
+                    // and log a count once per interval instead of a line per failure.
+                    shared.conns.accept_error("proxy listener", &e);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
             },
         };
+        let Some(slot) = shared.conns.admit(limits.max) else {
+            limits::refuse(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let shared = Arc::clone(&shared);
-        let svc = service_fn(move |req| handler::handle(Arc::clone(&shared), peer, req));
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection from {peer}: {e}");
-            }
-        });
+        let handler_shared = Arc::clone(&shared);
+        conn::spawn(
+            &builder,
+            Some(&graceful),
+            stream,
+            limits,
+            Arc::clone(&shared.conns),
+            slot,
+            "proxy",
+            move |req| handler::handle(Arc::clone(&handler_shared), peer, req),
+        );
     }
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;

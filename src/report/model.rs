@@ -97,6 +97,9 @@ pub struct RouteReport {
     pub matched: u64,
     pub mismatched: u64,
     pub not_compared: u64,
+    /// Of `not_compared`: exchanges whose client went away before the primary answered.
+    #[serde(default)]
+    pub client_aborted: u64,
     pub candidate_errors: u64,
     pub parity: f64,
     pub parity_threshold: f64,
@@ -304,6 +307,7 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
         matched,
         mismatched,
         not_compared: stats.not_compared,
+        client_aborted: stats.client_aborted,
         candidate_errors: stats.candidate_errors,
         parity,
         parity_threshold: threshold,

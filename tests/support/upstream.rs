@@ -217,3 +217,91 @@ pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A WebSocket echo server over raw TCP: answers the handshake with `101` (the accept key
+/// is not computed: no SHA-1 here, and nothing on the path checks it), then echoes each
+/// masked client frame (payload < 126 bytes) back unmasked. Counts handshakes.
+pub async fn ws_echo_server() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&handshakes);
+    let addr = raw_server(move |mut s| {
+        let counted = Arc::clone(&counted);
+        async move {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => return,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            if !text.contains("upgrade: websocket") {
+                let _ = s
+                    .write_all(b"HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                return;
+            }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = s
+                .write_all(
+                    b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: not-computed\r\n\r\n",
+                )
+                .await;
+            loop {
+                let mut hdr = [0u8; 2];
+                if s.read_exact(&mut hdr).await.is_err() {
+                    return;
+                }
+                let len = usize::from(hdr[1] & 0x7f);
+                let mut mask = [0u8; 4];
+                if hdr[1] & 0x80 != 0 && s.read_exact(&mut mask).await.is_err() {
+                    return;
+                }
+                let mut payload = vec![0u8; len];
+                if s.read_exact(&mut payload).await.is_err() {
+                    return;
+                }
+                for (i, b) in payload.iter_mut().enumerate() {
+                    *b ^= mask[i % 4];
+                }
+                let mut frame = vec![hdr[0], len as u8];
+                frame.extend_from_slice(&payload);
+                if s.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    (addr, handshakes)
+}
+
+/// A raw HTTP/1.1 server that records each request head (any number of header fields)
+/// and answers `200` with `connection: close`.
+pub async fn head_recorder() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&heads);
+    let addr = raw_server(move |mut s| {
+        let recorded = Arc::clone(&recorded);
+        async move {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            if let Ok(mut v) = recorded.lock() {
+                v.push(String::from_utf8_lossy(&head).into_owned());
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+            let _ = s.shutdown().await;
+        }
+    })
+    .await;
+    (addr, heads)
+}
