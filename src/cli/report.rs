@@ -26,7 +26,10 @@ pub struct ReportArgs {
 pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     let config = Config::load(&args.config).map_err(CliError::usage)?;
     let analyzer = analyzer_for(&config);
-    let mut aggregate = Aggregate::default();
+    let mut aggregate = Aggregate {
+        redaction: crate::redact::Redaction::for_config(&config.file),
+        ..Aggregate::default()
+    };
     let stats = report::read_recordings(&args.from, |exchange| {
         let analysis = analyzer.analyze(&exchange);
         aggregate.add(&exchange, &analysis);

@@ -4,10 +4,20 @@
 //! needs more than one key (one primary, known candidates, valid globs). Errors name the
 //! file, line, column and key. This module does no network I/O and starts nothing.
 
+mod addr;
 mod model;
+mod redaction;
 mod routes;
+mod spans;
+mod strict;
 
+pub use addr::parse_listen;
 pub use model::*;
+pub use redaction::RedactionConfig;
+pub use strict::{
+    MAX_BODY_BYTES, MAX_FSYNC_MS, MAX_IN_FLIGHT_SHADOWS, MAX_TIMEOUT_MS, MIN_ROTATE_BYTES,
+    check_target_url,
+};
 pub use routes::{Route, RouteTable};
 
 use std::fmt;
@@ -78,7 +88,11 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
-            ConfigError::Invalid(locate(text, name, span.start, None, message))
+            let key = spans::key_at(text, span.start);
+            ConfigError::Invalid(locate(text, name, span.start, key, message))
+        })?;
+        strict::check(&file, text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))

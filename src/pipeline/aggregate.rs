@@ -230,13 +230,6 @@ fn status_label(o: &Outcome) -> String {
 
 fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Example {
     let request = &exchange.request;
-    let uri = match request.uri.split_once('?') {
-        Some((path, query)) => match redact::redact_form(query, redaction) {
-            Some(q) => format!("{path}?{q}"),
-            None => request.uri.clone(),
-        },
-        None => request.uri.clone(),
-    };
     let mut body = request.body.clone();
     redact::redact_body(
         &mut body,
@@ -247,7 +240,7 @@ fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Exampl
     redact::redact_difference(&mut d, redaction);
     Example {
         exchange: exchange.id,
-        request: format!("{} {uri}", request.method),
+        request: redact::display_request(&request.method, &request.uri, redaction),
         request_body: (!body.is_empty()).then(|| {
             cut(
                 &String::from_utf8_lossy(body.as_bytes()),
