@@ -86,7 +86,9 @@ impl RouteGrouper {
         }
         for s in segs {
             out.push('/');
-            let id = looks_like_id(s) || s == crate::redact::MASK || crate::redact::looks_secret_segment(s);
+            let id = looks_like_id(s)
+                || s == crate::redact::MASK
+                || crate::redact::looks_secret_segment(s);
             out.push_str(if id { "{id}" } else { s });
         }
         if path.ends_with('/') && path.len() > 1 {

@@ -14,11 +14,11 @@ mod strict;
 pub use addr::parse_listen;
 pub use model::*;
 pub use redaction::RedactionConfig;
+pub use routes::{Route, RouteTable};
 pub use strict::{
     MAX_BODY_BYTES, MAX_FSYNC_MS, MAX_IN_FLIGHT_SHADOWS, MAX_TIMEOUT_MS, MIN_ROTATE_BYTES,
     check_target_url,
 };
-pub use routes::{Route, RouteTable};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -161,3 +161,5 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_strict;

@@ -90,19 +90,28 @@ pub(super) fn check(file: &ConfigFile, text: &str) -> Result<(), Problem> {
     if !(t.p95_ms.is_finite() && t.p95_ms > 0.0) {
         return Err(problem(
             "triggers.p95_ms",
-            format!("must be a positive number of milliseconds, got {}", t.p95_ms),
+            format!(
+                "must be a positive number of milliseconds, got {}",
+                t.p95_ms
+            ),
         ));
     }
     if !(t.p95_increase_pct.is_finite() && t.p95_increase_pct >= 0.0) {
         return Err(problem(
             "triggers.p95_increase_pct",
-            format!("must be 0 or more (a percentage), got {}", t.p95_increase_pct),
+            format!(
+                "must be 0 or more (a percentage), got {}",
+                t.p95_increase_pct
+            ),
         ));
     }
     if !(0.0..=100.0).contains(&t.error_rate_pct) {
         return Err(problem(
             "triggers.error_rate_pct",
-            format!("must be a percentage from 0 to 100, got {}", t.error_rate_pct),
+            format!(
+                "must be a percentage from 0 to 100, got {}",
+                t.error_rate_pct
+            ),
         ));
     }
     check_names(file, text)

@@ -162,7 +162,11 @@ fn value_end(b: &[u8], k: usize) -> usize {
 /// `--boundary` (so a multipart body labelled otherwise is still split).
 fn boundary(content_type: Option<&str>, bytes: &[u8]) -> Option<Vec<u8>> {
     if let Some(ct) = content_type {
-        if ct.trim_start().to_ascii_lowercase().starts_with("multipart/") {
+        if ct
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+        {
             let found = ct.split(';').find_map(|p| {
                 let (k, v) = p.split_once('=')?;
                 k.trim()
@@ -176,7 +180,9 @@ fn boundary(content_type: Option<&str>, bytes: &[u8]) -> Option<Vec<u8>> {
     }
     let rest = bytes.strip_prefix(b"--")?;
     let line_end = rest.iter().position(|&c| c == b'\n')?;
-    let line = rest[..line_end].strip_suffix(b"\r").unwrap_or(&rest[..line_end]);
+    let line = rest[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&rest[..line_end]);
     (!line.is_empty() && line.len() <= 200 && line.iter().all(|&c| c > b' ' && c < 0x7f))
         .then(|| line.to_vec())
 }
@@ -232,7 +238,8 @@ fn redact_parts(
             Some(p) => (p, p + 4),
             None => match memchr::memmem::find(part, b"\n\n") {
                 Some(p) => (p, p + 2),
-                None => (part.len(), part.len()),
+                // Cut inside the part's headers: no content to redact.
+                None => continue,
             },
         };
         let head = String::from_utf8_lossy(&part[..head_len]);

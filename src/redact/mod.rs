@@ -86,10 +86,18 @@ impl Redaction {
         let parsed = |list: &[String]| -> Vec<Pattern> {
             list.iter().filter_map(|p| Pattern::parse(p).ok()).collect()
         };
-        parsed(&cfg.headers).into_iter().for_each(|p| self.headers.add(p));
-        parsed(&cfg.fields).into_iter().for_each(|p| self.fields.add(p));
-        parsed(&cfg.keep_headers).into_iter().for_each(|p| self.headers.keep(p));
-        parsed(&cfg.keep_fields).into_iter().for_each(|p| self.fields.keep(p));
+        parsed(&cfg.headers)
+            .into_iter()
+            .for_each(|p| self.headers.add(p));
+        parsed(&cfg.fields)
+            .into_iter()
+            .for_each(|p| self.fields.add(p));
+        parsed(&cfg.keep_headers)
+            .into_iter()
+            .for_each(|p| self.headers.keep(p));
+        parsed(&cfg.keep_fields)
+            .into_iter()
+            .for_each(|p| self.fields.keep(p));
         self.path_segments = cfg.path_segments;
         self
     }

@@ -145,7 +145,10 @@ pub struct NameSet {
 impl NameSet {
     pub fn from_defaults(defaults: &[&str]) -> NameSet {
         NameSet {
-            secret: defaults.iter().filter_map(|p| Pattern::parse(p).ok()).collect(),
+            secret: defaults
+                .iter()
+                .filter_map(|p| Pattern::parse(p).ok())
+                .collect(),
             keep: Vec::new(),
         }
     }

@@ -21,8 +21,8 @@ pub const SECRET_SEGMENT_MIN_LEN: usize = 16;
 /// UUIDs are never secret. It is secret when any of these holds:
 /// 1. JWT-shaped: three dot-separated parts, the first starting with `eyJ`;
 /// 2. hexadecimal of 32 characters or more, with letters and digits;
-/// 3. letters and digits interleaved: at least 3 places where a letter and a digit touch,
-///    and a character entropy of at least 3 bits per character;
+/// 3. not hexadecimal, with letters and digits interleaved: at least 3 places where a
+///    letter and a digit touch, and a character entropy of at least 3 bits per character;
 /// 4. letters only, both cases, at least 20 long, with the upper-case share between 30 %
 ///    and 70 % and at least one case change every three characters (random base64
 ///    without a digit; camelCase names have far fewer capitals).
@@ -45,8 +45,12 @@ pub fn looks_secret_segment(segment: &str) -> bool {
     }
     let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
     let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    let hex_lower = b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
-    let hex_upper = b.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
+    let hex_lower = b
+        .iter()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+    let hex_upper = b
+        .iter()
+        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c));
     if (hex_lower || hex_upper) && b.len() >= 32 && letters > 0 && digits > 0 {
         return true;
     }
@@ -57,7 +61,13 @@ pub fn looks_secret_segment(segment: &str) -> bool {
                 || (w[0].is_ascii_digit() && w[1].is_ascii_alphabetic())
         })
         .count();
-    if touches >= 3 && entropy(b) >= 3.0 {
+    // Shorter hex strings are identifiers (object ids, short hashes): rule 2 decides hex.
+    // Many separators make a version or a slug (`v1.2.3-beta4-build5678`), not a token.
+    let separators = b.iter().filter(|c| b"-_.~".contains(c)).count();
+    if separators * 6 > b.len() {
+        return false;
+    }
+    if touches >= 3 && !(hex_lower || hex_upper) && entropy(b) >= 3.0 {
         return true;
     }
     if digits == 0 && b.len() >= 20 {
