@@ -469,3 +469,31 @@ async fn no_bypass_reaches_stdout_logs_or_the_report_command() {
     assert_clean("report stderr", &output.stderr, &secrets);
     check_report_dir(&report_dir, &secrets);
 }
+
+/// Issue #7, defect 5: a port in use names the key and the file, and the OS error is
+/// printed once.
+#[test]
+fn port_in_use_names_key_and_file_and_prints_the_os_error_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("busy.toml");
+    let text = config_text("http://127.0.0.1:9", "http://127.0.0.1:9").replace(
+        "listen = \"localhost:0\"",
+        &format!("listen = \"localhost:{port}\""),
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["proxy", "--config"])
+        .arg(&cfg)
+        .arg("--record")
+        .arg(tmp.path().join("r.jsonl"))
+        .output()
+        .expect("cutover proxy");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains(&cfg.display().to_string()), "{err}");
+    assert!(err.contains("`[proxy] listen`"), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    drop(taken);
+}

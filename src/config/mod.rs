@@ -148,7 +148,8 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
     let column = before[line_start..].chars().count() + 1;
-    let snippet = text[line_start..].lines().next().map(|l| l.to_string());
+    // A URL's `user:password@` is not echoed back to the terminal.
+    let snippet = text[line_start..].lines().next().map(strict::mask_userinfo);
     Located {
         path: name.to_string(),
         line,

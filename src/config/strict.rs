@@ -188,3 +188,31 @@ pub fn check_target_url(url: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `scheme://user:password@` in a line → `scheme://user:[REDACTED]@`.
+pub(super) fn mask_userinfo(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' '))
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@').and_then(|at| {
+            let (user, _) = authority[..at].split_once(':')?;
+            Some(format!(
+                "{user}:{}{}",
+                crate::redact::MASK,
+                &authority[at..]
+            ))
+        }) {
+            Some(masked) => out.push_str(&masked),
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -230,4 +230,14 @@ fn target_urls_with_ports_in_range_and_ipv6_are_fine() {
     }
     let err = check_target_url("http://user:hunter2@h:1").expect_err("userinfo");
     assert!(!err.contains("hunter2"), "{err}");
+    let text = with(
+        "auth",
+        r#"auth = { url = "http://user:hunter2@127.0.0.1:8001" }"#,
+    );
+    let shown = match Config::parse(&text, "cutover.toml") {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("userinfo accepted"),
+    };
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("user:[REDACTED]@127.0.0.1:8001"), "{shown}");
 }
