@@ -197,7 +197,7 @@ pub(super) fn mask_userinfo(line: &str) -> String {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
         let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' '))
+            .find(['/', '?', '#', '"', '\'', ' '])
             .unwrap_or(tail.len());
         let authority = &tail[..end];
         match authority.rfind('@').and_then(|at| {
