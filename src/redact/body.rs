@@ -8,7 +8,7 @@
 //! value change; a body without secrets is returned unchanged (`None`).
 
 use super::pairs::{form_shaped, redact_pairs};
-use super::{MASK, Redaction};
+use super::{MASK, Redaction, uri};
 
 /// Multipart nesting and scanner recursion stop here.
 const MAX_DEPTH: usize = 4;
@@ -41,7 +41,7 @@ fn redact_depth(
         }
     }
     let now = current.as_deref().unwrap_or(bytes);
-    if let Some(r) = scan_json(now, rules) {
+    if let Some(r) = scan_json(now, rules, depth) {
         current = Some(r);
     }
     let now = current.as_deref().unwrap_or(bytes);
@@ -54,8 +54,9 @@ fn redact_depth(
 }
 
 /// Scan for `"name" : value` where the name is secret; mask the whole value (string,
-/// number, literal, object or array; to the end of the input when it is cut).
-pub(super) fn scan_json(b: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
+/// number, literal, object or array; to the end of the input when it is cut). String
+/// values that hold JSON, a form or a URL of their own are redacted inside (re-escaped).
+pub(super) fn scan_json(b: &[u8], rules: &Redaction, depth: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut last = 0;
     let mut i = 0;
@@ -71,6 +72,12 @@ pub(super) fn scan_json(b: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
         }
         let j = skip_ws(b, end + 1);
         if j >= b.len() || b[j] != b':' {
+            if let Some(enc) = nested_string(&b[i..=end], rules, depth) {
+                out.extend_from_slice(&b[last..i]);
+                out.extend_from_slice(&enc);
+                last = end + 1;
+                changed = true;
+            }
             i = end + 1;
             continue;
         }
@@ -94,6 +101,31 @@ pub(super) fn scan_json(b: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(&b[last..]);
     Some(out)
+}
+
+/// A quoted JSON string value with secrets inside it, re-encoded; `None` when clean.
+fn nested_string(quoted: &[u8], rules: &Redaction, depth: usize) -> Option<Vec<u8>> {
+    let inner = &quoted[1..quoted.len() - 1];
+    let worth = inner.contains(&b'=')
+        || inner.starts_with(b"/")
+        || inner.starts_with(b"http")
+        || inner.windows(2).any(|w| w == b"\\\"");
+    if !worth || depth + 1 >= MAX_DEPTH {
+        return None;
+    }
+    let s: String = serde_json::from_slice(quoted).ok()?;
+    let r = redact_string(&s, rules, depth + 1)?;
+    serde_json::to_string(&r).ok().map(String::into_bytes)
+}
+
+/// A text value (from a JSON string): a URL is redacted as a URI, anything else goes
+/// through every body scanner. `None` when clean.
+pub(super) fn redact_string(s: &str, rules: &Redaction, depth: usize) -> Option<String> {
+    let t = s.trim();
+    if (t.starts_with('/') || t.contains("://")) && !t.contains(char::is_whitespace) {
+        return uri::redact_uri(t, rules).map(|u| s.replace(t, &u));
+    }
+    redact_depth(s.as_bytes(), None, rules, depth).map(|r| String::from_utf8_lossy(&r).into_owned())
 }
 
 /// The name of a quoted key (`quoted` includes both quotes), escapes decoded when valid.

@@ -206,7 +206,7 @@ pub fn redact_difference(d: &mut Difference, rules: &Redaction) {
 /// holds a URL.
 pub fn redact_text(text: &str, rules: &Redaction) -> Option<String> {
     let mut changed = false;
-    let json = body::scan_json(text.as_bytes(), rules);
+    let json = body::scan_json(text.as_bytes(), rules, 0);
     let base = match &json {
         Some(b) => {
             changed = true;
@@ -269,6 +269,13 @@ pub fn redact_json(value: &mut Value, rules: &Redaction) -> bool {
         Value::Array(items) => items
             .iter_mut()
             .fold(false, |c, v| redact_json(v, rules) | c),
+        Value::String(s) => match body::redact_string(s, rules, 1) {
+            Some(r) => {
+                *s = r;
+                true
+            }
+            None => false,
+        },
         _ => false,
     }
 }

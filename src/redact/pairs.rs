@@ -59,13 +59,19 @@ fn decode(raw: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// Longest first name a form-shaped body may start with.
+const MAX_NAME: usize = 256;
+
 /// Is this body shaped like a form (`name=value&...`)? Its first piece must be a
-/// plausible name followed by `=`: no whitespace, quotes, braces or markup before it.
+/// plausible name (at most 256 bytes) followed by `=`: no whitespace, quotes, braces,
+/// markup, `:`, `/` or `?` before it.
 pub(super) fn form_shaped(body: &[u8]) -> bool {
     let Some(eq) = body.iter().position(|&c| c == b'=') else {
         return false;
     };
+    // Real field names are short; a long run before the first `=` is data (base64).
     eq > 0
+        && eq <= MAX_NAME
         && body[..eq].iter().all(|&c| {
             c > b' '
                 && c != 0x7f

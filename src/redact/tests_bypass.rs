@@ -299,3 +299,21 @@ fn redaction_is_idempotent_and_never_panics_on_odd_bytes() {
     }
     assert!(!contains(&body(b"\xff\xfe\"pin\":\xff1234}", None), "1234"));
 }
+
+#[test]
+fn secrets_inside_string_values() {
+    let raw = br#"{"payload": "{\"password\": \"p9\", \"n\": 1}", "form": "a=1&token=t9", "next": "https://app/cb?code=c9&state=s", "reset": "/auth/reset/Xk9fQ2mZr7LpA1sWvB3n", "plain": "a=b c", "url": "/users/17"}"#;
+    let out = body(raw, Some("application/json"));
+    let text = String::from_utf8_lossy(&out);
+    for s in ["p9", "t9", "c9", "Xk9fQ2mZr7LpA1sWvB3n"] {
+        assert!(!text.contains(s), "{s} in {text}");
+    }
+    assert!(text.contains(r#""url": "/users/17""#), "{text}");
+    assert!(text.contains("state=s"), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("still JSON");
+    assert_eq!(v["payload"], r#"{"password": "[REDACTED]", "n": 1}"#);
+    assert_eq!(body(&out, None), out, "idempotent");
+    let mut value = serde_json::json!({"next": "https://app/cb?code=c9"});
+    assert!(redact_json(&mut value, &Redaction::default()));
+    assert_eq!(value["next"], "https://app/cb?code=[REDACTED]");
+}
