@@ -45,8 +45,8 @@ pub struct Redaction {
 impl Default for Redaction {
     fn default() -> Self {
         Redaction {
-            headers: NameSet::from_defaults(names::DEFAULT_HEADERS),
-            fields: NameSet::from_defaults(names::DEFAULT_FIELDS),
+            headers: NameSet::from_defaults(names::DEFAULT_HEADERS, names::DEFAULT_KEEP_HEADERS),
+            fields: NameSet::from_defaults(names::DEFAULT_FIELDS, &[]),
             path_segments: true,
         }
     }

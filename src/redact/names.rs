@@ -75,6 +75,10 @@ pub const DEFAULT_HEADERS: &[&str] = &[
     "*xsrf*",
 ];
 
+/// Header names kept visible although a default pattern matches them: rate-limit
+/// headers count tokens (`x-ratelimit-remaining-tokens: 149000`), they carry none.
+pub const DEFAULT_KEEP_HEADERS: &[&str] = &["*ratelimit*"];
+
 /// A name pattern (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
@@ -143,13 +147,11 @@ pub struct NameSet {
 }
 
 impl NameSet {
-    pub fn from_defaults(defaults: &[&str]) -> NameSet {
+    pub fn from_defaults(defaults: &[&str], keep: &[&str]) -> NameSet {
+        let parse = |list: &[&str]| list.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
         NameSet {
-            secret: defaults
-                .iter()
-                .filter_map(|p| Pattern::parse(p).ok())
-                .collect(),
-            keep: Vec::new(),
+            secret: parse(defaults),
+            keep: parse(keep),
         }
     }
 

@@ -209,6 +209,7 @@ fn headers_new_defaults_and_urls_in_other_headers() {
         ("location".into(), "/cb?code=c1&state=ok".into()),
         ("link".into(), "</n?page=2&token=t3>; rel=next".into()),
         ("content-type".into(), "application/json".into()),
+        ("x-ratelimit-remaining-tokens".into(), "149000".into()),
     ];
     redact_headers(&mut h, &Redaction::default());
     let v: Vec<&str> = h.iter().map(|(_, v)| v.as_str()).collect();
@@ -221,7 +222,8 @@ fn headers_new_defaults_and_urls_in_other_headers() {
             MASK,
             "/cb?code=[REDACTED]&state=ok",
             "</n?page=2&token=[REDACTED]>; rel=next",
-            "application/json"
+            "application/json",
+            "149000"
         ]
     );
 }
