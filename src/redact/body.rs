@@ -3,12 +3,13 @@
 //! The declared content type only finds a multipart boundary; every body then goes through
 //! every scanner that can apply to its bytes: multipart parts (by their name, then their
 //! content recursively), JSON-style `"name": value` pairs (valid or not, UTF-8 or not, at
-//! any depth, wherever they appear — SSE `data:` lines, truncated captures, text), and
-//! `name=value` pairs when the body is shaped like a form. Only the bytes of a secret
+//! any depth, wherever they appear — SSE `data:` lines, truncated captures, text), XML
+//! elements and attributes when the body is XML, and `name=value` pairs when the body is
+//! shaped like a form. Only the bytes of a secret
 //! value change; a body without secrets is returned unchanged (`None`).
 
 use super::pairs::{form_shaped, redact_pairs};
-use super::{MASK, Redaction, uri};
+use super::{MASK, Redaction, uri, xml};
 
 /// Multipart nesting and scanner recursion stop here.
 const MAX_DEPTH: usize = 4;
@@ -43,6 +44,12 @@ fn redact_depth(
     let now = current.as_deref().unwrap_or(bytes);
     if let Some(r) = scan_json(now, rules, depth) {
         current = Some(r);
+    }
+    let now = current.as_deref().unwrap_or(bytes);
+    if xml::applies(now, content_type) {
+        if let Some(r) = xml::scan(now, rules) {
+            current = Some(r);
+        }
     }
     let now = current.as_deref().unwrap_or(bytes);
     if form_shaped(now) {

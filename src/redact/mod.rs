@@ -9,7 +9,7 @@
 //! - fields named like a credential ([`names::DEFAULT_FIELDS`] plus configured ones, names
 //!   compared case- and separator-insensitively) get the value `"[REDACTED]"`, in every body
 //!   whatever its declared type or encoding ([`body`]: JSON-style pairs, forms, multipart
-//!   parts), in query strings and fragments (`&` and `;` separators) and in `;name=value`
+//!   parts, XML elements and attributes), in query strings and fragments (`&` and `;` separators) and in `;name=value`
 //!   path parameters;
 //! - path segments that look like secrets ([`looks_secret_segment`]) become `[REDACTED]`.
 //!
@@ -21,6 +21,7 @@ mod headers;
 pub mod names;
 mod pairs;
 mod uri;
+mod xml;
 
 use serde_json::Value;
 

@@ -372,7 +372,7 @@ mod properties {
         #[test]
         fn any_bytes_never_panic_and_redaction_is_idempotent(
             raw in prop::collection::vec(any::<u8>(), 0..200),
-            ct in prop::option::of("(multipart/form-data; boundary=b|application/json|text/plain)"),
+            ct in prop::option::of("(multipart/form-data; boundary=b|application/json|text/plain|application/xml)"),
         ) {
             let once = body(&raw, ct.as_deref());
             let twice = body(&once, ct.as_deref());
@@ -389,4 +389,21 @@ mod properties {
             prop_assert!(!contains(&out, &secret));
         }
     }
+}
+
+#[test]
+fn xml_elements_and_attributes_but_not_html_markup() {
+    let raw = br#"<?xml version="1.0"?><s:Envelope><wsse:Password Type="t">pw1</wsse:Password><user apiKey="k1" id="7">bob</user><creds><pin>1234</pin></creds></s:Envelope>"#;
+    let out = body(raw, Some("text/plain"));
+    let text = String::from_utf8_lossy(&out);
+    for s in ["pw1", "k1", "1234"] {
+        assert!(!text.contains(s), "{s} in {text}");
+    }
+    assert!(
+        text.contains(r#"<user apiKey="[REDACTED]" id="7">bob</user>"#),
+        "{text}"
+    );
+    assert_eq!(body(&out, None), out, "idempotent");
+    let html = b"<html><body><code>let x = 1;</code></body></html>";
+    assert_eq!(body(html, Some("text/html")), html.to_vec());
 }
