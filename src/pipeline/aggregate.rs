@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::latency::Latency;
 use super::{Analysis, Verdict};
 use crate::compare::{DiffKind, Difference};
-use crate::exchange::{Exchange, Outcome, OutcomeResult, header};
+use crate::exchange::{Exchange, Outcome, OutcomeResult};
 use crate::redact::{self, Redaction};
 
 /// Examples kept per differing path.
@@ -231,11 +231,7 @@ fn status_label(o: &Outcome) -> String {
 fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Example {
     let request = &exchange.request;
     let mut body = request.body.clone();
-    redact::redact_body(
-        &mut body,
-        header(&request.headers, "content-type"),
-        redaction,
-    );
+    redact::redact_body_in(&mut body, &request.headers, redaction);
     let mut d = d.clone();
     redact::redact_difference(&mut d, redaction);
     Example {

@@ -14,9 +14,12 @@
 //! - path segments that look like secrets ([`looks_secret_segment`]) become `[REDACTED]`.
 //!
 //! Bodies without secrets keep their exact bytes; a redacted non-UTF-8 body stays
-//! non-UTF-8 (and is stored as base64 of the *redacted* bytes).
+//! non-UTF-8 (and is stored as base64 of the *redacted* bytes); gzip/deflate bodies are
+//! scanned decompressed and bodies in codings cutover cannot read are not kept
+//! ([`encoding`]).
 
 mod body;
+pub mod encoding;
 mod headers;
 pub mod names;
 mod pairs;
@@ -27,7 +30,7 @@ use serde_json::Value;
 
 use crate::compare::Difference;
 use crate::config::{ConfigFile, RecordingConfig, RedactionConfig};
-use crate::exchange::{Body, Exchange, OutcomeResult, header};
+use crate::exchange::{Body, Exchange, Headers, OutcomeResult, header};
 pub use headers::{redact_header_value, redact_headers};
 use names::{NameSet, Pattern};
 pub use uri::{SECRET_SEGMENT_MIN_LEN, looks_secret_segment, redact_path, redact_uri};
@@ -136,8 +139,7 @@ pub fn redact_in_place(exchange: &mut Exchange, rules: &Redaction) {
     if let Some(u) = redact_uri(&req.uri, rules) {
         req.uri = u;
     }
-    let ct = header(&req.headers, "content-type").map(str::to_string);
-    redact_body(&mut req.body, ct.as_deref(), rules);
+    redact_body_in(&mut req.body, &req.headers, rules);
     redact_headers(&mut req.headers, rules);
     let o = &mut exchange.outcomes;
     for outcome in std::iter::once(&mut o.primary)
@@ -145,8 +147,7 @@ pub fn redact_in_place(exchange: &mut Exchange, rules: &Redaction) {
         .chain(o.candidate.as_mut())
     {
         if let OutcomeResult::Response(resp) = &mut outcome.result {
-            let ct = header(&resp.headers, "content-type").map(str::to_string);
-            redact_body(&mut resp.body, ct.as_deref(), rules);
+            redact_body_in(&mut resp.body, &resp.headers, rules);
             redact_headers(&mut resp.headers, rules);
         }
     }
@@ -240,6 +241,19 @@ pub fn redact_text(text: &str, rules: &Redaction) -> Option<String> {
         })
         .collect();
     changed.then(|| lines.join("\n"))
+}
+
+/// Redact a request's or response's body given its headers: the content type (for a
+/// multipart boundary) and the content encoding (gzip and deflate bodies are scanned
+/// decompressed, see [`encoding`]).
+pub fn redact_body_in(body: &mut Body, headers: &Headers, rules: &Redaction) {
+    let ct = header(headers, "content-type");
+    let ce = header(headers, "content-encoding");
+    match encoding::redact_encoded(body.as_bytes(), ce, ct, rules) {
+        encoding::Encoded::Plain => redact_body(body, ct, rules),
+        encoding::Encoded::Scanned(Some(r)) => *body = Body::from(r),
+        encoding::Encoded::Scanned(None) => {}
+    }
 }
 
 /// Redact secret fields in a body's raw bytes, whatever its declared content type (used
