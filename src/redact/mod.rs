@@ -228,10 +228,15 @@ pub fn redact_text(text: &str, rules: &Redaction) -> Option<String> {
                 body = r;
             }
             let mut s = String::from_utf8_lossy(&body).into_owned();
-            if let Some(u) = s.split_whitespace().find(|w| w.contains("://")) {
-                let u = u.trim_matches(|c| c == '"' || c == '\'' || c == ',');
-                if let Some(r) = redact_uri(u, rules) {
-                    s = s.replace(u, &r);
+            let urls: Vec<String> = s
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| matches!(c, '"' | '\'' | ',' | '<' | '>')))
+                .filter(|w| w.contains("://") || (w.starts_with('/') && w.contains('?')))
+                .map(str::to_string)
+                .collect();
+            for u in urls {
+                if let Some(r) = redact_uri(&u, rules) {
+                    s = s.replace(&u, &r);
                 }
             }
             if s != rest {

@@ -166,6 +166,8 @@ fn secret_path_segments() {
         "Drmhze6EPcv0fN_81Bj-nA",
         "QmFzZVNpeHR5Rm91ckxldHRlcnNPbmx5",
         "qWeRtYuIoPaSdFgHjKlZxCvB",
+        "c1w5p2-0a7a5e3f2b9c8d1e4f6a",
+        "Dk4s9fLq2x8ZbN3mP7vR1tY6wH0cJ5gA",
     ] {
         assert!(looks_secret_segment(secret), "{secret} looks secret");
     }
@@ -185,6 +187,8 @@ fn secret_path_segments() {
         "5f2b8c1a9d3e4f7a6b0c1d2e",
         "product_12345678",
         "v1.2.3-beta4-build5678",
+        "report_2024Q3_final_v2.pdf",
+        "Xk9fQ2mZr7LpA1sWvB3n.png",
     ] {
         assert!(!looks_secret_segment(id), "{id} is an id or a name");
     }
@@ -264,6 +268,11 @@ fn text_details_lose_their_secrets() {
         assert!(!out.contains(s), "{s} in {out}");
     }
     assert!(out.contains("-user=bob&password=[REDACTED]"));
+    let out = redact_text("moved to /cb?code=c1 and https://x/y?token=t1, see", &r).expect("urls");
+    assert_eq!(
+        out,
+        "moved to /cb?code=[REDACTED] and https://x/y?token=[REDACTED], see"
+    );
 }
 
 #[test]
@@ -457,4 +466,34 @@ fn gunzip_lossy(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out);
     if out.is_empty() { data.to_vec() } else { out }
+}
+
+#[test]
+fn random_tokens_are_recognised() {
+    const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = fastrand::Rng::with_seed(7);
+    for (alphabet, len, min_share) in [
+        (B62, 16, 0.90),
+        (B62, 22, 0.97),
+        (B64URL, 22, 0.95),
+        (B64URL, 43, 0.99),
+        (&b"0123456789abcdef"[..], 32, 0.99),
+    ] {
+        let hits = (0..1000)
+            .filter(|_| {
+                let t: String = (0..len)
+                    .map(|_| alphabet[rng.usize(..alphabet.len())] as char)
+                    .collect();
+                looks_secret_segment(&t)
+            })
+            .count();
+        let share = hits as f64 / 1000.0;
+        eprintln!(
+            "{} chars from a {}-letter alphabet: {share}",
+            len,
+            alphabet.len()
+        );
+        assert!(share >= min_share, "{len}/{}: {share}", alphabet.len());
+    }
 }

@@ -21,8 +21,10 @@ pub const SECRET_SEGMENT_MIN_LEN: usize = 16;
 /// UUIDs are never secret. It is secret when any of these holds:
 /// 1. JWT-shaped: three dot-separated parts, the first starting with `eyJ`;
 /// 2. hexadecimal of 32 characters or more, with letters and digits;
-/// 3. not hexadecimal, with letters and digits interleaved: at least 3 places where a
-///    letter and a digit touch, and a character entropy of at least 3 bits per character;
+/// 3. not hexadecimal, letters and digits both present and interleaved — at least 3
+///    places where a letter and a digit touch, or a change of character class (lower,
+///    upper, digit) between at least 40 % of neighbouring letters/digits — and a character
+///    entropy of at least 3 bits per character;
 /// 4. letters only, both cases, at least 20 long, with the upper-case share between 30 %
 ///    and 70 % and at least one case change every three characters (random base64
 ///    without a digit; camelCase names have far fewer capitals).
@@ -64,10 +66,25 @@ pub fn looks_secret_segment(segment: &str) -> bool {
     // Shorter hex strings are identifiers (object ids, short hashes): rule 2 decides hex.
     // Many separators make a version or a slug (`v1.2.3-beta4-build5678`), not a token.
     let separators = b.iter().filter(|c| b"-_.~".contains(c)).count();
-    if separators * 6 > b.len() {
+    if separators * 6 > b.len() || has_file_extension(s) {
         return false;
     }
-    if touches >= 3 && !(hex_lower || hex_upper) && entropy(b) >= 3.0 {
+    // Character-class changes (lower / upper / digit) between neighbours: about 62 % of
+    // neighbours in random base62, far fewer in words, slugs and camelCase names.
+    let class = |c: u8| match c {
+        b'a'..=b'z' => 1,
+        b'A'..=b'Z' => 2,
+        b'0'..=b'9' => 3,
+        _ => 0,
+    };
+    let pairs: Vec<(u8, u8)> = b
+        .windows(2)
+        .map(|w| (class(w[0]), class(w[1])))
+        .filter(|(x, y)| *x != 0 && *y != 0)
+        .collect();
+    let changes = pairs.iter().filter(|(x, y)| x != y).count();
+    let mixed = letters > 0 && digits > 0 && (touches >= 3 || changes * 5 >= pairs.len() * 2);
+    if mixed && !(hex_lower || hex_upper) && entropy(b) >= 3.0 {
         return true;
     }
     if digits == 0 && b.len() >= 20 {
@@ -84,6 +101,15 @@ pub fn looks_secret_segment(segment: &str) -> bool {
         return (0.3..=0.7).contains(&share) && changes * 3 >= b.len();
     }
     false
+}
+
+/// `name.ext` with a 1–4 letter extension (a file name, not a token).
+fn has_file_extension(s: &str) -> bool {
+    s.rsplit_once('.').is_some_and(|(name, ext)| {
+        !name.is_empty()
+            && (1..=4).contains(&ext.len())
+            && ext.bytes().all(|c| c.is_ascii_alphabetic())
+    })
 }
 
 /// `8-4-4-4-12` hex digits.
