@@ -8,7 +8,7 @@
 //!   URLs in any other header lose their secret parameters and segments;
 //! - fields named like a credential ([`names::DEFAULT_FIELDS`] plus configured ones, names
 //!   compared case- and separator-insensitively) get the value `"[REDACTED]"`, in every body
-//!   whatever its declared type or encoding ([`body`]: JSON-style pairs, forms, multipart
+//!   whatever its declared type or encoding (JSON-style pairs, forms, multipart
 //!   parts, XML elements and attributes), in query strings and fragments (`&` and `;` separators) and in `;name=value`
 //!   path parameters;
 //! - path segments that look like secrets ([`looks_secret_segment`]) become `[REDACTED]`.
