@@ -60,6 +60,7 @@ async fn no_bypass_reaches_the_recording_the_report_files_or_metrics() {
     let (secrets, n) = send_bypasses(&format!("http://{}", proxy.listen)).await;
     let m = wait_analysed(&admin, n).await;
     assert_eq!(analysed(&m), n as u64);
+    assert_eq!(compared(&m), n as u64);
     // The upstreams really saw (and answered) the secrets: the test is not vacuous.
     assert_eq!(candidate.count(), n, "every request was mirrored");
     assert_clean("/metrics", m.as_bytes(), &secrets);

@@ -309,16 +309,28 @@ pub fn analysed(metrics: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Exchanges counted in `cutover_comparisons_total` (read from the aggregate itself; the
+/// `analysed` counter can run ahead of the aggregate within one scrape).
+pub fn compared(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("cutover_comparisons_total{"))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
 pub async fn wait_analysed(admin: &str, n: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let m = metrics(admin).await;
-        if analysed(&m) >= n as u64 || Instant::now() > deadline {
+        let done = analysed(&m) >= n as u64 && compared(&m) >= n as u64;
+        if done || Instant::now() > deadline {
             return m;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
 /// Collects a child's output on a thread.
 pub fn collect(mut r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
     let buf = Arc::new(Mutex::new(Vec::new()));
