@@ -18,7 +18,9 @@ pub const SECRET_SEGMENT_MIN_LEN: usize = 16;
 ///
 /// The segment is percent-decoded first. It must be at least 16 characters long and made
 /// only of `A–Z a–z 0–9 - _ . ~ + / =` (the base64, base64url and hex alphabets); numbers and
-/// UUIDs are never secret. It is secret when any of these holds:
+/// UUIDs are never secret. It is secret when any of these holds (rules 3 and 4 only when
+/// at most one character in six is a separator `- _ . ~` — slugs and version strings have
+/// more — and the segment does not end in a file extension such as `.pdf`):
 /// 1. JWT-shaped: three dot-separated parts, the first starting with `eyJ`;
 /// 2. hexadecimal of 32 characters or more, with letters and digits;
 /// 3. not hexadecimal, letters and digits both present and interleaved — at least 3
