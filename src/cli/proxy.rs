@@ -15,6 +15,7 @@ use crate::config::{Config, ProxyMode};
 use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, analyzer_for};
 use crate::proxy;
 use crate::record::RecordingSink;
+use crate::redact::Redaction;
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
@@ -50,9 +51,11 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
         .record
         .or_else(|| recording.path.clone())
         .unwrap_or_else(|| RecordingSink::default_path(chrono::Utc::now()));
+    let redaction = Redaction::for_config(&config.file);
     let sink = RecordingSink::open(&path, recording)
         .with_context(|| format!("cannot open the recording {}", path.display()))
-        .map_err(CliError::usage)?;
+        .map_err(CliError::usage)?
+        .with_redaction(redaction);
     let options = PipelineOptions {
         tick: Duration::from_millis(recording.fsync_interval_ms.max(1)),
         ..PipelineOptions::default()
@@ -73,7 +76,8 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
         pipeline.stats(),
     )
     .await
-    .map_err(CliError::usage)?;
+    // Name the file the key is in; the error itself names the key.
+    .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.config.display())))?;
     say(&format!("listening http://{}", running.listen));
     if let Some(admin) = running.admin {
         say(&format!("admin     http://{admin}/metrics"));

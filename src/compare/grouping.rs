@@ -268,7 +268,9 @@ impl RouteGrouper {
 /// parameter whatever its position learned (identifiers, overlong segments, and — once
 /// wired — segments that look like secrets).
 pub fn classify(s: &str) -> SegmentKind {
-    if looks_like_id(s) {
+    // A redacted or secret-looking segment (a reset token in the path) is a parameter by
+    // shape: it must never become part of a route name, a metric label or a report row.
+    if looks_like_id(s) || s == crate::redact::MASK || crate::redact::looks_secret_segment(s) {
         SegmentKind::Id
     } else if s.len() > MAX_LITERAL_BYTES {
         SegmentKind::Param

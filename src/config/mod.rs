@@ -4,13 +4,23 @@
 //! needs more than one key (one primary, known candidates, valid globs). Errors name the
 //! file, line, column and key. This module does no network I/O and starts nothing.
 
+mod addr;
 mod connections;
 mod grouping;
 mod model;
+mod redaction;
 mod routes;
+mod spans;
+mod strict;
 
+pub use addr::parse_listen;
 pub use model::*;
+pub use redaction::RedactionConfig;
 pub use routes::{Route, RouteTable};
+pub use strict::{
+    MAX_BODY_BYTES, MAX_FSYNC_MS, MAX_IN_FLIGHT_SHADOWS, MAX_TIMEOUT_MS, MIN_ROTATE_BYTES,
+    check_target_url,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,7 +90,11 @@ impl Config {
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
-            ConfigError::Invalid(locate(text, name, span.start, None, message))
+            let key = spans::key_at(text, span.start);
+            ConfigError::Invalid(locate(text, name, span.start, key, message))
+        })?;
+        strict::check(&file, text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
@@ -136,7 +150,8 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
     let column = before[line_start..].chars().count() + 1;
-    let snippet = text[line_start..].lines().next().map(|l| l.to_string());
+    // A URL's `user:password@` is not echoed back to the terminal.
+    let snippet = text[line_start..].lines().next().map(strict::mask_userinfo);
     Located {
         path: name.to_string(),
         line,
@@ -149,3 +164,5 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_strict;

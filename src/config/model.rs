@@ -30,16 +30,19 @@ pub struct ConfigFile {
     pub triggers: Triggers,
     #[serde(default)]
     pub grouping: GroupingConfig,
+    /// Secret header and field names added to / kept out of the built-in lists.
+    #[serde(default)]
+    pub redaction: super::redaction::RedactionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
-    /// Where clients connect.
-    #[serde(default = "default_listen")]
+    /// Where clients connect: `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
+    #[serde(default = "default_listen", deserialize_with = "super::addr::listen")]
     pub listen: SocketAddr,
     /// `/healthz` and `/metrics`; `"off"` is not supported: omit by setting `admin_enabled = false`.
-    #[serde(default = "default_admin")]
+    #[serde(default = "default_admin", deserialize_with = "super::addr::listen")]
     pub admin: SocketAddr,
     #[serde(default = "yes")]
     pub admin_enabled: bool,
@@ -164,10 +167,10 @@ pub struct RecordingConfig {
     pub rotate_bytes: u64,
     #[serde(default = "default_fsync")]
     pub fsync_interval_ms: u64,
-    /// Header names redacted on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization.
+    /// Header names redacted on top of the built-in list (see `[redaction]`).
     #[serde(default)]
     pub redact_headers: Vec<String>,
-    /// JSON field-name fragments redacted on top of password, token, secret.
+    /// Field-name fragments redacted on top of the built-in list (see `[redaction]`).
     #[serde(default)]
     pub redact_fields: Vec<String>,
 }

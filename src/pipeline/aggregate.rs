@@ -19,7 +19,7 @@ use super::{Analysis, Verdict};
 use crate::compare::grouping::DEFAULT_MAX_ROUTES;
 pub use crate::compare::grouping::OVERFLOW_ROUTE;
 use crate::compare::{DiffKind, Difference};
-use crate::exchange::{Exchange, Outcome, OutcomeResult, header};
+use crate::exchange::{Exchange, Outcome, OutcomeResult};
 use crate::redact::{self, Redaction};
 
 /// Examples kept per differing path.
@@ -160,7 +160,10 @@ impl Aggregate {
 
     /// An empty aggregate with the configuration's route cap (`[grouping] max_routes`).
     pub fn for_config(config: &crate::config::Config) -> Aggregate {
-        Aggregate::with_max_routes(config.file.grouping.limits().max_routes)
+        Aggregate {
+            redaction: Redaction::for_config(&config.file),
+            ..Aggregate::with_max_routes(config.file.grouping.limits().max_routes)
+        }
     }
 
     pub fn add(&mut self, exchange: &Exchange, analysis: &Analysis) {
@@ -362,24 +365,13 @@ fn status_label(o: &Outcome) -> String {
 
 fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Example {
     let request = &exchange.request;
-    let uri = match request.uri.split_once('?') {
-        Some((path, query)) => match redact::redact_form(query, redaction) {
-            Some(q) => format!("{path}?{q}"),
-            None => request.uri.clone(),
-        },
-        None => request.uri.clone(),
-    };
     let mut body = request.body.clone();
-    redact::redact_body(
-        &mut body,
-        header(&request.headers, "content-type"),
-        redaction,
-    );
+    redact::redact_body_in(&mut body, &request.headers, redaction);
     let mut d = d.clone();
     redact::redact_difference(&mut d, redaction);
     Example {
         exchange: exchange.id,
-        request: format!("{} {uri}", request.method),
+        request: redact::display_request(&request.method, &request.uri, redaction),
         request_body: (!body.is_empty()).then(|| {
             cut(
                 &String::from_utf8_lossy(body.as_bytes()),

@@ -94,15 +94,16 @@ use limits::{ADMIN_MAX_CONNECTIONS, ConnLimits, ConnStats};
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// The OS error is part of the message (and not a `source`), so a `{:#}` chain prints
+    /// it once.
     #[error(
-        "cannot listen on {addr} ({what}): {source}; is another process using the port? change `[proxy] {key}` or stop it"
+        "cannot listen on {addr} for the {what} (`[proxy] {key}`): {error}; is another process using the port? change `[proxy] {key}` or stop it"
     )]
     Bind {
         what: &'static str,
         key: &'static str,
         addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0}")]
     Target(String),
@@ -363,7 +364,7 @@ pub async fn start(
         what: "proxy",
         key: "listen",
         addr: p.listen,
-        source,
+        error: source,
     })?;
     let listen = listener.local_addr().unwrap_or(p.listen);
     let mut started = Vec::with_capacity(workers);
@@ -384,7 +385,7 @@ pub async fn start(
                     what: "proxy",
                     key: "listen",
                     addr: listen,
-                    source,
+                    error: source,
                 });
             }
         }
@@ -398,7 +399,7 @@ pub async fn start(
                 what: "admin",
                 key: "admin",
                 addr: p.admin,
-                source,
+                error: source,
             })?;
         let addr = l.local_addr().unwrap_or(p.admin);
         let state = Arc::new(admin::AdminState {

@@ -67,6 +67,13 @@ impl RecordingSink {
         })
     }
 
+    /// Use these redaction rules (e.g. `Redaction::for_config` with `[redaction]`)
+    /// instead of the `[recording]` ones alone.
+    pub fn with_redaction(mut self, redaction: Redaction) -> RecordingSink {
+        self.redaction = redaction;
+        self
+    }
+
     /// `reports/recording-<UTC timestamp>.jsonl`.
     pub fn default_path(now: chrono::DateTime<chrono::Utc>) -> PathBuf {
         PathBuf::from("reports").join(format!("recording-{}.jsonl", now.format("%Y%m%dT%H%M%SZ")))
