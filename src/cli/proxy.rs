@@ -12,10 +12,11 @@ use clap::{Args, ValueEnum};
 
 use super::{CliError, Status};
 use crate::config::{Config, ProxyMode};
+use crate::pipeline::PipelineStats;
 use crate::pipeline::aggregate::RouteStats;
 use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, analyzer_for};
 use crate::proxy::{self, ProxySummary};
-use crate::record::RecordingSink;
+use crate::record::{RecordingCounters, RecordingSink};
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
@@ -54,8 +55,10 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     let sink = RecordingSink::open(&path, recording)
         .with_context(|| format!("cannot open the recording {}", path.display()))
         .map_err(CliError::usage)?;
+    let recorded = sink.counters();
     let options = PipelineOptions {
         tick: Duration::from_millis(recording.fsync_interval_ms.max(1)),
+        max_queued_bytes: config.file.proxy.max_shadow_memory_bytes,
         ..PipelineOptions::default()
     };
     let config = Arc::new(config);
@@ -83,8 +86,10 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     wait_for_signal().await;
     eprintln!("shutting down: finishing in-flight requests");
     let summary = running.shutdown().await;
+    let stats = pipeline.stats();
     let aggregate = pipeline.finish().await;
     say(render_summary(&config, &summary, &aggregate).trim_end());
+    say(render_bodies_summary(&summary, &stats, &recorded).trim_end());
     Ok(Status::Ok)
 }
 
@@ -109,6 +114,24 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Drops and deletions caused by large bodies: memory budget, queue bytes, retention.
+fn render_bodies_summary(
+    summary: &ProxySummary,
+    stats: &PipelineStats,
+    recorded: &RecordingCounters,
+) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    format!(
+        "shadow memory: peak {} bytes; exchanges dropped: shadow_memory={}, analysis_queue_bytes={}\n\
+         recording: lines without bodies {}, old segments deleted {}\n",
+        summary.peak_shadow_memory_bytes,
+        summary.dropped_shadow_memory,
+        stats.dropped_queue_bytes.load(Relaxed),
+        recorded.bodies_omitted.load(Relaxed),
+        recorded.deleted_segments.load(Relaxed),
+    )
 }
 
 /// The end-of-run table: per route, mirrored / matched / mismatched / dropped / candidate errors.

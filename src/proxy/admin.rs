@@ -61,11 +61,12 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<ClientBody> {
                 Ok(a) => a.clone(),
                 Err(poisoned) => poisoned.into_inner().clone(),
             };
-            let text = state.shared.metrics.render(
+            let mut text = state.shared.metrics.render(
                 &aggregate,
                 &state.stats,
                 state.shared.shadows_in_flight(),
             );
+            state.shared.memory.render(&mut text);
             (StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         _ => (

@@ -47,6 +47,7 @@
 //! ```
 
 pub mod admin;
+pub mod budget;
 pub mod capture;
 pub mod forward;
 mod handler;
@@ -101,6 +102,9 @@ pub struct Shared {
     shadows: Arc<Semaphore>,
     max_shadows: usize,
     max_body: usize,
+    /// Bytes held by captures and by their exchanges until analysed
+    /// (`max_shadow_memory_bytes`).
+    pub memory: Arc<budget::MemoryBudget>,
     /// After a client disconnects, how long the primary's remaining body may take.
     drain_limit: Duration,
     pub metrics: Metrics,
@@ -151,6 +155,16 @@ impl Shared {
     }
 
     fn submit(&self, exchange: Exchange) {
+        let o = &exchange.outcomes;
+        let over = [Some(&o.primary), o.candidate.as_ref(), o.secondary.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|o| budget::is_over_budget(&o.result));
+        if over {
+            // Not analysed: a capture cut for lack of memory would read as a difference.
+            self.metrics.dropped_shadow_memory();
+            return;
+        }
         let guard = match self.pipeline.read() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -206,6 +220,10 @@ pub struct ProxySummary {
     pub unfinished_shadows: usize,
     /// Exchanges completed after the pipeline handle was released (not analysed).
     pub late_exchanges: u64,
+    /// Exchanges dropped because their captures did not fit in `max_shadow_memory_bytes`.
+    pub dropped_shadow_memory: u64,
+    /// The most bytes shadow captures and queued exchanges held at once.
+    pub peak_shadow_memory_bytes: u64,
 }
 
 impl RunningProxy {
@@ -238,6 +256,11 @@ impl RunningProxy {
         self.shared.shadows_in_flight()
     }
 
+    /// The shadow memory budget: bytes held now, peak, limit, drops.
+    pub fn shadow_memory(&self) -> &budget::MemoryBudget {
+        &self.shared.memory
+    }
+
     /// Counters so far.
     pub fn summary(&self) -> ProxySummary {
         summary(&self.shared, self.shared.shadows_in_flight())
@@ -266,6 +289,8 @@ fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
         primary_errors: m.errors_of(shared.primary.index),
         unfinished_shadows,
         late_exchanges: shared.late.load(Ordering::Relaxed),
+        dropped_shadow_memory: m.dropped_for_memory(),
+        peak_shadow_memory_bytes: shared.memory.peak(),
     }
 }
 
@@ -383,6 +408,7 @@ fn build_shared(
         shadows: Arc::new(Semaphore::new(p.max_in_flight_shadows)),
         max_shadows: p.max_in_flight_shadows,
         max_body: p.max_body_bytes,
+        memory: budget::MemoryBudget::new(p.max_shadow_memory_bytes),
         drain_limit: Duration::from_millis(p.shadow_timeout_ms),
         metrics,
         pipeline: RwLock::new(Some(handle)),
