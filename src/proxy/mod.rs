@@ -10,9 +10,13 @@
 //!
 //! Bounds: a mirrored request holds shadow permits (`max_in_flight_shadows`) from the
 //! decision until its exchange is submitted, i.e. until every shadow answered or timed out
-//! *and* the primary's body ended (a long SSE stream keeps its permits). Memory grows with
-//! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
-//! connection's buffers.
+//! *and* the primary's body ended (a long SSE stream keeps its permits). Each capture keeps
+//! at most `max_body_bytes` (a shadow body past the cap is drained only when the rest is
+//! small, otherwise its connection is closed), and every captured byte is reserved in one
+//! budget, `max_shadow_memory_bytes`, until its exchange has been analysed and recorded
+//! ([`budget`]): a capture that does not fit is abandoned and its exchange dropped and
+//! counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`) rather than
+//! analysed with a cut body that would read as a difference.
 //!
 //! Threads: the client listener runs on N worker threads (one per core), each a
 //! current-thread runtime accepting on its duplicate of one shared listening socket, with
