@@ -4,15 +4,16 @@
 //! to the cap before it is sent anywhere, so every target gets the same bytes; past the cap
 //! the rest is chained on as a stream) and the primary's response body, which is *teed*:
 //! every frame goes to the client as soon as it arrives and a copy of the first `cap` bytes
-//! is kept. The client stream is never delayed to fill the capture. When the body ends (or
-//! the client goes away and the remainder has been drained) the captured outcome is sent
+//! is kept, reserved in the shadow memory budget ([`super::budget`]; a refused reservation
+//! abandons the copy, never the client's stream). The client stream is never delayed to
+//! fill the capture. When the body ends (or the client goes away and the remainder has been
+//! drained, which stops as soon as nothing more would be kept) the captured outcome is sent
 //! on a oneshot channel. This module never decides what is mirrored.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -36,7 +37,9 @@ pub enum Buffered {
 
 /// Read a request body until it ends or passes `cap` bytes.
 pub async fn buffer_request(mut body: Incoming, cap: usize) -> Result<Buffered, hyper::Error> {
-    let mut buf = BytesMut::new();
+    // A declared length sizes the buffer once (no doubling past what will be kept).
+    let declared = body.size_hint().exact().unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(cap).min(cap));
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
             buf.extend_from_slice(&data);
