@@ -396,3 +396,81 @@ async fn mismatches_mode_records_bodies_only_for_mismatches_and_report_agrees() 
     assert_eq!(sum("not_compared"), 6, "{report}");
     assert_eq!(sum("matched"), 0, "{report}");
 }
+
+/// A raw HTTP/1.1 candidate answering every request on a connection with `len` bytes
+/// (Content-Length); counts the connections it accepted.
+async fn counting_candidate(len: usize, accepted: Arc<AtomicUsize>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let body = Bytes::from(vec![b'c'; len]);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.clear();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if sock.write_all(head.as_bytes()).await.is_err()
+                        || sock.write_all(&body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_rest_is_drained_for_reuse_and_a_large_one_closes_the_connection() {
+    let primary = primary().await;
+    const N: usize = 6;
+    for (len, reused) in [(CAP + 1024, true), (10 * 1024 * 1024, false)] {
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let cand = counting_candidate(len, Arc::clone(&accepted)).await;
+        let h = Harness::start(
+            &config(&primary.url(), &format!("http://{cand}"), "", ""),
+            None,
+        )
+        .await;
+        for i in 0..N {
+            h.hammer(std::iter::once(format!("/api/c/{i}"))).await;
+            h.settle().await;
+        }
+        let seen = h.exchanges(N).await;
+        for (ex, _) in &seen {
+            let r = ex.outcomes.candidate.as_ref().and_then(|c| c.response());
+            let r = r.expect("candidate response");
+            assert!(r.truncated && r.body.len() == CAP, "{len}: cut at the cap");
+        }
+        let connections = accepted.load(Ordering::SeqCst);
+        if reused {
+            // Cap + 1 kB: the rest is read and thrown away, the connection goes back
+            // (one per proxy worker at most; the client's keep-alive keeps one worker).
+            assert!(
+                connections < N,
+                "{len} bytes: {connections} connections, none reused"
+            );
+        } else {
+            // Far over the cap: never read to the end, never back in the pool.
+            assert_eq!(connections, N, "{len} bytes: one connection per request");
+        }
+        h.stop().await;
+    }
+}
