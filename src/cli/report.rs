@@ -55,6 +55,12 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
             stats.bad_line_count - stats.bad_lines.len() as u64
         );
     }
+    if stats.bodies_omitted > 0 {
+        eprintln!(
+            "note: {} recorded lines carry no bodies ([recording] bodies); counted as not compared",
+            stats.bodies_omitted
+        );
+    }
     if stats.exchanges == 0 {
         return Err(CliError::usage(anyhow::anyhow!(
             "no exchanges in {} (record some with `cutover proxy --record FILE`)",
