@@ -14,6 +14,9 @@
 #   half-load         direct vs cutover-mirror at ~half of cutover-mirror's saturation rate
 #   slow candidate    candidate answers after 5 ms (≥ 10× the primary): client p99 with
 #                     mirroring off vs on, light load and saturated; proxy VmHWM.
+#   large bodies      candidate answers a 50 MB body (Content-Length), or an endless chunked
+#                     body: client req/s, p99, proxy VmHWM and recording bytes on disk next
+#                     to the plain-candidate mirror row. ONLY=bodies runs just these rows.
 set -u
 DUR=${1:-8}
 CONN=${CONN:-64}
@@ -35,6 +38,7 @@ done
 NGINX=$(command -v nginx)
 
 UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
+BIG=18107; ENDLESS=18108
 
 # --- upstream nginx (primary and candidate): static JSON, one worker ----------------------
 mkdir -p "$WORK/up" "$WORK/px"
@@ -100,6 +104,40 @@ async def main():
 asyncio.run(main())
 PY
 python3 "$WORK/slow.py" $SLOW 0.005 & PIDS+=($!)
+
+# --- misbehaving candidates: a 50 MB body, or an endless chunked body ---------------------
+cat > "$WORK/big.py" <<'PY'
+import asyncio, sys
+port, mode = int(sys.argv[1]), sys.argv[2]
+CHUNK = b"x" * (1 << 20)
+async def handle(r, w):
+    try:
+        while True:
+            head = await r.readuntil(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+                    if n: await r.readexactly(n)
+            if mode == "50mb":
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (50 * len(CHUNK)))
+                for _ in range(50):
+                    w.write(CHUNK); await w.drain()
+            else:
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                frame = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+                while True:
+                    w.write(frame); await w.drain()
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def main():
+    s = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    async with s: await s.serve_forever()
+asyncio.run(main())
+PY
+python3 "$WORK/big.py" $BIG 50mb & PIDS+=($!)
+python3 "$WORK/big.py" $ENDLESS endless & PIDS+=($!)
 sleep 1
 
 cutover_config() { # $1 = candidate port, $2 = "mirror" | "off"
@@ -122,6 +160,7 @@ start_cutover() { # $1 candidate port, $2 mirror|off
 }
 stop_cutover() {
   HWM=$(awk '/VmHWM/ {print $2}' /proc/$CUT_PID/status 2>/dev/null)
+  REC=$(du -cb "$WORK"/rec*.jsonl 2>/dev/null | awk 'END {print $1}')
   kill -INT $CUT_PID 2>/dev/null; timeout 15 tail --pid=$CUT_PID -f /dev/null 2>/dev/null; kill -9 $CUT_PID 2>/dev/null
   rm -f "$WORK"/rec*.jsonl
 }
@@ -141,6 +180,22 @@ run() {
 }
 row() { printf '%-34s %12s %10s\n' "$1" "$2" "$3"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# Large / endless candidate bodies next to the plain-candidate mirror row.
+bodies_rows() {
+  echo "large candidate bodies, 100 % mirrored (wrk -t2 -c$CONN, ${DUR}s):"
+  printf '%-34s %12s %10s %12s %14s\n' scenario "req/s" "p99 ms" "VmHWM kB" "recording B"
+  start_cutover $CAND mirror
+  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  printf '%-34s %12s %10s %12s %14s\n' "plain candidate" "$a" "$b" "${HWM:-?}" "${REC:-?}"
+  start_cutover $BIG mirror
+  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  printf '%-34s %12s %10s %12s %14s\n' "50 MB candidate body" "$a" "$b" "${HWM:-?}" "${REC:-?}"
+  start_cutover $ENDLESS mirror
+  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  printf '%-34s %12s %10s %12s %14s\n' "endless chunked candidate body" "$a" "$b" "${HWM:-?}" "${REC:-?}"
+}
+if [ "${ONLY:-}" = bodies ]; then bodies_rows; exit 0; fi
 
 echo "cutover proxy bench: ${DUR}s per run, wrk -t2 -c$CONN, $(nproc) cores, loopback"
 row scenario "req/s" "p99 ms"
@@ -177,3 +232,5 @@ echo "added p99 at half saturation     = $(awk -v a="$HM_P99" -v b="$HD_P99" 'BE
 echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
 echo "proxy VmHWM: plain ${CP_HWM:-?} kB, mirror ${CM_HWM:-?} kB, slow-candidate ${SL_HWM:-?} kB   (target <= 65536 kB)"
 echo "slow-candidate counters:"; echo "$SLOW_METRICS" | sed 's/^/  /'
+echo
+bodies_rows

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,8 +57,10 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
         .with_context(|| format!("cannot open the recording {}", path.display()))
         .map_err(CliError::usage)?
         .with_redaction(redaction);
+    let recorded = sink.counters();
     let options = PipelineOptions {
         tick: Duration::from_millis(recording.fsync_interval_ms.max(1)),
+        max_queued_bytes: config.file.proxy.max_shadow_memory_bytes,
         ..PipelineOptions::default()
     };
     let config = Arc::new(config);
@@ -88,6 +91,11 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     let summary = running.shutdown().await;
     let aggregate = pipeline.finish().await;
     say(proxy::render_summary(&config, &summary, &aggregate).trim_end());
+    say(&format!(
+        "recording: lines without bodies {}, old segments deleted {}",
+        recorded.bodies_omitted.load(Ordering::Relaxed),
+        recorded.deleted_segments.load(Ordering::Relaxed)
+    ));
     Ok(Status::Ok)
 }
 

@@ -27,8 +27,17 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     let config = Config::load(&args.config).map_err(CliError::usage)?;
     let analyzer = analyzer_for(&config);
     let mut aggregate = Aggregate::for_config(&config);
-    let stats = report::read_recordings(&args.from, |exchange| {
-        let analysis = analyzer.analyze(&exchange);
+    let stats = report::read_recorded_lines(&args.from, |exchange, bodies_omitted| {
+        let analysis = if bodies_omitted {
+            // Recorded without bodies: not comparable, never a mismatch (and nothing is
+            // learned from it). The analyzer still names its route.
+            let mut bare = exchange.clone();
+            bare.outcomes.candidate = None;
+            bare.outcomes.secondary = None;
+            analyzer.analyze(&bare)
+        } else {
+            analyzer.analyze(&exchange)
+        };
         aggregate.add(&exchange, &analysis);
     })
     .map_err(|(path, e)| {
@@ -44,6 +53,12 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
         eprintln!(
             "warning: {} more unparsable lines skipped",
             stats.bad_line_count - stats.bad_lines.len() as u64
+        );
+    }
+    if stats.bodies_omitted > 0 {
+        eprintln!(
+            "note: {} recorded lines carry no bodies ([recording] bodies); counted as not compared",
+            stats.bodies_omitted
         );
     }
     if stats.exchanges == 0 {

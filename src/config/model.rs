@@ -54,6 +54,11 @@ pub struct ProxyConfig {
     /// Shadow requests in flight at once; beyond it copies are dropped and counted.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight_shadows: usize,
+    /// Bytes all captured bodies may hold at once: in-flight captures and exchanges waiting
+    /// for analysis. A capture that does not fit is abandoned and its exchange dropped and
+    /// counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`).
+    #[serde(default = "default_shadow_memory")]
+    pub max_shadow_memory_bytes: u64,
     #[serde(default = "default_primary_timeout")]
     pub primary_timeout_ms: u64,
     #[serde(default = "default_shadow_timeout")]
@@ -88,6 +93,7 @@ impl Default for ProxyConfig {
             mode: ProxyMode::default(),
             max_body_bytes: default_max_body(),
             max_in_flight_shadows: default_max_in_flight(),
+            max_shadow_memory_bytes: default_shadow_memory(),
             primary_timeout_ms: default_primary_timeout(),
             shadow_timeout_ms: default_shadow_timeout(),
             shutdown_grace_ms: default_grace(),
@@ -167,6 +173,17 @@ pub struct RecordingConfig {
     pub rotate_bytes: u64,
     #[serde(default = "default_fsync")]
     pub fsync_interval_ms: u64,
+    /// Which lines keep their bodies: `all`, `mismatches` (only exchanges whose verdict is
+    /// mismatch) or `none`. A line without bodies is marked and re-analysed as not compared.
+    #[serde(default)]
+    pub bodies: RecordBodies,
+    /// Retention: the live file plus rotated segments stay under this many bytes; the
+    /// oldest segments are deleted (never the live file).
+    #[serde(default = "default_max_total")]
+    pub max_total_bytes: u64,
+    /// Retention: at most this many files (live file included); unlimited when absent.
+    #[serde(default)]
+    pub max_files: Option<u64>,
     /// Header names redacted on top of the built-in list (see `[redaction]`).
     #[serde(default)]
     pub redact_headers: Vec<String>,
@@ -181,10 +198,26 @@ impl Default for RecordingConfig {
             path: None,
             rotate_bytes: default_rotate(),
             fsync_interval_ms: default_fsync(),
+            bodies: RecordBodies::default(),
+            max_total_bytes: default_max_total(),
+            max_files: None,
             redact_headers: Vec::new(),
             redact_fields: Vec::new(),
         }
     }
+}
+
+/// `[recording] bodies`: which recorded lines keep their request and response bodies.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordBodies {
+    /// Every line (re-analysis sees everything).
+    #[default]
+    All,
+    /// Only lines whose verdict is mismatch.
+    Mismatches,
+    /// No line.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -370,6 +403,27 @@ impl ConfigFile {
             let route = Route::new(r, rules).map_err(|m| (r.pattern.span(), key("match"), m))?;
             routes.push(route);
         }
+        for (key, value) in [
+            (
+                "max_shadow_memory_bytes",
+                self.proxy.max_shadow_memory_bytes,
+            ),
+            ("max_total_bytes", self.recording.max_total_bytes),
+            ("max_files", self.recording.max_files.unwrap_or(1)),
+        ] {
+            if value == 0 {
+                let section = if key == "max_shadow_memory_bytes" {
+                    "proxy"
+                } else {
+                    "recording"
+                };
+                return Err((
+                    key_span(text, section, key),
+                    format!("{section}.{key}"),
+                    "must be greater than 0".into(),
+                ));
+            }
+        }
         if self.proxy.max_body_bytes == 0 || self.proxy.max_in_flight_shadows == 0 {
             return Err((
                 0..0,
@@ -381,6 +435,25 @@ impl ConfigFile {
         super::connections::validate(&self.proxy, text)?;
         Ok(RouteTable::new(routes))
     }
+}
+
+/// Where `key = ...` is written inside `[section]` (start of the file when not found).
+fn key_span(text: &str, section: &str, key: &str) -> Range<usize> {
+    let header = format!("[{section}]");
+    let from = text.find(&header).unwrap_or(0);
+    let mut offset = from;
+    for line in text[from..].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            let at = offset + (line.len() - trimmed.len());
+            return at..at + key.len();
+        }
+        offset += line.len();
+    }
+    0..0
 }
 
 fn check_url(url: &str) -> Result<(), String> {
@@ -437,6 +510,12 @@ fn default_max_headers() -> usize {
 }
 fn default_rotate() -> u64 {
     256 * 1024 * 1024
+}
+fn default_shadow_memory() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_max_total() -> u64 {
+    1024 * 1024 * 1024
 }
 fn default_fsync() -> u64 {
     200

@@ -117,3 +117,37 @@ fn bad_compare_rule_is_located() {
     assert_eq!(err.key.as_deref(), Some("compare"));
     assert!(err.message.contains("no-leading-slash"), "{}", err.message);
 }
+
+#[test]
+fn body_budgets_and_retention_must_be_positive_and_are_located() {
+    let base = "[targets]\nm = { url = \"http://a:1\", role = \"primary\" }\n";
+    let cfg = Config::parse(base, "cutover.toml").expect("valid");
+    assert_eq!(cfg.file.proxy.max_shadow_memory_bytes, 256 * 1024 * 1024);
+    assert_eq!(cfg.file.recording.max_total_bytes, 1024 * 1024 * 1024);
+    assert_eq!(cfg.file.recording.bodies, RecordBodies::All);
+    for (text, line, key) in [
+        (
+            "[proxy]\nmax_shadow_memory_bytes = 0\n",
+            2,
+            "proxy.max_shadow_memory_bytes",
+        ),
+        (
+            "[recording]\n\n  max_total_bytes = 0\n",
+            3,
+            "recording.max_total_bytes",
+        ),
+        ("[recording]\nmax_files = 0\n", 2, "recording.max_files"),
+    ] {
+        let err = invalid(&format!("{text}{base}"));
+        assert_eq!((err.line, err.key.as_deref()), (line, Some(key)), "{err}");
+    }
+    let err = invalid(&format!("[recording]\nbodies = \"some\"\n{base}"));
+    assert_eq!(err.line, 2, "{err}");
+    let ok = Config::parse(
+        &format!("[recording]\nbodies = \"mismatches\"\nmax_files = 3\n{base}"),
+        "cutover.toml",
+    )
+    .expect("valid");
+    assert_eq!(ok.file.recording.bodies, RecordBodies::Mismatches);
+    assert_eq!(ok.file.recording.max_files, Some(3));
+}

@@ -1,7 +1,8 @@
 //! The analysis pipeline: `Exchange → analyzer → aggregate → sinks`.
 //!
 //! Sources hand exchanges to a [`PipelineHandle`] without ever waiting: the queue is bounded
-//! and a full queue drops the exchange and counts it. One dedicated thread drains the queue,
+//! by count (`capacity`) and by the bytes of the bodies it holds (`max_queued_bytes`); a full
+//! queue drops the exchange and counts it, by reason. One dedicated thread drains the queue,
 //! runs the [`Analyzer`], updates the shared [`Aggregate`] and passes each exchange with its
 //! [`Analysis`] to the [`Sink`]s (recording, ...). Sinks get a periodic `tick` so they can
 //! flush on time even when traffic stops. This module knows nothing of HTTP servers.
@@ -143,6 +144,10 @@ pub struct PipelineStats {
     pub queued: AtomicU64,
     /// Exchanges dropped because the queue was full.
     pub dropped_queue_full: AtomicU64,
+    /// Exchanges dropped because the bodies already queued reached `max_queued_bytes`.
+    pub dropped_queue_bytes: AtomicU64,
+    /// Body bytes of the exchanges waiting in the queue now.
+    pub queued_bytes: AtomicU64,
     /// Exchanges analysed.
     pub analysed: AtomicU64,
 }
@@ -152,17 +157,41 @@ pub struct PipelineStats {
 pub struct PipelineHandle {
     tx: SyncSender<Exchange>,
     stats: Arc<PipelineStats>,
+    max_queued_bytes: u64,
+}
+
+/// Body bytes an exchange carries (request and every outcome).
+pub fn body_bytes(exchange: &Exchange) -> u64 {
+    let o = &exchange.outcomes;
+    let outcomes: u64 = [Some(&o.primary), o.secondary.as_ref(), o.candidate.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.response())
+        .map(|r| r.body.len() as u64)
+        .sum();
+    outcomes + exchange.request.body.len() as u64
 }
 
 impl PipelineHandle {
-    /// Queue an exchange; never waits. Returns false (and counts a drop) when full or stopped.
+    /// Queue an exchange; never waits. Returns false (and counts a drop, by reason) when
+    /// the queue is full by count or by bytes, or stopped.
     pub fn submit(&self, exchange: Exchange) -> bool {
+        let bytes = body_bytes(&exchange);
+        let before = self.stats.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if bytes > 0 && before.saturating_add(bytes) > self.max_queued_bytes {
+            self.stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.stats
+                .dropped_queue_bytes
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
         match self.tx.try_send(exchange) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 true
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 self.stats
                     .dropped_queue_full
                     .fetch_add(1, Ordering::Relaxed);
@@ -190,6 +219,8 @@ pub struct PipelineOptions {
     pub capacity: usize,
     /// How often sinks get a `tick` (the recording's fsync interval).
     pub tick: Duration,
+    /// Body bytes the queue may hold (`[proxy] max_shadow_memory_bytes` for the proxy).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for PipelineOptions {
@@ -197,6 +228,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             capacity: 8192,
             tick: Duration::from_millis(200),
+            max_queued_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -218,6 +250,7 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("cutover-pipeline".into())
             .spawn(move || {
+                background_priority();
                 let mut last_tick = std::time::Instant::now();
                 loop {
                     match rx.recv_timeout(tick) {
@@ -230,6 +263,9 @@ impl Pipeline {
                                 sink.accept(&exchange, &analysis);
                             }
                             thread_stats.analysed.fetch_add(1, Ordering::Relaxed);
+                            thread_stats
+                                .queued_bytes
+                                .fetch_sub(body_bytes(&exchange), Ordering::Relaxed);
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => break,
@@ -248,6 +284,7 @@ impl Pipeline {
         let handle = PipelineHandle {
             tx,
             stats: Arc::clone(&stats),
+            max_queued_bytes: options.max_queued_bytes.max(1),
         };
         Ok((
             Pipeline {
@@ -279,6 +316,19 @@ impl Pipeline {
             Err(poisoned) => poisoned.into_inner(),
         };
         std::mem::take(&mut *guard)
+    }
+}
+
+/// Lower the calling thread's scheduling priority (Linux `nice` +10 for this thread
+/// only): analysis and recording are background work and must not take CPU from the
+/// proxy's workers, whose latency the client sees. Best effort; elsewhere a no-op.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` and `setpriority` only read their integer arguments; on Linux
+    // `PRIO_PROCESS` with a thread id changes that one thread's nice value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

@@ -4,11 +4,14 @@
 //! to the cap before it is sent anywhere, so every target gets the same bytes; past the cap
 //! the rest is chained on as a stream) and the primary's response body, which is *teed*:
 //! every frame goes to the client as soon as it arrives and a copy of the first `cap` bytes
-//! is kept. The client stream is never delayed to fill the capture. When the body ends (or
-//! the client goes away and the remainder has been drained) the captured outcome is sent
+//! is kept, reserved in the shadow memory budget ([`super::budget`]; a refused reservation
+//! abandons the copy, never the client's stream). The client stream is never delayed to
+//! fill the capture. When the body ends (or the client goes away and the remainder has been
+//! drained, which stops as soon as nothing more would be kept) the captured outcome is sent
 //! on a oneshot channel. This module never decides what is mirrored.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 
+use super::budget::{CappedBuf, MemoryBudget, Pushed, over_budget};
 use super::forward::classify_hyper;
 use super::pool::UpstreamBody;
 use crate::exchange::{
@@ -33,7 +37,9 @@ pub enum Buffered {
 
 /// Read a request body until it ends or passes `cap` bytes.
 pub async fn buffer_request(mut body: Incoming, cap: usize) -> Result<Buffered, hyper::Error> {
-    let mut buf = BytesMut::new();
+    // A declared length sizes the buffer once (no doubling past what will be kept).
+    let declared = body.size_hint().exact().unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(cap).min(cap));
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
             buf.extend_from_slice(&data);
@@ -50,9 +56,12 @@ pub async fn buffer_request(mut body: Incoming, cap: usize) -> Result<Buffered, 
 
 /// What the tee knows about the response it copies.
 pub struct Capture {
-    buf: BytesMut,
-    cap: usize,
-    truncated: bool,
+    /// The copy, bounded by the cap and reserved in the shadow memory budget.
+    buf: CappedBuf,
+    /// The declared body length, if any (sizes the first allocation).
+    hint: Option<u64>,
+    /// The budget refused: the copy is abandoned and the exchange will be dropped.
+    over_budget: bool,
     started: Instant,
     ttfb_us: u64,
     status: u16,
@@ -64,10 +73,12 @@ pub struct Capture {
 
 impl Capture {
     /// A capture for a response whose head arrived `ttfb_us` after `started`; the outcome
-    /// goes to `done` when the body has ended.
+    /// goes to `done` when the body has ended. Copied bytes are reserved in `budget`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         done: oneshot::Sender<OutcomeResult>,
         cap: usize,
+        budget: &Arc<MemoryBudget>,
         started: Instant,
         ttfb_us: u64,
         status: u16,
@@ -75,9 +86,9 @@ impl Capture {
         drain_limit: Duration,
     ) -> Capture {
         Capture {
-            buf: BytesMut::new(),
-            cap,
-            truncated: false,
+            buf: CappedBuf::new(cap, Some(Arc::clone(budget))),
+            hint: None,
+            over_budget: false,
             started,
             ttfb_us,
             status,
@@ -87,27 +98,34 @@ impl Capture {
         }
     }
 
+    /// Copy what fits; never blocks and never fails the client's stream.
     fn push(&mut self, data: &Bytes) {
-        if self.truncated {
+        if self.over_budget || self.buf.is_full() {
             return;
         }
-        let room = self.cap.saturating_sub(self.buf.len());
-        if data.len() > room {
-            self.buf.extend_from_slice(&data[..room]);
-            self.truncated = true;
-        } else {
-            self.buf.extend_from_slice(data);
+        if self.buf.push(data, self.hint) == Pushed::OverBudget {
+            self.over_budget = true;
         }
+    }
+
+    /// Nothing more will be copied (cap reached or budget refused).
+    fn done_copying(&self) -> bool {
+        self.over_budget || self.buf.is_full()
     }
 
     fn finish(self, error: Option<(FailureKind, String)>) {
         let elapsed_us = micros(self.started.elapsed());
+        if self.over_budget {
+            let _ = self.done.send(over_budget(elapsed_us));
+            return;
+        }
+        let truncated = self.buf.is_full();
         let result = match error {
             None => OutcomeResult::Response(RecordedResponse {
                 status: self.status,
                 headers: self.headers,
                 body: CapturedBody(self.buf.freeze()),
-                truncated: self.truncated,
+                truncated,
                 ttfb_us: self.ttfb_us,
                 total_us: elapsed_us,
             }),
@@ -128,7 +146,8 @@ pub struct TeeBody {
 }
 
 impl TeeBody {
-    pub fn new(inner: UpstreamBody, capture: Capture) -> TeeBody {
+    pub fn new(inner: UpstreamBody, mut capture: Capture) -> TeeBody {
+        capture.hint = inner.size_hint().exact();
         TeeBody {
             inner: Some(inner),
             capture: Some(capture),
@@ -197,8 +216,14 @@ impl Drop for TeeBody {
             Some(b) if !b.is_end_stream() => b,
             _ => return capture.finish(None),
         };
+        if capture.done_copying() {
+            // Nothing more would be kept: dropping the rest closes the connection, which
+            // costs less than reading an arbitrarily long (or endless) body.
+            capture.buf.set_full();
+            return capture.finish(None);
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            capture.truncated = true;
+            capture.buf.set_full();
             return capture.finish(None);
         };
         runtime.spawn(async move {
@@ -211,6 +236,10 @@ impl Drop for TeeBody {
                             if let Some(data) = frame.data_ref() {
                                 capture.push(data);
                             }
+                            if capture.done_copying() && !inner.is_end_stream() {
+                                capture.buf.set_full();
+                                return None;
+                            }
                         }
                         Err(e) => return Some((classify_hyper(&e), e.to_string())),
                     }
@@ -221,7 +250,7 @@ impl Drop for TeeBody {
             match drained {
                 Ok(error) => capture.finish(error),
                 Err(_) => {
-                    capture.truncated = true;
+                    capture.buf.set_full();
                     capture.finish(None)
                 }
             }

@@ -125,8 +125,18 @@ pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggre
         .sum();
     let _ = writeln!(
         out,
-        "exchanges not analysed: analysis_queue_full={}, late={}, client_aborted={}; copies not made: shadow_capacity={}",
-        summary.analysis_queue_full, summary.late_exchanges, summary.client_aborted, capacity
+        "exchanges not analysed: analysis_queue_full={}, analysis_queue_bytes={}, shadow_memory={}, late={}, client_aborted={}; copies not made: shadow_capacity={}",
+        summary.analysis_queue_full,
+        summary.analysis_queue_bytes,
+        summary.dropped_shadow_memory,
+        summary.late_exchanges,
+        summary.client_aborted,
+        capacity
+    );
+    let _ = writeln!(
+        out,
+        "shadow memory: peak {} bytes",
+        summary.peak_shadow_memory_bytes
     );
     let _ = writeln!(
         out,

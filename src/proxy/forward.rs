@@ -375,24 +375,86 @@ impl Body for ClientBody {
     }
 }
 
-/// Read a body to the end, keeping at most `cap` bytes. Returns the kept bytes and whether
-/// more arrived than was kept. Used for shadow responses, whose stream nobody waits on.
-pub async fn collect_capped<B>(mut body: B, cap: usize) -> Result<(Bytes, bool), B::Error>
+/// After a capture reached its cap, at most this much more of a shadow body is read (and
+/// thrown away) so that its keep-alive connection can be reused; a longer body closes the
+/// connection instead.
+pub const DRAIN_BYTES: u64 = 64 * 1024;
+/// ... and for at most this long.
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What [`collect_capped`] kept.
+#[derive(Debug)]
+pub struct Collected {
+    pub bytes: Bytes,
+    /// More arrived (or was announced) than was kept.
+    pub truncated: bool,
+    /// The shadow memory budget could not hold the capture: nothing is kept.
+    pub over_budget: bool,
+}
+
+/// Read a shadow body keeping at most `cap` bytes, reserved in `budget`. Past the cap the
+/// body is drained only while the rest is small ([`DRAIN_BYTES`], [`DRAIN_TIME`]);
+/// otherwise it is dropped unread, which closes its connection (a connection goes back to
+/// the pool only when its body was read to the end). An endless body therefore costs at
+/// most `cap + DRAIN_BYTES` bytes of reading.
+pub async fn collect_capped<B>(
+    mut body: B,
+    cap: usize,
+    budget: Option<Arc<super::budget::MemoryBudget>>,
+) -> Result<Collected, B::Error>
 where
     B: Body<Data = Bytes> + Unpin,
 {
-    let mut buf = bytes::BytesMut::new();
+    use super::budget::{CappedBuf, Pushed};
+    let declared = body.size_hint().exact();
+    let mut buf = CappedBuf::new(cap, budget);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            let room = cap.saturating_sub(buf.len());
-            if data.len() > room {
-                buf.extend_from_slice(&data[..room]);
-                return Ok((buf.freeze(), true));
+            match buf.push(&data, declared) {
+                Pushed::Kept => {}
+                Pushed::Full => break,
+                Pushed::OverBudget => {
+                    return Ok(Collected {
+                        bytes: Bytes::new(),
+                        truncated: true,
+                        over_budget: true,
+                    });
+                }
             }
-            buf.extend_from_slice(&data);
         }
     }
-    Ok((buf.freeze(), false))
+    if buf.is_full() && !body.is_end_stream() {
+        drain_small_rest(body).await;
+    }
+    let truncated = buf.is_full();
+    Ok(Collected {
+        bytes: buf.freeze(),
+        truncated,
+        over_budget: false,
+    })
+}
+
+/// Read (and discard) what is left of `body` when it is small and quick; dropping it
+/// otherwise closes its connection.
+async fn drain_small_rest<B>(mut body: B)
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    if body.size_hint().lower() > DRAIN_BYTES {
+        return;
+    }
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]

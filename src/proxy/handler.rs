@@ -194,6 +194,7 @@ async fn inline(
                     let capture = Capture::new(
                         tx,
                         shared.max_body,
+                        &shared.memory,
                         started,
                         ttfb_us,
                         parts.status.as_u16(),
@@ -271,6 +272,7 @@ fn spawn_shadows(
                         cand_target,
                         req,
                         shared.max_body,
+                        &shared.memory,
                         &shared.metrics,
                         Some(route),
                     )
@@ -291,6 +293,7 @@ fn spawn_shadows(
                         t,
                         req,
                         shared.max_body,
+                        &shared.memory,
                         &shared.metrics,
                         Some(route),
                     ))
@@ -392,7 +395,7 @@ async fn mirror_target(
         let s = &task_shared;
         let result = match primary_req {
             Ok(req) => {
-                shadow::call(&s.primary, req, s.max_body, &s.metrics, Some(r))
+                shadow::call(&s.primary, req, s.max_body, &s.memory, &s.metrics, Some(r))
                     .await
                     .result
             }

@@ -106,6 +106,8 @@ pub struct Metrics {
     not_mirrored: Vec<AtomicU64>,
     errors: Vec<AtomicU64>,
     latency: Vec<Histogram>,
+    /// Exchanges dropped because their captures did not fit the shadow memory budget.
+    dropped_shadow_memory: AtomicU64,
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -122,6 +124,7 @@ impl Metrics {
             not_mirrored: zeros(r * NotMirrored::ALL.len()),
             errors: zeros(t * KINDS.len()),
             latency: (0..t).map(|_| Histogram::default()).collect(),
+            dropped_shadow_memory: AtomicU64::new(0),
             routes,
             targets,
         }
@@ -163,6 +166,16 @@ impl Metrics {
         if let Some(c) = self.errors.get(target * KINDS.len() + kind_index(kind)) {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// An exchange dropped because a capture did not fit `max_shadow_memory_bytes`.
+    pub fn dropped_shadow_memory(&self) {
+        self.dropped_shadow_memory.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Exchanges dropped for lack of shadow memory so far.
+    pub fn dropped_for_memory(&self) -> u64 {
+        self.dropped_shadow_memory.load(Ordering::Relaxed)
     }
 
     /// Time from sending a request to its response head.
@@ -299,6 +312,13 @@ impl Metrics {
             out,
             "cutover_exchanges_dropped_total{{reason=\"analysis_queue_full\"}} {}",
             stats.dropped_queue_full.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "cutover_exchanges_dropped_total{{reason=\"analysis_queue_bytes\"}} {}\n\
+             cutover_exchanges_dropped_total{{reason=\"shadow_memory\"}} {}",
+            stats.dropped_queue_bytes.load(Ordering::Relaxed),
+            self.dropped_for_memory()
         );
         header(&mut out, 4);
         for (ti, target) in self.targets.iter().enumerate() {

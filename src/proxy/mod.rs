@@ -10,9 +10,13 @@
 //!
 //! Bounds: a mirrored request holds shadow permits (`max_in_flight_shadows`) from the
 //! decision until its exchange is submitted, i.e. until every shadow answered or timed out
-//! *and* the primary's body ended (a long SSE stream keeps its permits). Memory grows with
-//! that number: each in-flight copy holds up to `max_body_bytes` per target plus a pooled
-//! connection's buffers.
+//! *and* the primary's body ended (a long SSE stream keeps its permits). Each capture keeps
+//! at most `max_body_bytes` (a shadow body past the cap is drained only when the rest is
+//! small, otherwise its connection is closed), and every captured byte is reserved in one
+//! budget, `max_shadow_memory_bytes`, until its exchange has been analysed and recorded
+//! ([`budget`]): a capture that does not fit is abandoned and its exchange dropped and
+//! counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`) rather than
+//! analysed with a cut body that would read as a difference.
 //!
 //! Connections: at most `max_connections` client connections are open at once across all
 //! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
@@ -57,6 +61,7 @@
 //! ```
 
 pub mod admin;
+pub mod budget;
 pub mod capture;
 mod conn;
 pub mod drops;
@@ -120,6 +125,9 @@ pub struct Shared {
     shadows: Arc<Semaphore>,
     max_shadows: usize,
     max_body: usize,
+    /// Bytes held by captures and by their exchanges until analysed
+    /// (`max_shadow_memory_bytes`).
+    pub memory: Arc<budget::MemoryBudget>,
     /// After a client disconnects, how long the primary's remaining body may take.
     drain_limit: Duration,
     pub metrics: Metrics,
@@ -181,6 +189,16 @@ impl Shared {
     }
 
     fn submit(&self, exchange: Exchange) {
+        let o = &exchange.outcomes;
+        let over = [Some(&o.primary), o.candidate.as_ref(), o.secondary.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|o| budget::is_over_budget(&o.result));
+        if over {
+            // Not analysed: a capture cut for lack of memory would read as a difference.
+            self.metrics.dropped_shadow_memory();
+            return;
+        }
         let guard = match self.pipeline.read() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -269,6 +287,12 @@ pub struct ProxySummary {
     pub accept_errors: u64,
     /// Upgraded connections tunnelled to the primary.
     pub upgrades: u64,
+    /// Exchanges dropped because the analysis queue held `max_queued_bytes` already.
+    pub analysis_queue_bytes: u64,
+    /// Exchanges dropped because their captures did not fit in `max_shadow_memory_bytes`.
+    pub dropped_shadow_memory: u64,
+    /// The most bytes shadow captures and queued exchanges held at once.
+    pub peak_shadow_memory_bytes: u64,
 }
 
 impl RunningProxy {
@@ -299,6 +323,11 @@ impl RunningProxy {
     /// Shadow requests running now (the demo waits for zero between requests).
     pub fn shadows_in_flight(&self) -> usize {
         self.shared.shadows_in_flight()
+    }
+
+    /// The shadow memory budget: bytes held now, peak, limit, drops.
+    pub fn shadow_memory(&self) -> &budget::MemoryBudget {
+        &self.shared.memory
     }
 
     /// Counters so far.
@@ -342,6 +371,12 @@ fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
         idle_closed: c.idle_closed.load(Ordering::Relaxed),
         accept_errors: c.accept_errors.load(Ordering::Relaxed),
         upgrades: c.upgrades.load(Ordering::Relaxed),
+        analysis_queue_bytes: shared
+            .pipeline_stats
+            .dropped_queue_bytes
+            .load(Ordering::Relaxed),
+        dropped_shadow_memory: m.dropped_for_memory(),
+        peak_shadow_memory_bytes: shared.memory.peak(),
     }
 }
 
@@ -474,6 +509,7 @@ fn build_shared(
         shadows: Arc::new(Semaphore::new(p.max_in_flight_shadows)),
         max_shadows: p.max_in_flight_shadows,
         max_body: p.max_body_bytes,
+        memory: budget::MemoryBudget::new(p.max_shadow_memory_bytes),
         drain_limit: Duration::from_millis(p.shadow_timeout_ms),
         metrics,
         pipeline: RwLock::new(Some(handle)),

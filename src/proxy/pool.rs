@@ -32,6 +32,11 @@ use super::forward::ForwardBody;
 
 /// Idle connections unused for this long are closed instead of reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most a connection's read buffer grows to (hyper's default is ~400 kB). A target
+/// streaming a large or endless body fills its connection's buffer at once: with up to
+/// `max_in_flight_shadows` such connections this bound, not the target, sets the memory
+/// (and it caps a response head at this size, far above what origins send).
+const READ_BUF_MAX: usize = 64 * 1024;
 /// TCP keep-alive probes start after this much silence.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
@@ -161,7 +166,9 @@ impl Pool {
         let _ = stream.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (tx, conn) = http1::handshake(TokioIo::new(stream))
+        let (tx, conn) = http1::Builder::new()
+            .max_buf_size(READ_BUF_MAX)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(UpstreamError::Http)?;
         tokio::spawn(async move {

@@ -4,20 +4,25 @@
 //! the answer up to the capture cap, and turning the result into an [`Outcome`]. Always run
 //! inside a spawned task holding a shadow permit; never on the client's path.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::Request;
 
+use super::budget::{MemoryBudget, over_budget};
 use super::capture::micros;
 use super::forward::{ForwardBody, Target, classify, classify_hyper, collect_capped, to_headers};
 use super::metrics::Metrics;
 use crate::exchange::{Body, Failure, FailureKind, Outcome, OutcomeResult, RecordedResponse};
 
-/// Send `req` to `target` and record what happened.
+/// Send `req` to `target` and record what happened. The captured body is reserved in
+/// `budget`; when the budget cannot hold it the outcome is [`super::budget::over_budget`]
+/// (the exchange is then dropped and counted, not analysed).
 pub async fn call(
     target: &Target,
     req: Request<ForwardBody>,
     cap: usize,
+    budget: &Arc<MemoryBudget>,
     metrics: &Metrics,
     route: Option<usize>,
 ) -> Outcome {
@@ -32,20 +37,24 @@ pub async fn call(
         let ttfb_us = micros(started.elapsed());
         metrics.latency(target.index, ttfb_us);
         let (parts, body) = resp.into_parts();
-        let (bytes, truncated) = collect_capped(body, cap)
+        let got = collect_capped(body, cap, Some(Arc::clone(budget)))
             .await
             .map_err(|e| (classify_hyper(&e), error_chain(&e)))?;
-        Ok::<_, (FailureKind, String)>(RecordedResponse {
+        if got.over_budget {
+            return Ok(None);
+        }
+        Ok::<_, (FailureKind, String)>(Some(RecordedResponse {
             status: parts.status.as_u16(),
             headers: to_headers(&parts.headers),
-            body: Body(bytes),
-            truncated,
+            body: Body(got.bytes),
+            truncated: got.truncated,
             ttfb_us,
             total_us: micros(started.elapsed()),
-        })
+        }))
     };
     let result = match tokio::time::timeout(target.timeout, exchange).await {
-        Ok(Ok(response)) => OutcomeResult::Response(response),
+        Ok(Ok(Some(response))) => OutcomeResult::Response(response),
+        Ok(Ok(None)) => over_budget(micros(started.elapsed())),
         Ok(Err((kind, message))) => failure(metrics, target, kind, started, message),
         Err(_) => failure(
             metrics,

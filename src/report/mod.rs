@@ -10,7 +10,7 @@ pub mod model;
 mod recording;
 
 pub use model::{Gate, Report, ReportContext, RunInfo};
-pub use recording::{RecordingStats, read_recordings};
+pub use recording::{RecordingStats, read_recorded_lines, read_recordings};
 
 use std::path::{Path, PathBuf};
 
