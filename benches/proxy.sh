@@ -17,6 +17,9 @@
 #   large bodies      candidate answers a 50 MB body (Content-Length), or an endless chunked
 #                     body: client req/s, p99, proxy VmHWM and recording bytes on disk next
 #                     to the plain-candidate mirror row. ONLY=bodies runs just these rows.
+#   miffy-mirror      optional Rust peer (github elmarx/miffy, built by hand outside this
+#                     repo; needs no running Kafka): MIFFY=/path/to/miffy, or `miffy` on
+#                     PATH; mirrors every path (`routes = [{ path = "/{*rest}" }]`).
 set -u
 DUR=${1:-8}
 CONN=${CONN:-64}
@@ -38,7 +41,8 @@ done
 NGINX=$(command -v nginx)
 
 UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
-BIG=18107; ENDLESS=18108
+BIG=18107; ENDLESS=18108; MIF=18109; MIF_ADMIN=18110
+MIFFY=${MIFFY:-$(command -v miffy || true)}
 
 # --- upstream nginx (primary and candidate): static JSON, one worker ----------------------
 mkdir -p "$WORK/up" "$WORK/px"
@@ -205,6 +209,24 @@ start_cutover $CAND off
 read -r CP_RPS CP_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row cutover-plain "$CP_RPS" "$CP_P99"
 stop_cutover; CP_HWM=$HWM
 read -r NM_RPS NM_P99 <<< "$(run http://127.0.0.1:$NG_MIRROR/api/x)";   row nginx-mirror "$NM_RPS" "$NM_P99"
+MF_RPS=
+if [ -n "$MIFFY" ] && [ -x "$MIFFY" ]; then
+  cat > "$WORK/miffy.toml" <<CONF
+port = $MIF
+management_port = $MIF_ADMIN
+logging = "human"
+reference = "http://127.0.0.1:$UP"
+candidate = "http://127.0.0.1:$CAND"
+routes = [ { path = "/{*rest}" } ]
+[kafka]
+topic = "miffy"
+"bootstrap.servers" = "127.0.0.1:9"
+CONF
+  MIFFY_CONFIG="$WORK/miffy.toml" RUST_LOG=error "$MIFFY" > "$WORK/miffy.out" 2>&1 & MF_PID=$!; PIDS+=($MF_PID)
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$MIF/api/x" && break; sleep 0.1; done
+  read -r MF_RPS MF_P99 <<< "$(run http://127.0.0.1:$MIF/api/x)";       row "miffy-mirror (100 %)" "$MF_RPS" "$MF_P99"
+  kill $MF_PID 2>/dev/null
+fi
 start_cutover $CAND mirror
 read -r CM_RPS CM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "cutover-mirror (100 %)" "$CM_RPS" "$CM_P99"
 # Half saturation: C connections each pausing 10 ms between requests ≈ C*100 req/s.
@@ -228,6 +250,8 @@ echo "ratios (req/s):"
 echo "  cutover-plain / nginx-plain    = $(ratio "$CP_RPS" "$NP_RPS")   (target >= 1.0)"
 echo "  cutover-mirror / nginx-mirror  = $(ratio "$CM_RPS" "$NM_RPS")   (target >= 1.2)"
 echo "  cutover-plain / direct         = $(ratio "$CP_RPS" "$D_RPS")"
+echo "  cutover-mirror / cutover-plain = $(ratio "$CM_RPS" "$CP_RPS")   (target >= 0.6)"
+[ -n "$MF_RPS" ] && echo "  cutover-mirror / miffy-mirror  = $(ratio "$CM_RPS" "$MF_RPS")   (target >= 1.5)"
 echo "added p99 at half saturation     = $(awk -v a="$HM_P99" -v b="$HD_P99" 'BEGIN { printf "%.3f ms", a - b }')   (target <= 1 ms)"
 echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
 echo "proxy VmHWM: plain ${CP_HWM:-?} kB, mirror ${CM_HWM:-?} kB, slow-candidate ${SL_HWM:-?} kB   (target <= 65536 kB)"
