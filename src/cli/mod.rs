@@ -145,10 +145,31 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            eprintln!("error: {}", one_line(&e.error));
             e.status.into()
         }
     }
+}
+
+/// An error and its causes on one line, a cause left out when the text before already
+/// says it (an OS error quoted in the message and kept as the source, for instance).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(part.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Run one parsed command line.
@@ -192,4 +213,30 @@ fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
             .flatten_event(true)
             .try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_and_says_each_cause_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file (os error 2)");
+        let e = anyhow::Error::new(std::io::Error::new(os.kind(), os.to_string()))
+            .context(format!("x.toml: cannot read configuration: {os}"));
+        assert_eq!(
+            one_line(&e),
+            "x.toml: cannot read configuration: No such file (os error 2)"
+        );
+        let e = anyhow::anyhow!("first line\nsecond line").context("outer");
+        assert_eq!(one_line(&e), "outer: first line; second line");
+    }
+
+    #[test]
+    fn quiet_keeps_errors_only_and_each_v_adds_detail() {
+        assert_eq!(default_filter(0, true), "error");
+        assert_eq!(default_filter(0, false), "warn");
+        assert_eq!(default_filter(1, false), "info");
+        assert_eq!(default_filter(2, false), "info,cutover=debug");
+    }
 }

@@ -50,7 +50,9 @@ impl ProxyLogs {
             ProxyMode::Inline => "inline",
             ProxyMode::MirrorTarget => "mirror-target",
         };
-        tracing::info!("proxy listening on http://{listen} (mode {mode}, {workers} worker threads)");
+        tracing::info!(
+            "proxy listening on http://{listen} (mode {mode}, {workers} worker threads)"
+        );
         match admin {
             Some(a) => tracing::info!("admin listening on http://{a}/metrics"),
             None => tracing::info!("admin listener disabled (`[proxy] admin_enabled = false`)"),
@@ -108,10 +110,10 @@ impl ProxyLogs {
         }
         tracing::debug!(
             request = %redact::display_request(method.as_str(), uri, &self.redaction),
-            route = route.unwrap_or("none"),
+            route = %route.unwrap_or("none"),
             status,
             ttfb_ms = ms(ttfb_us),
-            mirrored,
+            mirrored = %mirrored,
             "request"
         );
     }
@@ -126,7 +128,7 @@ impl ProxyLogs {
         tracing::debug!(
             id = exchange.id,
             request = %redact::display_request(&req.method, &req.uri, &self.redaction),
-            route,
+            route = %route,
             primary = %outcome(&o.primary),
             candidate = %o.candidate.as_ref().map_or_else(|| "-".to_string(), outcome),
             secondary = %o.secondary.as_ref().map_or_else(|| "-".to_string(), outcome),
@@ -225,7 +227,12 @@ fn outcome(o: &Outcome) -> String {
             ms(r.ttfb_us)
         ),
         OutcomeResult::Failure(f) => {
-            format!("{} {} after {} ms", o.target, f.kind.as_str(), ms(f.elapsed_us))
+            format!(
+                "{} {} after {} ms",
+                o.target,
+                f.kind.as_str(),
+                ms(f.elapsed_us)
+            )
         }
     }
 }

@@ -194,13 +194,23 @@ impl Shared {
     /// Hand a mirrored exchange of route `route` to the pipeline (logged at debug; its
     /// shadows' failures, and a drop, rate-limited at warn).
     fn submit(&self, exchange: Exchange, route: usize) {
-        let pattern = self.routes.get(route).map_or("none", |r| r.pattern.as_str());
+        let pattern = self
+            .routes
+            .get(route)
+            .map_or("none", |r| r.pattern.as_str());
         self.logs.exchange(&exchange, pattern);
         let o = &exchange.outcomes;
         // The primary's failures are logged where the client is answered (inline mode).
         let primary = (self.mode == ProxyMode::MirrorTarget).then_some(&o.primary);
-        for outcome in primary.into_iter().chain(o.candidate.as_ref()).chain(o.secondary.as_ref()) {
-            if let Some(f) = outcome.failure().filter(|_| !budget::is_over_budget(&outcome.result)) {
+        for outcome in primary
+            .into_iter()
+            .chain(o.candidate.as_ref())
+            .chain(o.secondary.as_ref())
+        {
+            if let Some(f) = outcome
+                .failure()
+                .filter(|_| !budget::is_over_budget(&outcome.result))
+            {
                 self.logs.upstream_failure(&outcome.target, f);
             }
         }
