@@ -28,6 +28,7 @@ use super::forward::{
     ClientBody, ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
     upstream_headers,
 };
+use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
 use super::shadow::{self, error_chain};
 use super::{Shared, edge};
@@ -448,21 +449,6 @@ async fn mirror_target(
     };
     spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
     no_content()
-}
-
-/// The pattern of route `route`, for a log line.
-fn route_pattern(shared: &Shared, route: Option<usize>) -> Option<&str> {
-    route
-        .and_then(|r| shared.routes.get(r))
-        .map(|r| r.pattern.as_str())
-}
-
-/// Why a request was not mirrored, for a log line (`no_route` when no route matched).
-fn mirror_note(route: Option<usize>, reason: NotMirrored) -> &'static str {
-    match route {
-        None => "no_route",
-        Some(_) => reason.as_str(),
-    }
 }
 
 fn record_request(

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 
 use http::Method;
 
+use super::Shared;
+use super::budget::is_over_budget;
+use super::metrics::NotMirrored;
 use crate::config::Config;
 use crate::config::{ProxyMode, Role};
 use crate::exchange::{Exchange, Failure, FailureKind, Outcome, OutcomeResult};
@@ -136,6 +139,30 @@ impl ProxyLogs {
         );
     }
 
+    /// A mirrored exchange of route `route` is complete: its line (debug), and its
+    /// upstream failures (rate-limited). The primary's failures are logged where the
+    /// client is answered, except in mirror-target mode where cutover calls it itself.
+    pub(super) fn submitted(&self, shared: &Shared, exchange: &Exchange, route: usize) {
+        self.exchange(
+            exchange,
+            route_pattern(shared, Some(route)).unwrap_or("none"),
+        );
+        let o = &exchange.outcomes;
+        let primary = (shared.mode == ProxyMode::MirrorTarget).then_some(&o.primary);
+        for outcome in primary
+            .into_iter()
+            .chain(o.candidate.as_ref())
+            .chain(o.secondary.as_ref())
+        {
+            if let Some(f) = outcome
+                .failure()
+                .filter(|_| !is_over_budget(&outcome.result))
+            {
+                self.upstream_failure(&outcome.target, f);
+            }
+        }
+    }
+
     /// An upstream call failed: the first failure of each target and kind is logged with
     /// its message, then at most one line per interval with the count.
     pub fn upstream_failure(&self, target: &str, failure: &Failure) {
@@ -195,6 +222,21 @@ impl ProxyLogs {
             lead(emit),
             self.memory.interval().as_secs()
         );
+    }
+}
+
+/// The pattern of route `route`, for a log line.
+pub(super) fn route_pattern(shared: &Shared, route: Option<usize>) -> Option<&str> {
+    route
+        .and_then(|r| shared.routes.get(r))
+        .map(|r| r.pattern.as_str())
+}
+
+/// Why a request was not mirrored, for a log line (`no_route` when no route matched).
+pub(super) fn mirror_note(route: Option<usize>, reason: NotMirrored) -> &'static str {
+    match route {
+        None => "no_route",
+        Some(_) => reason.as_str(),
     }
 }
 

@@ -194,26 +194,8 @@ impl Shared {
     /// Hand a mirrored exchange of route `route` to the pipeline (logged at debug; its
     /// shadows' failures, and a drop, rate-limited at warn).
     fn submit(&self, exchange: Exchange, route: usize) {
-        let pattern = self
-            .routes
-            .get(route)
-            .map_or("none", |r| r.pattern.as_str());
-        self.logs.exchange(&exchange, pattern);
+        self.logs.submitted(self, &exchange, route);
         let o = &exchange.outcomes;
-        // The primary's failures are logged where the client is answered (inline mode).
-        let primary = (self.mode == ProxyMode::MirrorTarget).then_some(&o.primary);
-        for outcome in primary
-            .into_iter()
-            .chain(o.candidate.as_ref())
-            .chain(o.secondary.as_ref())
-        {
-            if let Some(f) = outcome
-                .failure()
-                .filter(|_| !budget::is_over_budget(&outcome.result))
-            {
-                self.logs.upstream_failure(&outcome.target, f);
-            }
-        }
         let over = [Some(&o.primary), o.candidate.as_ref(), o.secondary.as_ref()]
             .into_iter()
             .flatten()
