@@ -12,6 +12,7 @@ pub mod demo;
 pub mod exchange;
 pub mod pipeline;
 pub mod proxy;
+pub mod ratelog;
 pub mod record;
 pub mod redact;
 pub mod reference;

@@ -1,8 +1,9 @@
 //! The command line: argument parsing, logging set-up, and exit codes.
 //!
 //! Every command is a library function that tests can call; this module only translates
-//! arguments into calls and errors into exit codes. Exit codes: 0 success, 1 a gate failed
-//! (parity or load verdict), 2 usage or input error (bad flags, bad files, port in use).
+//! arguments into calls, sets up logging (stderr; stdout is for results), and turns errors
+//! into exit codes. Exit codes: 0 success, 1 a gate failed (parity or load verdict), 2
+//! usage or input error (bad flags, bad files, port in use); every `--help` lists them.
 
 mod demo;
 mod proxy;
@@ -11,7 +12,36 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The exit codes, shown at the end of `cutover --help` and of each command's `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  pass: the run finished and no gate failed
+  1  a gate failed (a route under its parity threshold, a latency or error-rate trigger)
+  2  usage or input error: a bad flag, an unreadable or invalid file, a port in use";
+
+/// `cutover demo` is a demonstration: its verdict does not fail it unless asked.
+const DEMO_EXIT_CODES: &str = "\
+Exit codes:
+  0  the demo ran to the end and wrote its report, whatever the verdict
+     (with --gate: and the parity gate passed)
+  1  only with --gate: the parity gate failed
+  2  usage or set-up error: a bad flag, an unknown divergence, a port in use";
+
+/// `cutover reference` serves until stopped; it has no gate.
+const REFERENCE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by Ctrl-C / SIGTERM, or the catalogue was printed
+  2  usage or set-up error: a bad flag, an unknown divergence, a port in use";
+
+/// `cutover proxy` serves until stopped; the gate is applied by `cutover report`.
+const PROXY_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by Ctrl-C / SIGTERM after printing its summary (gates are applied by
+     `cutover report --from` over the recording)
+  2  usage or input error: a bad flag, an invalid config (file:line:column, key), a port
+     in use, a recording that cannot be opened";
 
 /// Decide whether an extracted microservice is safe to take over from a monolith.
 ///
@@ -19,25 +49,52 @@ use clap::{Parser, Subcommand};
 /// answers structurally, validates them against contracts, runs load gates, and writes
 /// reports for people (HTML), pull requests (Markdown), machines (JSON) and CI (JUnit).
 #[derive(Debug, Parser)]
-#[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "cutover",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
-    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr: -v adds what is in force (listeners, targets, routes,
+    /// recording); -vv adds one line per request and per mirrored exchange. RUST_LOG
+    /// overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Only errors on stderr (results and the final verdict still go to stdout).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log line format on stderr: `text` for people, `json` (one object per line) for
+    /// log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole job on this machine: reference system, proxy, workload, report.
+    #[command(after_help = DEMO_EXIT_CODES)]
     Demo(demo::DemoArgs),
     /// Run the embedded reference system: a monolith and its extracted Auth and AI services.
+    #[command(after_help = REFERENCE_EXIT_CODES)]
     Reference(reference::ReferenceArgs),
     /// Mirror traffic: answer clients from the primary, copy matching requests to the
     /// candidate (and secondary), record and compare the answers.
+    #[command(after_help = PROXY_EXIT_CODES)]
     Proxy(proxy::ProxyArgs),
     /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
+    #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
 }
 
@@ -72,8 +129,9 @@ impl CliError {
 }
 
 pub fn main() -> ExitCode {
+    // Usage errors (bad flag, missing value) print clap's message and exit 2.
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,10 +145,31 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            eprintln!("error: {}", one_line(&e.error));
             e.status.into()
         }
     }
+}
+
+/// An error and its causes on one line, a cause left out when the text before already
+/// says it (an OS error quoted in the message and kept as the source, for instance).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(part.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Run one parsed command line.
@@ -103,16 +182,61 @@ pub async fn run(cli: Cli) -> Result<Status, CliError> {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// The default filter for `-q` / (none) / `-v` / `-vv` / `-vvv`: other crates stay at info
+/// below `-vvv` so that `-vv` shows cutover's own detail, not the HTTP stack's.
+fn default_filter(verbose: u8, quiet: bool) -> &'static str {
+    match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "info,cutover=debug",
+        (false, _) => "debug,cutover=trace",
+    }
+}
+
+/// Logs go to stderr (stdout is for results); `RUST_LOG` overrides the level.
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_filter(verbose, quiet)));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_ansi(false)
+            .flatten_event(true)
+            .try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_and_says_each_cause_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file (os error 2)");
+        let e = anyhow::Error::new(std::io::Error::new(os.kind(), os.to_string()))
+            .context(format!("x.toml: cannot read configuration: {os}"));
+        assert_eq!(
+            one_line(&e),
+            "x.toml: cannot read configuration: No such file (os error 2)"
+        );
+        let e = anyhow::anyhow!("first line\nsecond line").context("outer");
+        assert_eq!(one_line(&e), "outer: first line; second line");
+    }
+
+    #[test]
+    fn quiet_keeps_errors_only_and_each_v_adds_detail() {
+        assert_eq!(default_filter(0, true), "error");
+        assert_eq!(default_filter(0, false), "warn");
+        assert_eq!(default_filter(1, false), "info");
+        assert_eq!(default_filter(2, false), "info,cutover=debug");
+    }
 }

@@ -87,7 +87,7 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     }
     say(&format!("recording {}", path.display()));
     wait_for_signal().await;
-    eprintln!("shutting down: finishing in-flight requests");
+    say("shutting down: finishing in-flight requests");
     let summary = running.shutdown().await;
     let aggregate = pipeline.finish().await;
     say(proxy::render_summary(&config, &summary, &aggregate).trim_end());

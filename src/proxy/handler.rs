@@ -28,6 +28,7 @@ use super::forward::{
     ClientBody, ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
     upstream_headers,
 };
+use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
 use super::shadow::{self, error_chain};
 use super::{Shared, edge};
@@ -121,9 +122,11 @@ async fn inline(
     let (mut parts, body) = req.into_parts();
     let pq = origin_form(&parts.uri);
     let route = shared.route_index(parts.uri.path());
+    let mut note = "yes";
     // Nothing is copied or recorded for a request that is not mirrored.
     let (mirror, body) = match shared.decide(route, &parts.method, &parts.headers, 1) {
         Err(reason) => {
+            note = mirror_note(route, reason);
             if let Some(r) = route {
                 shared.metrics.not_mirrored(r, reason);
             }
@@ -147,6 +150,7 @@ async fn inline(
                 }
                 Ok(Buffered::Overflow { prefix, rest }) => {
                     shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+                    note = NotMirrored::BodyTooLarge.as_str();
                     (
                         None,
                         ForwardBody::Chain {
@@ -187,6 +191,14 @@ async fn inline(
     let (status, message, kind) = match result {
         Ok(Ok(resp)) => {
             shared.metrics.latency(shared.primary.index, ttfb_us);
+            shared.logs.request(
+                &parts.method,
+                pq.as_str(),
+                route_pattern(&shared, route),
+                resp.status().as_u16(),
+                ttfb_us,
+                note,
+            );
             let (mut parts, body) = resp.into_parts();
             let body = match shadows.and_then(PrimarySender::into_inner) {
                 None => ClientBody::Plain(body),
@@ -215,12 +227,23 @@ async fn inline(
         ),
     };
     shared.metrics.error(shared.primary.index, kind);
+    let failure = Failure {
+        kind,
+        elapsed_us: ttfb_us,
+        message,
+    };
+    shared.logs.upstream_failure(&shared.primary.name, &failure);
+    shared.logs.request(
+        &parts.method,
+        pq.as_str(),
+        route_pattern(&shared, route),
+        status.as_u16(),
+        ttfb_us,
+        note,
+    );
+    let message = failure.message.clone();
     if let Some(tx) = shadows {
-        tx.send(OutcomeResult::Failure(Failure {
-            kind,
-            elapsed_us: ttfb_us,
-            message: message.clone(),
-        }));
+        tx.send(OutcomeResult::Failure(failure));
     }
     let title = if status == StatusCode::GATEWAY_TIMEOUT {
         "primary timed out"
@@ -317,7 +340,7 @@ fn spawn_shadows(
         {
             shared.drops.client_aborted(route);
         }
-        shared.submit(Exchange {
+        let exchange = Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
             at,
             route: route_label,
@@ -327,7 +350,8 @@ fn spawn_shadows(
                 secondary,
                 candidate: Some(candidate),
             },
-        });
+        };
+        shared.submit(exchange, route);
         drop(permit);
     });
 }
@@ -360,12 +384,20 @@ async fn mirror_target(
     let at = Utc::now();
     let (mut parts, body) = req.into_parts();
     let route = shared.route_index(parts.uri.path());
+    let log = |note: &str| {
+        let pq = origin_form(&parts.uri);
+        let pattern = route_pattern(&shared, route);
+        shared
+            .logs
+            .request(&parts.method, pq.as_str(), pattern, 204, 0, note);
+    };
     let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
         Ok(x) => x,
         Err(reason) => {
             if let Some(r) = route {
                 shared.metrics.not_mirrored(r, reason);
             }
+            log(mirror_note(route, reason));
             return no_content();
         }
     };
@@ -373,11 +405,16 @@ async fn mirror_target(
         Ok(Buffered::Complete(b)) => b,
         Ok(Buffered::Overflow { .. }) => {
             shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+            log(NotMirrored::BodyTooLarge.as_str());
             return no_content();
         }
-        Err(_) => return no_content(),
+        Err(_) => {
+            log("bad_request_body");
+            return no_content();
+        }
     };
     shared.metrics.mirrored(r);
+    log("yes");
     let pq = origin_form(&parts.uri);
     let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
     let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());

@@ -1,6 +1,6 @@
 //! Limits on client connections as a whole: the cap on connections open at once (derived
 //! from the file-descriptor limit unless configured), refusing connections beyond it,
-//! rate-limited logging of accept errors, and the counters `/metrics` and the shutdown
+//! rate-limited logging of accept errors ([`crate::ratelog`]), and the counters `/metrics` and the shutdown
 //! summary show for them.
 //!
 //! Owns [`ConnStats`] (shared by every listener thread and the admin listener) and the
@@ -8,11 +8,12 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
+
+use crate::ratelog::{Emit, RateLimit};
 
 /// File descriptors kept free of client connections and their upstream connections: the
 /// admin listener and its connections ([`ADMIN_MAX_CONNECTIONS`]), the listening sockets,
@@ -24,8 +25,6 @@ pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 const MIN_CONNECTIONS: u64 = 16;
 /// Without a descriptor limit to derive from (non-Unix).
 const FALLBACK_CONNECTIONS: usize = 10_000;
-/// Accept errors are logged at most once per this interval, with their count.
-const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Sent (best effort, without reading the request) to a connection over the cap.
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\
@@ -59,13 +58,7 @@ pub struct ConnStats {
     pub accept_errors: AtomicU64,
     /// Upgraded connections (WebSocket, ...) tunnelled to the primary.
     pub upgrades: AtomicU64,
-    accept_log: Mutex<AcceptLog>,
-}
-
-#[derive(Debug, Default)]
-struct AcceptLog {
-    last: Option<Instant>,
-    unlogged: u64,
+    accept_log: RateLimit,
 }
 
 /// One connection's place under the cap; released on drop.
@@ -99,24 +92,16 @@ impl ConnStats {
     /// Count an accept error; log at most one line per interval, with the count.
     pub fn accept_error(&self, what: &str, error: &std::io::Error) {
         self.accept_errors.fetch_add(1, Ordering::Relaxed);
-        let mut log = match self.accept_log.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        log.unlogged += 1;
-        let now = Instant::now();
-        if log
-            .last
-            .is_some_and(|t| now.duration_since(t) < ACCEPT_LOG_INTERVAL)
-        {
+        let Some(emit) = self.accept_log.hit() else {
             return;
-        }
-        let n = std::mem::take(&mut log.unlogged);
-        log.last = Some(now);
-        drop(log);
+        };
+        let n = match emit {
+            Emit::First => 1,
+            Emit::Summary { count } => count,
+        };
         tracing::warn!(
             "{what}: accept failed {n} time(s) since the last report (at most one line per {} s): {error}; open connections: {}",
-            ACCEPT_LOG_INTERVAL.as_secs(),
+            self.accept_log.interval().as_secs(),
             self.open.load(Ordering::Relaxed)
         );
     }

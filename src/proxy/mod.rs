@@ -69,6 +69,7 @@ mod edge;
 pub mod forward;
 mod handler;
 pub mod limits;
+pub mod logs;
 pub mod metrics;
 pub mod pool;
 pub mod shadow;
@@ -146,6 +147,8 @@ pub struct Shared {
     pub drops: ClientAborts,
     /// The pipeline's counters (queue drops) for the shutdown summary.
     pipeline_stats: Arc<PipelineStats>,
+    /// Rate limits and redaction of log lines.
+    pub logs: logs::ProxyLogs,
 }
 
 impl Shared {
@@ -188,7 +191,10 @@ impl Shared {
         }
     }
 
-    fn submit(&self, exchange: Exchange) {
+    /// Hand a mirrored exchange of route `route` to the pipeline (logged at debug; its
+    /// shadows' failures, and a drop, rate-limited at warn).
+    fn submit(&self, exchange: Exchange, route: usize) {
+        self.logs.submitted(self, &exchange, route);
         let o = &exchange.outcomes;
         let over = [Some(&o.primary), o.candidate.as_ref(), o.secondary.as_ref()]
             .into_iter()
@@ -197,6 +203,8 @@ impl Shared {
         if over {
             // Not analysed: a capture cut for lack of memory would read as a difference.
             self.metrics.dropped_shadow_memory();
+            self.logs
+                .memory_drop(self.metrics.dropped_for_memory(), self.memory.limit());
             return;
         }
         let guard = match self.pipeline.read() {
@@ -205,7 +213,9 @@ impl Shared {
         };
         match guard.as_ref() {
             Some(handle) => {
-                handle.submit(exchange);
+                if !handle.submit(exchange) {
+                    self.logs.queue_drop(&self.pipeline_stats);
+                }
             }
             None => {
                 self.late.fetch_add(1, Ordering::Relaxed);
@@ -447,6 +457,7 @@ pub async fn start(
     } else {
         (None, None)
     };
+    shared.logs.startup(&config, listen, admin, workers.len());
     Ok(RunningProxy {
         listen,
         admin,
@@ -521,6 +532,7 @@ fn build_shared(
         max_headers: p.max_headers,
         drops: ClientAborts::new(routes_len),
         pipeline_stats,
+        logs: logs::ProxyLogs::new(crate::redact::Redaction::for_config(&config.file)),
     })
 }
 

@@ -123,6 +123,15 @@ impl RecordingSink {
         for (p, e) in segments.enforce(rotate_bytes.max(size)) {
             tracing::error!("recording: cannot delete old segment {}: {e}", p.display());
         }
+        tracing::info!(
+            "recording to {}: rotate at {rotate_bytes} bytes, retention {} bytes and {} files, bodies {}",
+            path.display(),
+            max_total,
+            config
+                .max_files
+                .map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
+            format!("{:?}", config.bodies).to_lowercase()
+        );
         Ok(RecordingSink {
             path,
             file,
