@@ -111,6 +111,8 @@ struct Mirror {
     body: bytes::Bytes,
     /// When the request arrived.
     at: chrono::DateTime<Utc>,
+    /// Arrival sequence number (`Exchange::seq`).
+    seq: u64,
 }
 
 async fn inline(
@@ -131,6 +133,7 @@ async fn inline(
         }
         Ok((r, permit)) => {
             let at = Utc::now();
+            let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
             match buffer_request(body, shared.max_body).await {
                 Ok(Buffered::Complete(bytes)) => {
                     shared.metrics.mirrored(r);
@@ -142,6 +145,7 @@ async fn inline(
                         recorded,
                         body: bytes.clone(),
                         at,
+                        seq,
                     };
                     (Some(mirror), ForwardBody::full(bytes))
                 }
@@ -262,6 +266,7 @@ fn spawn_shadows(
             permit,
             recorded,
             at,
+            seq,
             ..
         } = m;
         let cand_target = &shared.route_candidates[route];
@@ -319,6 +324,7 @@ fn spawn_shadows(
         }
         shared.submit(Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            seq,
             at,
             route: route_label,
             request: recorded,
@@ -358,6 +364,7 @@ async fn mirror_target(
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
     let at = Utc::now();
+    let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
     let (mut parts, body) = req.into_parts();
     let route = shared.route_index(parts.uri.path());
     let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
@@ -409,6 +416,7 @@ async fn mirror_target(
         recorded,
         body: bytes,
         at,
+        seq,
     };
     spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
     no_content()

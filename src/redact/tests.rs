@@ -51,6 +51,7 @@ fn headers_keep_scheme_and_cookie_names() {
 fn json_fields_at_any_depth_and_forms_and_queries() {
     let ex = Exchange {
         id: 1,
+        seq: 1,
         at: chrono::Utc::now(),
         route: "POST /auth/login".into(),
         request: RecordedRequest {
