@@ -94,6 +94,10 @@ pub struct RecordingSink {
     header: Header,
     /// Old segments were checked against the retention limit (on the first open).
     retention_checked: bool,
+    /// The header line is in the batch or the live file.
+    header_queued: bool,
+    /// Length of the header line of the live file.
+    header_bytes: u64,
     batch: Vec<u8>,
     /// Bytes in the live file, including the unwritten batch.
     size: u64,
@@ -134,6 +138,8 @@ impl RecordingSink {
             file: None,
             header: Header::new(&run_id()),
             retention_checked: false,
+            header_queued: false,
+            header_bytes: 0,
             batch: Vec::with_capacity(BATCH_BYTES),
             size,
             rotate_bytes,
@@ -183,8 +189,20 @@ impl RecordingSink {
         PathBuf::from("reports").join(format!("recording-{run_id}.jsonl"))
     }
 
-    /// Open the live file (creating it and its directories) and write the header; on the
-    /// first use also apply the retention limit to old segments.
+    /// Queue the header line ahead of the first line of each file this sink writes.
+    fn queue_header(&mut self) {
+        if !self.header_queued {
+            let before = self.batch.len();
+            self.batch.extend_from_slice(&self.header.to_line());
+            self.batch.push(b'\n');
+            self.header_bytes = (self.batch.len() - before) as u64;
+            self.size += self.header_bytes;
+            self.header_queued = true;
+        }
+    }
+
+    /// Open the live file (creating it and its directories); on the first use also apply
+    /// the retention limit to old segments.
     fn ensure_open(&mut self) -> Option<&mut File> {
         if self.file.is_none() {
             let opened = self
@@ -194,13 +212,7 @@ impl RecordingSink {
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .and_then(|()| open_append(&self.path));
             match opened {
-                Ok(mut f) => {
-                    let mut line = self.header.to_line();
-                    line.push(b'\n');
-                    match f.write_all(&line) {
-                        Ok(()) => self.size += line.len() as u64,
-                        Err(e) => self.error("write header", &e),
-                    }
+                Ok(f) => {
                     if !self.retention_checked {
                         self.retention_checked = true;
                         for (p, e) in self.segments.enforce(self.rotate_bytes.max(self.size)) {
@@ -250,11 +262,13 @@ impl RecordingSink {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
-        if let Some(file) = self.ensure_open() {
-            match file.write_all(&batch) {
+        match self.ensure_open() {
+            Some(file) => match file.write_all(&batch) {
                 Ok(()) => self.unsynced = true,
                 Err(e) => self.error("write", &e),
-            }
+            },
+            // The lines (and the header with them) are lost; the next file starts with one.
+            None => self.header_queued = false,
         }
         self.batch = batch;
         self.batch.clear();
@@ -283,6 +297,7 @@ impl RecordingSink {
         // The next line opens a new live file, header first.
         self.file = None;
         self.size = 0;
+        self.header_queued = false;
         for (path, e) in self.segments.enforce(self.rotate_bytes) {
             tracing::error!(
                 "recording: cannot delete old segment {}: {e}",
@@ -313,6 +328,7 @@ impl RecordingSink {
 impl Sink for RecordingSink {
     fn accept(&mut self, exchange: &Exchange, analysis: &Analysis) {
         let keep = self.keeps_bodies(analysis);
+        self.queue_header();
         let before = self.batch.len();
         let written = if keep {
             serde_json::to_writer(&mut self.batch, &redact(exchange, &self.redaction))
@@ -336,11 +352,12 @@ impl Sink for RecordingSink {
             self.counters.bodies_omitted.fetch_add(1, Ordering::Relaxed);
         }
         self.written += 1;
-        if self.size > 0 && self.size + line > self.rotate_bytes {
+        if self.size > self.header_bytes && self.size + line > self.rotate_bytes {
             // Rotate before this line: the live file never passes `rotate_bytes` (unless
             // one line alone is larger).
             let tail = self.batch.split_off(before);
             self.rotate();
+            self.queue_header();
             self.batch.extend_from_slice(&tail);
         }
         self.size += line;
