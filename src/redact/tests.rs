@@ -75,7 +75,8 @@ fn json_fields_at_any_depth_and_forms_and_queries() {
         },
     };
     let out = redact(&ex, &rules());
-    let line = serde_json::to_string(&out).expect("json");
+    // Markers shown as `[REDACTED]`: their hex class could hold a short secret like `123`.
+    let line = unmark(&serde_json::to_string(&out).expect("json"));
     for secret in ["hunter2", "tok1", "tok2", "q1", "123", "s3", ":7"] {
         assert!(!line.contains(secret), "{secret} leaked: {line}");
     }
