@@ -379,7 +379,7 @@ async fn two_runs_in_the_same_second_get_their_own_ids_and_files() {
     let (_, _) = tokio::join!(live_run(&toml, &a, &reqs), live_run(&toml, &b, &reqs));
     let mut run_ids = Vec::new();
     for path in [&a, &b] {
-        let recording = Recording::open(&[path.clone()]).expect("opens");
+        let recording = Recording::open(std::slice::from_ref(path)).expect("opens");
         run_ids.push(recording.header.clone().expect("header").run_id);
         let mut ids = Vec::new();
         let stats = recording.read(|ex, _| ids.push(ex.id)).expect("reads");

@@ -204,7 +204,7 @@ fn headers_versions_and_broken_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("rec.jsonl");
     write_exchanges(&path, &[exchange(1), exchange(2), exchange(3)]);
-    let recording = Recording::open(&[path.clone()]).expect("opens");
+    let recording = Recording::open(std::slice::from_ref(&path)).expect("opens");
     let header = recording.header.clone().expect("a header");
     assert_eq!(header.cutover_recording, FORMAT_VERSION);
     assert!(
@@ -223,7 +223,7 @@ fn headers_versions_and_broken_lines() {
     assert_eq!(read.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(stats.bad_line_count, 2);
     let at = format!("{}:5", path.display());
-    assert_eq!(stats.truncated, [at.clone()]);
+    assert_eq!(stats.truncated, std::slice::from_ref(&at));
     assert!(
         stats
             .bad_lines
@@ -241,7 +241,7 @@ fn headers_versions_and_broken_lines() {
     let old = dir.path().join("old.jsonl");
     let line = serde_json::to_string(&exchange(9)).expect("json");
     std::fs::write(&old, format!("{line}\n")).expect("write");
-    let recording = Recording::open(&[old.clone()]).expect("opens");
+    let recording = Recording::open(std::slice::from_ref(&old)).expect("opens");
     assert!(recording.header.is_none());
     assert_eq!(read_all(&old).0.len(), 1);
 
