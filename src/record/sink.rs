@@ -129,6 +129,18 @@ impl RecordingSink {
                 format!("{} is a directory", path.display()),
             ));
         }
+        // Fail at start-up where that creates nothing: an existing file must open for
+        // appending, and the nearest existing ancestor must be a directory.
+        if path.exists() {
+            OpenOptions::new().append(true).open(&path)?;
+        } else if let Some(ancestor) = path.ancestors().skip(1).find(|a| a.exists()) {
+            if !ancestor.is_dir() && !ancestor.as_os_str().is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", ancestor.display()),
+                ));
+            }
+        }
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let max_total = config.max_total_bytes.max(MIN_ROTATE_BYTES);
         let rotate_bytes = config.rotate_bytes.clamp(MIN_ROTATE_BYTES, max_total);

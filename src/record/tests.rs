@@ -301,3 +301,19 @@ fn equal_secrets_get_equal_markers_in_one_file() {
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(!text.contains("hunter2") && !text.contains("abc.def"));
 }
+
+#[test]
+fn a_path_under_a_file_fails_at_open_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plain");
+    std::fs::write(&file, b"x").expect("write");
+    let err = RecordingSink::open(
+        file.join("sub").join("rec.jsonl"),
+        &RecordingConfig::default(),
+    )
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("not a directory"), "{err}");
+    assert!(RecordingSink::open(dir.path(), &RecordingConfig::default()).is_err());
+    assert_eq!(files(dir.path()), [file]);
+}
