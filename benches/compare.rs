@@ -150,6 +150,7 @@ ignore = ["/request_id"]
         let (pa, pb, ps) = (outcome(&a), outcome(&b), outcome(&s));
         let exchange = Exchange {
             id: 1,
+            seq: 1,
             at: chrono::Utc::now(),
             route: "GET /users/page/1".into(),
             request: RecordedRequest {

@@ -12,8 +12,13 @@ use serde::{Deserialize, Serialize};
 /// One request and each target's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Exchange {
-    /// Sequence number, unique within one run.
+    /// Completion sequence number, unique within one run: exchanges are numbered as they
+    /// complete (all outcomes in), which is the order they reach the analysis.
     pub id: u64,
+    /// Arrival sequence number, unique within one run: the order the requests reached
+    /// cutover (`0` in recordings made before it was recorded).
+    #[serde(default)]
+    pub seq: u64,
     /// When the request reached cutover.
     pub at: DateTime<Utc>,
     /// `METHOD /path` as received; grouping into templates happens in the analysis.
@@ -248,6 +253,7 @@ mod tests {
     fn sample() -> Exchange {
         Exchange {
             id: 7,
+            seq: 7,
             at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_default(),

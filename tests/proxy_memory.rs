@@ -230,6 +230,7 @@ fn report_over_a_hostile_recording_is_bounded_and_names_the_overflow() {
         candidate.target = "cand".into();
         let ex = Exchange {
             id: i,
+            seq: i,
             at: chrono::Utc::now(),
             route: format!("{method} {uri}"),
             request: RecordedRequest {

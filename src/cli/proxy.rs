@@ -24,7 +24,7 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "cutover.toml")]
     pub config: PathBuf,
     /// Recording file (JSON Lines); default `[recording] path` or
-    /// `reports/recording-<UTC timestamp>.jsonl`.
+    /// `reports/recording-<run id>.jsonl`.
     #[arg(long, value_name = "PATH")]
     pub record: Option<PathBuf>,
     /// `inline`: answer clients with the primary's response. `mirror-target`: receive
@@ -48,15 +48,17 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
         };
     }
     let recording = &config.file.recording;
+    let run_id = crate::record::run_id();
     let path = args
         .record
         .or_else(|| recording.path.clone())
-        .unwrap_or_else(|| RecordingSink::default_path(chrono::Utc::now()));
+        .unwrap_or_else(|| RecordingSink::default_path_for(&run_id));
     let redaction = Redaction::for_config(&config.file);
     let sink = RecordingSink::open(&path, recording)
         .with_context(|| format!("cannot open the recording {}", path.display()))
         .map_err(CliError::usage)?
-        .with_redaction(redaction);
+        .with_redaction(redaction)
+        .with_header(crate::record::Header::for_config(&run_id, &config));
     let recorded = sink.counters();
     let options = PipelineOptions {
         tick: Duration::from_millis(recording.fsync_interval_ms.max(1)),

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{CliError, Status};
-use crate::config::Config;
 use crate::pipeline::{Aggregate, analyzer_for};
+use crate::record;
 use crate::report::{self, Gate, Report, ReportContext, RunInfo};
 
 #[derive(Debug, Args)]
@@ -18,34 +18,38 @@ pub struct ReportArgs {
     /// Output folder; default `reports/<run id>/`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Configuration with the routes, compare rules and thresholds.
-    #[arg(long, default_value = "cutover.toml", value_name = "FILE")]
-    pub config: PathBuf,
+    /// Configuration with the routes, compare rules and thresholds. Default: the one the
+    /// recording carries in its header (older recordings without one: `cutover.toml`).
+    /// When given, it overrides the recording's (a different digest is noted).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
-    let config = Config::load(&args.config).map_err(CliError::usage)?;
+    let recording =
+        record::Recording::open(&args.from).map_err(|e| CliError::usage(anyhow::anyhow!(e)))?;
+    let (config, notes) =
+        record::resolve_config(&recording, args.config.as_deref()).map_err(CliError::usage)?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     let analyzer = analyzer_for(&config);
     let mut aggregate = Aggregate::for_config(&config);
-    let stats = report::read_recorded_lines(&args.from, |exchange, bodies_omitted| {
-        let analysis = if bodies_omitted {
-            // Recorded without bodies: not comparable, never a mismatch (and nothing is
-            // learned from it). The analyzer still names its route.
-            let mut bare = exchange.clone();
-            bare.outcomes.candidate = None;
-            bare.outcomes.secondary = None;
-            analyzer.analyze(&bare)
-        } else {
-            analyzer.analyze(&exchange)
-        };
-        aggregate.add(&exchange, &analysis);
-    })
-    .map_err(|(path, e)| {
-        CliError::usage(anyhow::anyhow!(
-            "{}: cannot read recording: {e}",
-            path.display()
-        ))
-    })?;
+    let stats = recording
+        .read(|exchange, bodies_omitted| {
+            let analysis = if bodies_omitted {
+                // Recorded without bodies: not comparable, never a mismatch (and nothing is
+                // learned from it). The analyzer still names its route.
+                let mut bare = exchange.clone();
+                bare.outcomes.candidate = None;
+                bare.outcomes.secondary = None;
+                analyzer.analyze(&bare)
+            } else {
+                analyzer.analyze(&exchange)
+            };
+            aggregate.add(&exchange, &analysis);
+        })
+        .map_err(|e| CliError::usage(anyhow::anyhow!(e)))?;
     for bad in &stats.bad_lines {
         eprintln!("warning: skipped unparsable line {bad}");
     }
@@ -53,6 +57,13 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
         eprintln!(
             "warning: {} more unparsable lines skipped",
             stats.bad_line_count - stats.bad_lines.len() as u64
+        );
+    }
+    if stats.other_configs > 0 {
+        eprintln!(
+            "note: {} later runs in the recording were made with a different configuration; \
+             all are analysed with the first's",
+            stats.other_configs
         );
     }
     if stats.bodies_omitted > 0 {

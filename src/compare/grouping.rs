@@ -270,7 +270,7 @@ impl RouteGrouper {
 pub fn classify(s: &str) -> SegmentKind {
     // A redacted or secret-looking segment (a reset token in the path) is a parameter by
     // shape: it must never become part of a route name, a metric label or a report row.
-    if looks_like_id(s) || s == crate::redact::MASK || crate::redact::looks_secret_segment(s) {
+    if looks_like_id(s) || crate::redact::is_marker(s) || crate::redact::looks_secret_segment(s) {
         SegmentKind::Id
     } else if s.len() > MAX_LITERAL_BYTES {
         SegmentKind::Param

@@ -12,10 +12,10 @@ use std::iter::Peekable;
 
 use serde_json::{Value, map};
 
-use super::normalise::{AUTOMATIC, Verdict as Judged};
+use super::normalise::{AUTOMATIC, Verdict as Judged, json_type};
 use super::path::{Seg, pointer};
 use super::rules::Rules;
-use super::value::{equal, same_type, scalar_equal, type_name};
+use super::value::{equal, same_type, scalar_equal};
 use super::{Comparison, DiffKind, Difference, Reason};
 
 /// Values nested deeper than this inside a reported difference are elided.
@@ -149,7 +149,9 @@ impl<'a> Walk<'a, '_> {
 
     /// Two differing non-container values (or a type change) at the current path.
     fn leaf(&mut self, a: &Value, b: &Value) {
-        let kind = if same_type(a, b) {
+        // A redaction marker keeps the JSON type of its secret (`[REDACTED number …]`).
+        let (ta, tb) = (json_type(a), json_type(b));
+        let kind = if ta == tb {
             DiffKind::ValueChanged
         } else {
             DiffKind::TypeChanged
@@ -197,8 +199,7 @@ impl<'a> Walk<'a, '_> {
                 }
             }
         }
-        let detail =
-            (kind == DiffKind::TypeChanged).then(|| format!("{} → {}", type_name(a), type_name(b)));
+        let detail = (kind == DiffKind::TypeChanged).then(|| format!("{ta} → {tb}"));
         self.emit(kind, Some(a), Some(b), detail);
     }
 

@@ -410,3 +410,50 @@ fn reordering_hidden_behind_noise_is_order_only() {
         .collect();
     assert_eq!(kinds, [("/1/name", DiffKind::ValueChanged)]);
 }
+
+/// Redacted values (markers) reach the verdict the raw values reach: the same differing
+/// paths with the same kinds, and the same number of suppressed ones.
+#[test]
+fn markers_reach_the_verdict_of_the_raw_values() {
+    use crate::redact::marker::value_marker;
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+    let jwt2 = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyIn0.c2lnMg";
+    let token_rule = rules(RuleSpec {
+        normalise: vec![NormaliseRule {
+            path: "/t".into(),
+            kind: NormaliserKind::Token,
+        }],
+        ..RuleSpec::default()
+    });
+    let cases = [
+        (json!(jwt), json!(12345)),
+        (json!(jwt), json!(jwt2)),
+        (json!(jwt), json!(jwt)),
+        (json!(jwt), json!("opaque")),
+        (
+            json!("0b6a4b0e-8c1f-4a53-9f0e-3c2d1b0a9f8e"),
+            json!("7d0f3e2a-1b4c-4d5e-8f6a-9b0c1d2e3f4a"),
+        ),
+        (json!("a8F3k2LmQ9xZ7wB1"), json!("Zx9a8F3k2LmQ7wB1")),
+        (json!("hunter2"), json!("hunter3")),
+        (json!("123"), json!(123)),
+        (json!(7), json!(7.0)),
+        (json!(true), json!("true")),
+        (json!({"a": 1}), json!([1])),
+    ];
+    for r in [Rules::default(), token_rule] {
+        for (a, b) in &cases {
+            let raw = diff(&json!({"t": a}), &json!({"t": b}), &r);
+            let (ma, mb) = (json!(value_marker(a)), json!(value_marker(b)));
+            let marked = diff(&json!({"t": ma}), &json!({"t": mb}), &r);
+            assert_eq!(
+                summary(&raw.differences),
+                summary(&marked.differences),
+                "{a} vs {b}: {:?} / {:?}",
+                raw.differences,
+                marked.differences
+            );
+            assert_eq!(raw.suppressed.len(), marked.suppressed.len(), "{a} vs {b}");
+        }
+    }
+}

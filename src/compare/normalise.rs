@@ -3,12 +3,18 @@
 //! Owns the rule "a volatile value that keeps its kind is noise; a change of kind is a real
 //! difference". Pure string inspection: no clock, no randomness, no I/O. Detectors are cheap
 //! and only run on values that already differ.
+//!
+//! Redaction markers (`[REDACTED jwt 3f9a…]`, [`crate::redact::marker`]) are understood: a
+//! marker is of the kind it names (a `uuid` marker is also a `token`, as a raw UUID is),
+//! and [`json_type`] is the JSON type the secret had, so a recording re-analysed later
+//! reaches the verdict the live analysis reached on the raw values.
 
 use base64::Engine as _;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 pub use super::spec::NormaliserKind;
+use crate::redact::marker::{self, SecretKind};
 
 /// What a normaliser concluded about two differing values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +40,9 @@ impl NormaliserKind {
     /// Is this value of the kind?
     pub fn detects(self, v: &Value) -> bool {
         let Value::String(s) = v else { return false };
+        if let Some(m) = marker::parse(s) {
+            return m.kind.is_some_and(|k| marker_is(k, self));
+        }
         match self {
             NormaliserKind::Timestamp => timestamp(s).is_some(),
             NormaliserKind::Uuid => is_uuid(s),
@@ -70,6 +79,31 @@ impl NormaliserKind {
             _ => "different instants",
         }
     }
+}
+
+/// Does a secret of kind `k` (its marker) count as of normaliser kind `n`?
+fn marker_is(k: SecretKind, n: NormaliserKind) -> bool {
+    matches!(
+        (k, n),
+        (SecretKind::Jwt, NormaliserKind::Jwt)
+            | (
+                SecretKind::Uuid,
+                NormaliserKind::Uuid | NormaliserKind::Token
+            )
+            | (SecretKind::Timestamp, NormaliserKind::Timestamp)
+            | (SecretKind::Token, NormaliserKind::Token)
+    )
+}
+
+/// The JSON type name of a value, or of the secret a redaction marker stands for
+/// (`[REDACTED number …]` is a `number`).
+pub fn json_type(v: &Value) -> &'static str {
+    if let Value::String(s) = v
+        && let Some(marker::Marker { kind: Some(k), .. }) = marker::parse(s)
+    {
+        return k.json_type();
+    }
+    super::value::type_name(v)
 }
 
 /// The kinds detected automatically when no rule names a path.
@@ -181,5 +215,26 @@ mod tests {
         assert!(is_token("a8F3k2LmQ9xZ7wB1"));
         assert!(!is_token("short1"));
         assert!(!is_token("onlylettersherexxxxx"));
+    }
+
+    #[test]
+    fn markers_keep_their_kind() {
+        use crate::redact::marker::{text_marker, value_marker};
+        let jwt = json!(text_marker(JWT));
+        let other_jwt = json!(text_marker(&format!("{JWT}x")));
+        let number = json!(value_marker(&json!(12345)));
+        assert!(matches!(
+            NormaliserKind::Jwt.judge(&jwt, &other_jwt),
+            Verdict::Noise(_)
+        ));
+        assert!(matches!(
+            NormaliserKind::Jwt.judge(&jwt, &number),
+            Verdict::KindChanged(_)
+        ));
+        assert_eq!(json_type(&number), "number");
+        assert_eq!(json_type(&jwt), "string");
+        let uuid = json!(text_marker("0b6a4b0e-8c1f-4a53-9f0e-3c2d1b0a9f8e"));
+        assert!(NormaliserKind::Uuid.detects(&uuid) && NormaliserKind::Token.detects(&uuid));
+        assert!(!NormaliserKind::Jwt.detects(&json!("[REDACTED]")));
     }
 }

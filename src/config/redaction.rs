@@ -22,7 +22,8 @@ pub struct RedactionConfig {
     /// Field names never redacted, even when a default pattern matches them.
     #[serde(default)]
     pub keep_fields: Vec<String>,
-    /// Replace path segments that look like secrets (tokens, keys, JWTs) by `[REDACTED]`.
+    /// Replace path segments that look like secrets (tokens, keys, JWTs) by markers
+    /// (`[REDACTED token 3f9a…]`).
     #[serde(default = "yes")]
     pub path_segments: bool,
 }

@@ -105,7 +105,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let config = demo_config(&system).context("building the demo configuration")?;
     let recording = out.join("recording.jsonl");
     let sink = RecordingSink::open(&recording, &config.file.recording)
-        .with_context(|| format!("{}: cannot open the recording", recording.display()))?;
+        .with_context(|| format!("{}: cannot open the recording", recording.display()))?
+        .with_header(crate::record::Header::for_config(&id, &config));
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
     let (pipeline, handle) = Pipeline::start(
         analyzer_for(&config),

@@ -15,6 +15,7 @@ fn exchange() -> Exchange {
     };
     Exchange {
         id: 1,
+        seq: 1,
         at: chrono::Utc::now(),
         route: "GET /x".into(),
         request: RecordedRequest {

@@ -43,6 +43,7 @@ fn outcome(target: &str, body: &str) -> Outcome {
 fn exchange(uri: &str, p: &str, c: Option<&str>, s: Option<&str>) -> Exchange {
     Exchange {
         id: 1,
+        seq: 1,
         at: Utc::now(),
         route: format!("GET {uri}"),
         request: RecordedRequest {

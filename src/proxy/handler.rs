@@ -112,6 +112,8 @@ struct Mirror {
     body: bytes::Bytes,
     /// When the request arrived.
     at: chrono::DateTime<Utc>,
+    /// Arrival sequence number (`Exchange::seq`).
+    seq: u64,
 }
 
 async fn inline(
@@ -134,6 +136,7 @@ async fn inline(
         }
         Ok((r, permit)) => {
             let at = Utc::now();
+            let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
             match buffer_request(body, shared.max_body).await {
                 Ok(Buffered::Complete(bytes)) => {
                     shared.metrics.mirrored(r);
@@ -145,6 +148,7 @@ async fn inline(
                         recorded,
                         body: bytes.clone(),
                         at,
+                        seq,
                     };
                     (Some(mirror), ForwardBody::full(bytes))
                 }
@@ -285,6 +289,7 @@ fn spawn_shadows(
             permit,
             recorded,
             at,
+            seq,
             ..
         } = m;
         let cand_target = &shared.route_candidates[route];
@@ -342,6 +347,7 @@ fn spawn_shadows(
         }
         let exchange = Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+            seq,
             at,
             route: route_label,
             request: recorded,
@@ -382,6 +388,7 @@ async fn mirror_target(
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
     let at = Utc::now();
+    let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
     let (mut parts, body) = req.into_parts();
     let route = shared.route_index(parts.uri.path());
     let log = |note: &str| {
@@ -446,6 +453,7 @@ async fn mirror_target(
         recorded,
         body: bytes,
         at,
+        seq,
     };
     spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
     no_content()

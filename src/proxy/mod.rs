@@ -135,6 +135,8 @@ pub struct Shared {
     /// Taken at shutdown so that late shadow tasks cannot keep the pipeline open.
     pipeline: RwLock<Option<PipelineHandle>>,
     next_id: AtomicU64,
+    /// Arrival sequence numbers (`Exchange::seq`).
+    next_seq: AtomicU64,
     late: AtomicU64,
     /// Client connections of the proxy listener (all workers).
     pub conns: Arc<ConnStats>,
@@ -525,6 +527,7 @@ fn build_shared(
         metrics,
         pipeline: RwLock::new(Some(handle)),
         next_id: AtomicU64::new(1),
+        next_seq: AtomicU64::new(1),
         late: AtomicU64::new(0),
         conns: Arc::new(ConnStats::default()),
         admin_conns: Arc::new(ConnStats::default()),

@@ -8,14 +8,12 @@
 //! shaped like a form. Only the bytes of a secret
 //! value change; a body without secrets is returned unchanged (`None`).
 
+use super::marker::{bytes_marker, is_json_marker, is_marker_bytes, json_marker};
 use super::pairs::{form_shaped, redact_pairs};
-use super::{MASK, Redaction, uri, xml};
+use super::{Redaction, uri, xml};
 
 /// Multipart nesting and scanner recursion stop here.
 const MAX_DEPTH: usize = 4;
-
-/// `"[REDACTED]"` as a JSON string.
-const MASKED_JSON: &[u8] = b"\"[REDACTED]\"";
 
 /// Redact a body's bytes; `None` when nothing secret was found.
 pub(super) fn redact_bytes(
@@ -60,8 +58,9 @@ fn redact_depth(
     current
 }
 
-/// Scan for `"name" : value` where the name is secret; mask the whole value (string,
-/// number, literal, object or array; to the end of the input when it is cut). String
+/// Scan for `"name" : value` where the name is secret; replace the whole value (string,
+/// number, literal, object or array; to the end of the input when it is cut) by its
+/// marker, a JSON string ([`super::marker`]). String
 /// values that hold JSON, a form or a URL of their own are redacted inside (re-escaped).
 pub(super) fn scan_json(b: &[u8], rules: &Redaction, depth: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -95,9 +94,11 @@ pub(super) fn scan_json(b: &[u8], rules: &Redaction, depth: usize) -> Option<Vec
         let k = skip_ws(b, j + 1);
         let vend = value_end(b, k);
         let value = &b[k..vend];
-        if !value.is_empty() && value != b"null" && value != MASKED_JSON {
+        if !value.is_empty() && value != b"null" && !is_json_marker(value.trim_ascii_end()) {
             out.extend_from_slice(&b[last..k]);
-            out.extend_from_slice(MASKED_JSON);
+            out.extend_from_slice(&json_marker(value.trim_ascii_end()));
+            let trailing = value.len() - value.trim_ascii_end().len();
+            out.extend_from_slice(&value[value.len() - trailing..]);
             last = vend;
             changed = true;
         }
@@ -284,7 +285,7 @@ fn redact_parts(
         let head = String::from_utf8_lossy(&part[..head_len]);
         let content = &part[body_start..];
         let replacement = if part_name(&head).is_some_and(|n| rules.is_secret_field(&n)) {
-            (content != MASK.as_bytes()).then(|| MASK.as_bytes().to_vec())
+            (!is_marker_bytes(content)).then(|| bytes_marker(content).into_bytes())
         } else {
             let ct = head.lines().find_map(|l| {
                 let (k, v) = l.split_once(':')?;

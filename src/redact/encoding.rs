@@ -6,7 +6,8 @@
 //! keeps its exact compressed bytes, a redacted one is re-compressed with the same coding
 //! so it still matches its headers. A body in a coding cutover cannot read (`br`, `zstd`,
 //! stacked codings, corrupt data, or more than [`MAX_INFLATED`] once inflated) cannot be
-//! shown to be free of secrets and is replaced by `[REDACTED]`.
+//! shown to be free of secrets and is replaced by one marker (`[REDACTED string …]`: equal
+//! bodies keep equal markers).
 
 use std::io::{Read, Write};
 
@@ -14,7 +15,8 @@ use flate2::Compression;
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use flate2::write::{GzEncoder, ZlibEncoder};
 
-use super::{MASK, Redaction, body};
+use super::marker::{bytes_marker, is_marker_bytes};
+use super::{Redaction, body};
 
 /// Largest decompressed body scanned (zip-bomb bound).
 pub const MAX_INFLATED: usize = 64 * 1024 * 1024;
@@ -38,7 +40,7 @@ pub(super) fn redact_encoded(
     if coding.is_empty() || coding == "identity" || bytes.is_empty() {
         return Encoded::Plain;
     }
-    let masked = || (bytes != MASK.as_bytes()).then(|| MASK.as_bytes().to_vec());
+    let masked = || (!is_marker_bytes(bytes)).then(|| bytes_marker(bytes).into_bytes());
     let inflated = match coding.as_str() {
         "gzip" | "x-gzip" => inflate(MultiGzDecoder::new(bytes)),
         "deflate" => {
@@ -62,7 +64,9 @@ pub(super) fn redact_encoded(
             e.write_all(&redacted).and_then(|()| e.finish())
         }
     };
-    Encoded::Scanned(Some(encoded.unwrap_or_else(|_| MASK.as_bytes().to_vec())))
+    Encoded::Scanned(Some(
+        encoded.unwrap_or_else(|_| bytes_marker(bytes).into_bytes()),
+    ))
 }
 
 /// Decompress up to [`MAX_INFLATED`] bytes; a stream cut short yields what it holds, a

@@ -1,8 +1,10 @@
-//! Header values: secret headers lose their value (keeping what is structural), and URLs
+//! Header values: secret headers get markers for their values (keeping what is structural:
+//! the `Bearer` scheme, cookie names and attributes), and URLs
 //! in any other header (`Location`, `Referer`, `Link`, ...) lose their secret parameters
 //! and secret-looking path segments.
 
-use super::{MASK, Redaction, uri};
+use super::marker::{is_marker, text_marker};
+use super::{Redaction, uri};
 use crate::exchange::Headers;
 
 /// Redact secret header values in place.
@@ -54,26 +56,30 @@ pub fn redact_header_value(name: &str, value: &str, rules: &Redaction) -> Option
 fn mask_secret_header(name: &str, value: &str) -> String {
     match name.to_ascii_lowercase().as_str() {
         "authorization" | "proxy-authorization" => match value.trim().split_once(' ') {
-            Some((scheme, _)) => format!("{scheme} {MASK}"),
-            None => MASK.to_string(),
+            Some((scheme, secret)) => format!("{scheme} {}", text_marker(secret.trim())),
+            None => text_marker(value.trim()),
         },
         "cookie" => value
             .split(';')
             .map(|c| match c.trim().split_once('=') {
-                Some((n, _)) => format!("{n}={MASK}"),
-                None => MASK.to_string(),
+                Some((n, v)) => format!("{n}={}", text_marker(v)),
+                None => text_marker(c.trim()),
             })
             .collect::<Vec<_>>()
             .join("; "),
         "set-cookie" => {
             let (pair, attrs) = value.split_once(';').unwrap_or((value, ""));
-            let name = pair.split_once('=').map_or("", |(n, _)| n.trim());
+            let (name, secret) = pair
+                .split_once('=')
+                .map_or(("", pair), |(n, v)| (n.trim(), v.trim()));
+            let secret = text_marker(secret);
             if attrs.is_empty() {
-                format!("{name}={MASK}")
+                format!("{name}={secret}")
             } else {
-                format!("{name}={MASK};{attrs}")
+                format!("{name}={secret};{attrs}")
             }
         }
-        _ => MASK.to_string(),
+        _ if is_marker(value) => value.to_string(),
+        _ => text_marker(value.trim()),
     }
 }

@@ -2,16 +2,24 @@
 //!
 //! Pure functions, no I/O; the recording, report examples, route names and metric labels
 //! all go through them. What is secret:
+//! A secret value becomes a [`marker`] that keeps its kind and its equality class
+//! (`[REDACTED jwt 3f9a1c0b7d2e4f61]`, a keyed hash under a per-process key that is never
+//! written), so a recording re-analysed later reaches the live verdict: a token that
+//! becomes a number is still a changed kind, two different JWTs are still "same kind".
+//!
 //! - headers named like a credential ([`names::DEFAULT_HEADERS`] plus configured ones):
-//!   `Authorization`/`Proxy-Authorization` keep their scheme (`Bearer [REDACTED]`), `Cookie`
-//!   its cookie names, `Set-Cookie` its name and attributes, others lose the whole value;
-//!   URLs in any other header lose their secret parameters and segments;
+//!   `Authorization`/`Proxy-Authorization` keep their scheme (`Bearer [REDACTED jwt …]`),
+//!   `Cookie` its cookie names, `Set-Cookie` its name and attributes, others get one
+//!   marker for the whole value; URLs in any other header lose their secret parameters and
+//!   segments;
 //! - fields named like a credential ([`names::DEFAULT_FIELDS`] plus configured ones, names
-//!   compared case- and separator-insensitively) get the value `"[REDACTED]"`, in every body
+//!   compared case- and separator-insensitively) get their value's marker, in every body
 //!   whatever its declared type or encoding (JSON-style pairs, forms, multipart
 //!   parts, XML elements and attributes), in query strings and fragments (`&` and `;` separators) and in `;name=value`
 //!   path parameters;
-//! - path segments that look like secrets ([`looks_secret_segment`]) become `[REDACTED]`.
+//! - path segments that look like secrets ([`looks_secret_segment`]) become markers.
+//!
+//! Redaction is idempotent: a marker (or the legacy `[REDACTED]`) is never redacted again.
 //!
 //! Bodies without secrets keep their exact bytes; a redacted non-UTF-8 body stays
 //! non-UTF-8 (and is stored as base64 of the *redacted* bytes); gzip/deflate bodies are
@@ -21,6 +29,7 @@
 mod body;
 pub mod encoding;
 mod headers;
+pub mod marker;
 pub mod names;
 mod pairs;
 mod uri;
@@ -32,10 +41,12 @@ use crate::compare::Difference;
 use crate::config::{ConfigFile, RecordingConfig, RedactionConfig};
 use crate::exchange::{Body, Exchange, Headers, OutcomeResult, header};
 pub use headers::{redact_header_value, redact_headers};
+pub use marker::{SecretKind, is_marker, value_marker};
 use names::{NameSet, Pattern};
 pub use uri::{SECRET_SEGMENT_MIN_LEN, looks_secret_segment, redact_path, redact_uri};
 
-/// The replacement text.
+/// The legacy replacement text (before markers); still recognised, and used where a text
+/// is hidden whole (a difference's detail, a configuration line shown in an error).
 pub const MASK: &str = "[REDACTED]";
 
 /// What to redact.
@@ -182,14 +193,16 @@ pub fn redact_difference(d: &mut Difference, rules: &Redaction) {
         .into_iter()
         .flatten()
     {
-        if secret_here {
-            *value = Value::String(MASK.to_string());
-            continue;
-        }
+        // Header values first: a secret header keeps its structure (`Bearer …`, cookie
+        // names), as in the recording, so live and re-analysed reports show one marker.
         if let (Some(name), Value::String(s)) = (&header_name, &mut *value) {
             if let Some(r) = redact_header_value(name, s, rules) {
                 *s = r;
             }
+            continue;
+        }
+        if secret_here {
+            *value = Value::String(value_marker(value));
             continue;
         }
         redact_json(value, rules);
@@ -276,8 +289,8 @@ pub fn redact_json(value: &mut Value, rules: &Redaction) -> bool {
             let mut changed = false;
             for (k, v) in map.iter_mut() {
                 if rules.is_secret_field(k) {
-                    if !v.is_null() && v.as_str() != Some(MASK) {
-                        *v = Value::String(MASK.to_string());
+                    if !v.is_null() && !v.as_str().is_some_and(is_marker) {
+                        *v = Value::String(value_marker(v));
                         changed = true;
                     }
                 } else {

@@ -2,11 +2,12 @@
 //!
 //! Works on raw bytes (a form body need not be UTF-8). Pairs are separated by `&` or `;`
 //! (the legacy separator many servers still honour); a pair whose percent-decoded name is
-//! secret keeps its name and gets the value `[REDACTED]`. Pieces without `=` that follow a
+//! secret keeps its name and its value becomes a marker (`[REDACTED token 3f…]`). Pieces without `=` that follow a
 //! secret value after a `;` are taken as part of it (`token=a;b` hides `b` too). Every
 //! other byte is kept as it was.
 
-use super::{MASK, Redaction};
+use super::Redaction;
+use super::marker::{bytes_marker, is_marker_bytes};
 
 /// Redact secret pairs in `text`; `None` when nothing changed.
 pub(super) fn redact_pairs(text: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
@@ -26,8 +27,13 @@ pub(super) fn redact_pairs(text: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
             Some(eq) if rules.is_secret_field(&decode(&piece[..eq])) => {
                 push_sep(&mut out, sep);
                 out.extend_from_slice(&piece[..=eq]);
-                out.extend_from_slice(MASK.as_bytes());
-                changed |= &piece[eq + 1..] != MASK.as_bytes();
+                let value = &piece[eq + 1..];
+                if is_marker_bytes(value) {
+                    out.extend_from_slice(value);
+                } else {
+                    out.extend_from_slice(bytes_marker(value).as_bytes());
+                    changed = true;
+                }
                 in_secret = true;
             }
             None if in_secret && sep == Some(b';') && !piece.is_empty() => {

@@ -1,5 +1,11 @@
+use super::marker::unmark;
 use super::*;
 use crate::exchange::*;
+
+fn plain(v: &Option<serde_json::Value>) -> Option<serde_json::Value> {
+    v.as_ref()
+        .map(|v| serde_json::from_str(&unmark(&v.to_string())).expect("json"))
+}
 
 fn rules() -> Redaction {
     Redaction::new(&["x-api-key".into()], &["ssn".into()])
@@ -32,17 +38,20 @@ fn headers_keep_scheme_and_cookie_names() {
         ("accept".into(), "*/*".into()),
     ];
     redact_headers(&mut h, &rules());
-    assert_eq!(h[0].1, "Bearer [REDACTED]");
-    assert_eq!(h[1].1, "access_token=[REDACTED]; theme=[REDACTED]");
-    assert_eq!(h[2].1, "access_token=[REDACTED]; HttpOnly; Path=/");
-    assert_eq!(h[3].1, "[REDACTED]");
-    assert_eq!(h[4].1, "*/*");
+    assert!(h[0].1.starts_with("Bearer [REDACTED string "), "{}", h[0].1);
+    let h: Vec<String> = h.iter().map(|(_, v)| unmark(v)).collect();
+    assert_eq!(h[0], "Bearer [REDACTED]");
+    assert_eq!(h[1], "access_token=[REDACTED]; theme=[REDACTED]");
+    assert_eq!(h[2], "access_token=[REDACTED]; HttpOnly; Path=/");
+    assert_eq!(h[3], "[REDACTED]");
+    assert_eq!(h[4], "*/*");
 }
 
 #[test]
 fn json_fields_at_any_depth_and_forms_and_queries() {
     let ex = Exchange {
         id: 1,
+        seq: 1,
         at: chrono::Utc::now(),
         route: "POST /auth/login".into(),
         request: RecordedRequest {
@@ -66,19 +75,18 @@ fn json_fields_at_any_depth_and_forms_and_queries() {
         },
     };
     let out = redact(&ex, &rules());
-    let line = serde_json::to_string(&out).expect("json");
+    // Markers shown as `[REDACTED]`: their hex class could hold a short secret like `123`.
+    let line = unmark(&serde_json::to_string(&out).expect("json"));
     for secret in ["hunter2", "tok1", "tok2", "q1", "123", "s3", ":7"] {
         assert!(!line.contains(secret), "{secret} leaked: {line}");
     }
     assert_eq!(
-        out.request.uri,
+        unmark(&out.request.uri),
         "/auth/login?access_token=[REDACTED]&page=2"
     );
     assert!(
-        out.request
-            .body
-            .as_bytes()
-            .starts_with(b"username=bob&password=[REDACTED]")
+        unmark(&String::from_utf8_lossy(out.request.body.as_bytes()))
+            .starts_with("username=bob&password=[REDACTED]")
     );
     assert!(line.contains("bob"));
     // The input is untouched (pure function).
@@ -100,8 +108,8 @@ fn sse_data_lines_are_scanned() {
     let mut body = Body::from("data: {\"token\": \"abc\"}\n\ndata: [DONE]\n\n");
     redact_body(&mut body, Some("text/event-stream"), &Redaction::default());
     assert_eq!(
-        body,
-        Body::from("data: {\"token\": \"[REDACTED]\"}\n\ndata: [DONE]\n\n")
+        unmark(&String::from_utf8_lossy(body.as_bytes())),
+        "data: {\"token\": \"[REDACTED]\"}\n\ndata: [DONE]\n\n"
     );
 }
 
@@ -126,7 +134,7 @@ fn descriptive_token_fields_are_kept() {
         serde_json::json!({"access_token": "eyJ", "token_type": "bearer", "tokens": {"input": 3}});
     assert!(redact_json(&mut v, &r));
     assert_eq!(
-        v,
+        plain(&Some(v)).expect("value"),
         serde_json::json!({"access_token": "[REDACTED]", "token_type": "bearer", "tokens": {"input": 3}})
     );
 }
@@ -143,8 +151,16 @@ fn differences_lose_their_secrets() {
         detail: None,
     };
     redact_difference(&mut d, &r);
-    assert_eq!(d.primary, Some(serde_json::json!("[REDACTED]")));
-    assert_eq!(d.candidate, Some(serde_json::json!("[REDACTED]")));
+    assert_eq!(plain(&d.primary), Some(serde_json::json!("[REDACTED]")));
+    assert_eq!(plain(&d.candidate), Some(serde_json::json!("[REDACTED]")));
+    // The kind survives: a JWT-looking string against a number.
+    let kind = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .and_then(|v| v.as_str())
+            .and_then(marker::parse)
+            .and_then(|m| m.kind)
+    };
+    assert_eq!(kind(&d.candidate), Some(SecretKind::Number));
 
     let mut d = Difference {
         path: "".into(),
@@ -155,7 +171,7 @@ fn differences_lose_their_secrets() {
     };
     redact_difference(&mut d, &r);
     assert_eq!(
-        d.primary,
+        plain(&d.primary),
         Some(serde_json::json!({"password": "[REDACTED]", "id": 1}))
     );
 
@@ -167,6 +183,39 @@ fn differences_lose_their_secrets() {
         detail: Some("access_token=abc".into()),
     };
     redact_difference(&mut d, &r);
-    assert_eq!(d.primary, Some(serde_json::json!("[REDACTED]")));
+    assert_eq!(
+        plain(&d.primary),
+        Some(serde_json::json!("access_token=[REDACTED]; HttpOnly"))
+    );
     assert_eq!(d.detail.as_deref(), Some("[REDACTED]"));
+}
+
+#[test]
+fn random_tokens_are_recognised() {
+    const B62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = fastrand::Rng::with_seed(7);
+    for (alphabet, len, min_share) in [
+        (B62, 16, 0.90),
+        (B62, 22, 0.97),
+        (B64URL, 22, 0.95),
+        (B64URL, 43, 0.99),
+        (&b"0123456789abcdef"[..], 32, 0.99),
+    ] {
+        let hits = (0..1000)
+            .filter(|_| {
+                let t: String = (0..len)
+                    .map(|_| alphabet[rng.usize(..alphabet.len())] as char)
+                    .collect();
+                looks_secret_segment(&t)
+            })
+            .count();
+        let share = hits as f64 / 1000.0;
+        eprintln!(
+            "{} chars from a {}-letter alphabet: {share}",
+            len,
+            alphabet.len()
+        );
+        assert!(share >= min_share, "{len}/{}: {share}", alphabet.len());
+    }
 }

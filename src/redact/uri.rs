@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
+use super::Redaction;
+use super::marker::{is_marker, text_marker};
 use super::pairs::redact_pairs;
-use super::{MASK, Redaction};
 
 /// Minimum length of a secret-looking path segment.
 pub const SECRET_SEGMENT_MIN_LEN: usize = 16;
@@ -205,15 +206,15 @@ pub fn redact_path(path: &str, rules: &Redaction) -> Option<String> {
                 Some((n, p)) => (n, Some(p)),
                 None => (seg, None),
             };
-            let name = if rules.path_segments() && looks_secret_segment(name) {
+            let name: Cow<str> = if rules.path_segments() && looks_secret_segment(name) {
                 changed = true;
-                MASK
+                Cow::Owned(text_marker(name))
             } else {
-                name
+                Cow::Borrowed(name)
             };
             match params {
-                None if name.len() == seg.len() => Cow::Borrowed(seg),
-                None => Cow::Owned(name.to_string()),
+                None if matches!(name, Cow::Borrowed(_)) => Cow::Borrowed(seg),
+                None => Cow::Owned(name.into_owned()),
                 Some(p) => {
                     let p = match redact_pairs(p.as_bytes(), rules) {
                         Some(r) => {
@@ -248,11 +249,18 @@ fn split_authority(uri: &str) -> (&str, &str) {
     (&uri[..end], &uri[end..])
 }
 
-/// `scheme://user:secret@host` → `scheme://user:[REDACTED]@host`.
+/// `scheme://user:secret@host` → `scheme://user:[REDACTED string 3f…]@host`.
 fn redact_userinfo(head: &str) -> Option<String> {
     let at = head.rfind('@')?;
     let start = head.find("://").map_or(0, |i| i + 3);
     let userinfo = &head[start..at];
     let (user, pw) = userinfo.split_once(':')?;
-    (pw != MASK).then(|| format!("{}{user}:{MASK}{}", &head[..start], &head[at..]))
+    (!is_marker(pw)).then(|| {
+        format!(
+            "{}{user}:{}{}",
+            &head[..start],
+            text_marker(pw),
+            &head[at..]
+        )
+    })
 }

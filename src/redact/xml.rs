@@ -6,7 +6,8 @@
 //! `<code>` is markup, not an OAuth code. Elements with child elements are left to the
 //! scan of their children. Other bytes are kept.
 
-use super::{MASK, Redaction};
+use super::Redaction;
+use super::marker::{bytes_marker, is_marker_bytes};
 
 /// Does this body get the XML scan?
 pub(super) fn applies(bytes: &[u8], content_type: Option<&str>) -> bool {
@@ -57,9 +58,9 @@ pub(super) fn scan(b: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
                 .position(|&c| c == q)
                 .map_or(tag.len(), |e| vstart + e);
             let name = String::from_utf8_lossy(&tag[name_start..eq]);
-            if name_start > 0 && is_secret(&name, rules) && &tag[vstart..vend] != MASK.as_bytes() {
+            if name_start > 0 && is_secret(&name, rules) && !is_marker_bytes(&tag[vstart..vend]) {
                 out.extend_from_slice(&b[last..open + 1 + vstart]);
-                out.extend_from_slice(MASK.as_bytes());
+                out.extend_from_slice(bytes_marker(&tag[vstart..vend]).as_bytes());
                 last = open + 1 + vend;
             }
             k = vend.saturating_add(1).min(tag.len());
@@ -76,9 +77,9 @@ pub(super) fn scan(b: &[u8], rules: &Redaction) -> Option<Vec<u8>> {
             .iter()
             .position(|&c| c == b'<')
             .map_or(b.len(), |q| i + q);
-        if b[text_end..].starts_with(b"</") && text_end > i && &b[i..text_end] != MASK.as_bytes() {
+        if b[text_end..].starts_with(b"</") && text_end > i && !is_marker_bytes(&b[i..text_end]) {
             out.extend_from_slice(&b[last..i]);
-            out.extend_from_slice(MASK.as_bytes());
+            out.extend_from_slice(bytes_marker(&b[i..text_end]).as_bytes());
             last = text_end;
             i = text_end;
         }

@@ -7,10 +7,10 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
-mod recording;
 
+/// Reading recordings lives in [`crate::record`] (the one owner of the format).
+pub use crate::record::{RecordingStats, read_recorded_lines, read_recordings};
 pub use model::{Gate, Report, ReportContext, RunInfo};
-pub use recording::{RecordingStats, read_recorded_lines, read_recordings};
 
 use std::path::{Path, PathBuf};
 
@@ -90,9 +90,10 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(0)
 }
 
-/// A run identifier from the current time: `20261121-233045`.
+/// A run identifier: the current time and a random suffix, `20261121-233045-3f9a1c`
+/// (unique even for two runs started in the same second; see [`crate::record::run_id`]).
 pub fn run_id() -> String {
-    chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string()
+    crate::record::run_id()
 }
 
 #[cfg(test)]

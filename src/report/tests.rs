@@ -25,6 +25,7 @@ fn exchange(
 ) -> Exchange {
     Exchange {
         id,
+        seq: id,
         at: Utc::now(),
         route: format!("GET {path}"),
         request: RecordedRequest {
