@@ -15,5 +15,5 @@ pub mod proxy;
 pub mod record;
 pub mod redact;
 pub mod reference;
-pub mod run;
 pub mod report;
+pub mod run;

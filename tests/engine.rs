@@ -14,7 +14,7 @@ use cutover::pipeline::gates::GateKind;
 use cutover::pipeline::{Analysis, Analyzer, Finding, Note, PipelineOptions, RouteKey};
 use cutover::reference::Divergence;
 use cutover::report::{Gate, Report};
-use cutover::run::{Exit, ExchangeList, RunBuilder, RunOutcome, run_info};
+use cutover::run::{ExchangeList, Exit, RunBuilder, RunOutcome, run_info};
 
 const CONFIG: &str = r#"
 [targets]
@@ -72,11 +72,7 @@ fn exchanges() -> Vec<Exchange> {
         .collect()
 }
 
-async fn run_list(
-    builder: RunBuilder,
-    list: Vec<Exchange>,
-    out: &Path,
-) -> RunOutcome<u64> {
+async fn run_list(builder: RunBuilder, list: Vec<Exchange>, out: &Path) -> RunOutcome<u64> {
     builder
         .report(out.to_path_buf(), run_info("engine-test".into(), "list"))
         .run(ExchangeList(list))
@@ -158,9 +154,19 @@ async fn a_second_analyzer_adds_its_findings_to_the_same_report() {
     // Two answers without a name, on both sides: parity matches, the contract does not.
     for id in [11, 12] {
         let body = format!(r#"{{"id":{id}}}"#);
-        list.push(exchange(id, &format!("/users/{id}"), (200, &body), (200, &body)));
+        list.push(exchange(
+            id,
+            &format!("/users/{id}"),
+            (200, &body),
+            (200, &body),
+        ));
     }
-    let plain = run_list(RunBuilder::new(config()), list.clone(), &dir.path().join("a")).await;
+    let plain = run_list(
+        RunBuilder::new(config()),
+        list.clone(),
+        &dir.path().join("a"),
+    )
+    .await;
     let both = run_list(
         RunBuilder::new(config()).analyzer(Arc::new(NeedsName)),
         list,
@@ -183,10 +189,18 @@ async fn a_second_analyzer_adds_its_findings_to_the_same_report() {
     assert_eq!(route.findings.len(), 1, "{:?}", route.findings);
     let f = &route.findings[0];
     assert_eq!(
-        (f.kind.as_str(), f.analyzer.as_str(), f.code.as_str(), f.count),
+        (
+            f.kind.as_str(),
+            f.analyzer.as_str(),
+            f.code.as_str(),
+            f.count
+        ),
         ("contract_violation", "needs-name", "/name", 2)
     );
-    assert_eq!(f.examples[0].message, "GET /users/{id}: the answer has no name");
+    assert_eq!(
+        f.examples[0].message,
+        "GET /users/{id}: the answer has no name"
+    );
     let json = report_json(&dir.path().join("b"));
     assert_eq!(json["routes"][0]["findings"][0]["count"], 2);
     for file in ["summary.md", "index.html"] {
@@ -250,7 +264,11 @@ async fn the_error_rate_trigger_fires_on_error_500_10pct_and_not_without_it() {
         assert!(g.value > g.limit && g.limit == 1.0, "{g:?}");
         assert_eq!(g.primary, Some(0.0), "{g:?}");
         assert!(g.message.contains("above the 1.0% limit"), "{}", g.message);
-        assert!(g.message.contains(" of "), "the counts are named: {}", g.message);
+        assert!(
+            g.message.contains(" of "),
+            "the counts are named: {}",
+            g.message
+        );
         assert!(route.failures.contains(&g.message), "{:?}", route.failures);
     }
     assert_eq!(broken.exit, Exit::GateFailed);
@@ -271,4 +289,29 @@ async fn the_error_rate_trigger_fires_on_error_500_10pct_and_not_without_it() {
     assert!(evaluated.iter().all(|g| !g.fired), "{evaluated:?}");
     assert_eq!(clean.report.verdict, Gate::Pass);
     assert_eq!(clean.exit, Exit::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_is_re_analysed_without_losing_a_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rec.jsonl");
+    let mut text = String::new();
+    for ex in (0..500).map(|i| exchange(i, "/users/1", (200, "{}"), (200, "{}"))) {
+        text.push_str(&serde_json::to_string(&ex).expect("serialises"));
+        text.push('\n');
+    }
+    std::fs::write(&path, text).expect("write");
+    let options = PipelineOptions {
+        capacity: 2,
+        ..PipelineOptions::default()
+    };
+    let outcome = RunBuilder::new(config())
+        .options(options)
+        .report(dir.path().join("out"), run_info("rec".into(), "recording"))
+        .run(cutover::run::RecordingSource { paths: vec![path] })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.source.exchanges, 500);
+    assert_eq!((outcome.analysed, outcome.dropped), (500, 0));
+    assert_eq!(outcome.exit, Exit::Pass);
 }

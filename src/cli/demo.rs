@@ -8,10 +8,12 @@ use super::{CliError, Status};
 use crate::demo::{self, DemoOptions, WorkloadOptions};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: the demo is a demonstration, so by default it exits 0 \
+#[command(
+    after_help = "Exit status: the demo is a demonstration, so by default it exits 0 \
 whenever it ran, whatever the verdict (the report shows the failing gates); with --gate it \
 exits 1 when a gate failed, as `cutover report` does. 2 usage error, or the demo could not \
-run (port in use, transport errors through the proxy).")]
+run (port in use, transport errors through the proxy)."
+)]
 pub struct DemoArgs {
     /// Migration bugs to switch on in the extracted services, comma-separated
     /// (default: the demo's showcase set; see `cutover reference --list-divergences`).

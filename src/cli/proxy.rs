@@ -22,9 +22,11 @@ use crate::run::proxy::ProxySource;
 use crate::run::{RunBuilder, Shutdown, run_info};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM) — with --report, \
+#[command(
+    after_help = "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM) — with --report, \
 only when every gate passed; 1 with --report when a gate failed; 2 usage or input error (bad \
-flags or config, port in use, recording not writable).")]
+flags or config, port in use, recording not writable)."
+)]
 pub struct ProxyArgs {
     /// Configuration file.
     #[arg(long, default_value = "cutover.toml")]

@@ -7,14 +7,16 @@ use clap::Args;
 
 use super::{CliError, Status};
 use crate::config::Config;
-use crate::report::{self, Gate, Report};
 use crate::pipeline::gates::GateKind;
+use crate::report::{self, Gate, Report};
 use crate::run::{Exit, RecordingSource, RunBuilder, RunError, run_info};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: 0 every gate passed; 1 a gate failed (parity, latency or \
+#[command(
+    after_help = "Exit status: 0 every gate passed; 1 a gate failed (parity, latency or \
 error rate on any route); 2 usage or input error (bad flags, unreadable config or recording, \
-no exchanges).")]
+no exchanges)."
+)]
 pub struct ReportArgs {
     /// Recording files (JSON Lines of exchanges) to analyse, in order.
     #[arg(long = "from", value_name = "RECORDING", required = true, num_args = 1..)]

@@ -160,8 +160,7 @@ impl Source for DemoSource {
     }
 
     async fn run(self, ctx: SourceContext) -> anyhow::Result<Self::Output> {
-        let proxy = match crate::proxy::start(ctx.config, ctx.out, ctx.aggregate, ctx.stats).await
-        {
+        let proxy = match crate::proxy::start(ctx.config, ctx.out, ctx.aggregate, ctx.stats).await {
             Ok(p) => p,
             Err(e) => {
                 self.system.shutdown().await;

@@ -241,9 +241,7 @@ impl RouteStats {
             self.findings.add(kind, note, exchange.id);
         }
         let learned = analysis.suppressed().filter(|s| s.learned);
-        let eligible = analysis
-            .differences()
-            .chain(learned.map(|s| &s.difference));
+        let eligible = analysis.differences().chain(learned.map(|s| &s.difference));
         let mut signature = Vec::new();
         let mut folded: Vec<DiffKind> = Vec::new();
         for d in eligible {

@@ -96,7 +96,11 @@ mod tests {
         let other = f.counts.keys().find(|k| k.code == "{other}").cloned();
         let other = other.map(|k| f.counts[&k].count);
         assert_eq!(other, Some(50));
-        assert!(f.counts.values().all(|c| c.examples.len() <= FINDING_EXAMPLES));
+        assert!(
+            f.counts
+                .values()
+                .all(|c| c.examples.len() <= FINDING_EXAMPLES)
+        );
         assert!(
             f.counts
                 .values()

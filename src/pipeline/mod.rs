@@ -168,12 +168,7 @@ impl PipelineHandle {
                 && self
                     .stats
                     .queued_bytes
-                    .compare_exchange(
-                        before,
-                        before + bytes,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
+                    .compare_exchange(before, before + bytes, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             {
                 break;

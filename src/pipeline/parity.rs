@@ -45,7 +45,6 @@ pub struct ParityAnalyzer {
     noise: Mutex<BTreeMap<RouteKey, RouteNoise>>,
 }
 
-
 impl ParityAnalyzer {
     /// Compile every rule set of the configuration; the first bad one is the error.
     pub fn new(config: &Config) -> Result<ParityAnalyzer, RuleError> {
