@@ -28,7 +28,7 @@ pub struct Analysis {
 
 /// One typed finding about an exchange.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "finding", rename_all = "snake_case")]
 pub enum Finding {
     /// A primary ≠ candidate difference that counts.
     Difference(Difference),
@@ -172,5 +172,44 @@ impl Analysis {
         self.findings
             .iter()
             .filter_map(|f| f.note().map(|n| (f.kind(), n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::DiffKind;
+
+    #[test]
+    fn findings_round_trip_through_json() {
+        let d = Difference {
+            path: "/id".into(),
+            kind: DiffKind::TypeChanged,
+            primary: Some(1.into()),
+            candidate: Some("1".into()),
+            detail: None,
+        };
+        let mut a = Analysis::compared(
+            RouteKey::new("GET", "/users/{id}"),
+            vec![d.clone()],
+            vec![Suppressed {
+                difference: d,
+                reason: "rule".into(),
+                learned: false,
+            }],
+            Vec::new(),
+        );
+        a.push(Finding::Trigger(Note {
+            analyzer: "t".into(),
+            code: "c".into(),
+            message: "m".into(),
+        }));
+        let text = serde_json::to_string(&a).unwrap_or_default();
+        let back: Analysis = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(back, a);
+        assert_eq!(a.verdict, Verdict::Mismatch);
+        assert_eq!(a.differences().count(), 1);
+        assert_eq!(a.suppressed().count(), 1);
+        assert_eq!(a.notes().map(|(k, _)| k).collect::<Vec<_>>(), ["trigger"]);
     }
 }
