@@ -4,8 +4,14 @@
 //! over more exchanges than the queue holds loses none; the error-rate trigger fires on the
 //! demo's `error-500-10pct` with its numbers, and not without it.
 
+use std::io::BufRead as _;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[path = "support/upstream.rs"]
+mod support;
 
 use cutover::config::Config;
 use cutover::demo::{self, DemoOptions, WorkloadOptions};
@@ -314,4 +320,102 @@ async fn a_recording_is_re_analysed_without_losing_a_line() {
     assert_eq!(outcome.source.exchanges, 500);
     assert_eq!((outcome.analysed, outcome.dropped), (500, 0));
     assert_eq!(outcome.exit, Exit::Pass);
+}
+
+/// `cutover proxy --report DIR` (the real binary): serve, stop on SIGTERM, write the report;
+/// the exit status is the gates' verdict. Returns the status code and the report.
+async fn proxy_with_report(candidate_status: u16) -> (Option<i32>, serde_json::Value) {
+    let primary =
+        support::upstream(|_| async { support::json(serde_json::json!({"ok": 1})) }).await;
+    let candidate = support::upstream(move |_| async move {
+        support::full(candidate_status, "application/json", r#"{"ok":1}"#)
+    })
+    .await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = tmp.path().join("cutover.toml");
+    let text = format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[targets]\n\
+         monolith = {{ url = \"{}\", role = \"primary\" }}\nusers = {{ url = \"{}\" }}\n\n\
+         [[routes]]\nmatch = \"/users/**\"\ncandidate = \"users\"\n",
+        primary.url(),
+        candidate.url()
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let out = tmp.path().join("report");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("proxy")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--record")
+        .arg(tmp.path().join("r.jsonl"))
+        .arg("--report")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cutover proxy");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout);
+    let mut listen = None;
+    while listen.is_none() {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            panic!("proxy exited before listening");
+        }
+        listen = line
+            .trim()
+            .strip_prefix("listening http://")
+            .map(str::to_string);
+    }
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let listen = listen.expect("listen");
+    let client = reqwest::Client::new();
+    for i in 0..20 {
+        let r = client
+            .get(format!("http://{listen}/users/{i}"))
+            .send()
+            .await
+            .expect("request through the proxy");
+        assert_eq!(r.status(), 200);
+    }
+    // Every shadow answered before the stop: the candidate saw all 20.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while candidate.count() < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.map(|s| s.success()).unwrap_or(false), "SIGTERM sent");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("proxy did not stop");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    (status.code(), report_json(&out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_report_exit_status_follows_the_gates() {
+    let (code, report) = proxy_with_report(503).await;
+    assert_eq!(code, Some(1), "a failing gate exits 1");
+    let gates = &report["routes"][0]["gates"];
+    let error_rate = gates
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["gate"] == "error_rate"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(error_rate["fired"], true, "{gates}");
+    assert_eq!(error_rate["value"], 100.0);
+    assert_eq!(error_rate["primary"], 0.0);
+    let (code, report) = proxy_with_report(200).await;
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["totals"]["compared"], 20);
 }
