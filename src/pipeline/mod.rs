@@ -54,6 +54,17 @@ pub struct PipelineStats {
     pub queued_bytes: AtomicU64,
     /// Exchanges analysed.
     pub analysed: AtomicU64,
+    /// Set when the analysis thread ended (drained, or died): waiting submitters give up.
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+/// Marks the pipeline stopped when the analysis thread ends, also by a panic.
+struct StoppedOnDrop(Arc<PipelineStats>);
+
+impl Drop for StoppedOnDrop {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Release);
+    }
 }
 
 /// Cheap, cloneable, non-blocking entrance to the pipeline.
@@ -174,6 +185,9 @@ impl PipelineHandle {
                 break;
             }
             if !fits {
+                if self.stats.stopped.load(Ordering::Acquire) {
+                    return false;
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -239,6 +253,7 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("cutover-pipeline".into())
             .spawn(move || {
+                let _stopped = StoppedOnDrop(Arc::clone(&thread_stats));
                 background_priority();
                 let mut last_tick = std::time::Instant::now();
                 loop {
@@ -339,3 +354,7 @@ fn background_priority() {
 pub fn analyzer_for(config: &crate::config::Config) -> Arc<Analyzers> {
     Arc::new(Analyzers::for_config(config))
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod queue_tests;
