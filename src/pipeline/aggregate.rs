@@ -1,5 +1,7 @@
-//! Per-route totals over analysed exchanges: verdict counts, differing paths with examples,
-//! suppressed paths with their reasons, the status matrix and latency per target.
+//! Per-route totals over analysed exchanges, keyed by [`RouteKey`]: verdict counts,
+//! differing paths with examples, suppressed paths with their reasons, the status matrix,
+//! latency per target, the candidate's and primary's error counts the error-rate gate reads,
+//! and the other analyzers' findings ([`FindingStats`]).
 //!
 //! The same aggregate feeds the proxy's live summary, `/metrics` and the reports. Memory is
 //! bounded by configuration, not by traffic or by what targets send: at most `max_routes`

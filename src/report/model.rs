@@ -1,6 +1,7 @@
 //! The report model: one structured document built from an [`Aggregate`], rendered by
 //! every writer (JSON, Markdown, HTML, JUnit). Writers never look at the aggregate; they
-//! format this model. Its JSON form is the documented `cutover.report/v1` schema
+//! format this model. Pass/fail comes from `pipeline::gates` (one result per rule, with its
+//! numbers); this module only gathers the figures the gates decide on. Its JSON form is the documented `cutover.report/v1` schema
 //! (`docs/report-schema.md`).
 
 use chrono::{DateTime, Utc};
