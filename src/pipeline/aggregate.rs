@@ -240,7 +240,7 @@ impl RouteStats {
         // Counted differences and those learned noise suppressed so far both enter the
         // per-path counts and the signature: the report decides again over final counts.
         for (kind, note) in analysis.notes() {
-            self.findings.add(kind, note, exchange.id);
+            self.findings.add(kind, note, exchange.id, redaction);
         }
         let learned = analysis.suppressed().filter(|s| s.learned);
         let eligible = analysis.differences().chain(learned.map(|s| &s.difference));

@@ -3,13 +3,15 @@
 //!
 //! Bounded by constants, never by traffic: at most [`MAX_FINDING_KEYS`] distinct keys per
 //! route (later ones count under the code `{other}`), [`FINDING_EXAMPLES`] examples each,
-//! messages cut to [`MAX_MESSAGE_BYTES`].
+//! messages cut to [`MAX_MESSAGE_BYTES`]. Messages and codes are redacted like any
+//! difference value before they are kept: reports never see a secret.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::analysis::Note;
+use crate::redact::{self, Redaction};
 
 /// Distinct (kind, analyzer, code) kept per route.
 pub const MAX_FINDING_KEYS: usize = 256;
@@ -46,11 +48,12 @@ pub struct FindingStats {
 }
 
 impl FindingStats {
-    pub fn add(&mut self, kind: &str, note: &Note, exchange: u64) {
+    pub fn add(&mut self, kind: &str, note: &Note, exchange: u64, redaction: &Redaction) {
+        let clean = |s: &str| redact::redact_text(s, redaction).unwrap_or_else(|| s.to_string());
         let mut key = FindingKey {
             kind: kind.to_string(),
             analyzer: cut(&note.analyzer, 64),
-            code: cut(&note.code, 256),
+            code: cut(&clean(&note.code), 256),
         };
         if self.counts.len() >= MAX_FINDING_KEYS && !self.counts.contains_key(&key) {
             key.code = "{other}".to_string();
@@ -60,7 +63,7 @@ impl FindingStats {
         if entry.examples.len() < FINDING_EXAMPLES {
             entry.examples.push(FindingExample {
                 exchange,
-                message: cut(&note.message, MAX_MESSAGE_BYTES),
+                message: cut(&clean(&note.message), MAX_MESSAGE_BYTES),
             });
         }
     }
@@ -90,7 +93,7 @@ mod tests {
                 code: format!("c{i}"),
                 message: "x".repeat(5000),
             };
-            f.add("trigger", &note, i as u64);
+            f.add("trigger", &note, i as u64, &Redaction::default());
         }
         assert!(f.counts.len() <= MAX_FINDING_KEYS + 1);
         let other = f.counts.keys().find(|k| k.code == "{other}").cloned();
@@ -107,5 +110,23 @@ mod tests {
                 .flat_map(|c| &c.examples)
                 .all(|e| e.message.len() <= MAX_MESSAGE_BYTES + 4)
         );
+    }
+
+    #[test]
+    fn secrets_in_messages_are_redacted() {
+        let mut f = FindingStats::default();
+        let note = Note {
+            analyzer: "t".into(),
+            code: "c".into(),
+            message: r#"answer was {"password":"hunter2-secret"}"#.into(),
+        };
+        f.add("contract_violation", &note, 1, &Redaction::default());
+        let kept = &f
+            .counts
+            .values()
+            .next()
+            .map(|c| c.examples[0].message.clone());
+        let kept = kept.clone().unwrap_or_default();
+        assert!(!kept.contains("hunter2-secret"), "{kept}");
     }
 }
