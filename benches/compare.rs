@@ -6,7 +6,7 @@
 //! - parse: `serde_json::from_slice` of both bodies;
 //! - walk: `compare::diff_values` + rules on already-parsed values;
 //! - compare: `compare::compare` on the two outcomes (parse + walk + headers);
-//! - analyze: `ParityAnalyzer::analyze` with a secondary (two compares, grouping, noise);
+//! - analyze: grouping then `ParityAnalyzer` with a secondary (two compares, noise);
 //! - +aggregate: analyze, then `Aggregate::add` (per-route counts, examples, latency);
 //! - json-patch: `json_patch::diff` on already-parsed values.
 
@@ -19,7 +19,7 @@ use cutover::exchange::{
     Body, Exchange, Outcome, OutcomeResult, Outcomes, RecordedRequest, RecordedResponse,
 };
 use cutover::pipeline::parity::ParityAnalyzer;
-use cutover::pipeline::{Aggregate, Analyzer};
+use cutover::pipeline::{Aggregate, Analyzers};
 use serde_json::{Value, json};
 
 /// A realistic user list; `variant` 0 = primary, 1 = candidate, 2 = secondary.
@@ -125,7 +125,10 @@ ignore = ["/request_id"]
         eprintln!("bench config invalid");
         return;
     };
-    let analyzer = ParityAnalyzer::new(&config).ok();
+    let analyzer = ParityAnalyzer::new(&config).ok().map(|p| {
+        let grouper = cutover::pipeline::analyzers::grouper_for(&config);
+        Analyzers::new(grouper).with(std::sync::Arc::new(p))
+    });
 
     println!(
         "{:>8} {:>7} | {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} | {:>6} {:>8} {:>8} {:>6} {:>9} | diffs/suppressed",

@@ -17,3 +17,4 @@ pub mod record;
 pub mod redact;
 pub mod reference;
 pub mod report;
+pub mod run;

@@ -6,9 +6,14 @@ use clap::Args;
 
 use super::{CliError, Status};
 use crate::demo::{self, DemoOptions, WorkloadOptions};
-use crate::report::Gate;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: the demo is a demonstration, so by default it exits 0 \
+whenever it ran, whatever the verdict (the report shows the failing gates); with --gate it \
+exits 1 when a gate failed, as `cutover report` does. 2 usage error, or the demo could not \
+run (port in use, transport errors through the proxy)."
+)]
 pub struct DemoArgs {
     /// Migration bugs to switch on in the extracted services, comma-separated
     /// (default: the demo's showcase set; see `cutover reference --list-divergences`).
@@ -31,7 +36,8 @@ pub struct DemoArgs {
     /// Do not start a second monolith instance (noise is then handled by normalisers only).
     #[arg(long)]
     pub no_secondary: bool,
-    /// Exit with status 1 when the parity gate fails (as `cutover report` does).
+    /// Exit with status 1 when a gate fails (parity, latency, error rate), as `cutover
+    /// report` does; without it the demo exits 0 whatever the verdict.
     #[arg(long)]
     pub gate: bool,
 }
@@ -71,8 +77,9 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
     );
     super::report::print_verdict(&outcome.report, &outcome.written);
     println!("recording: {}", outcome.recording.display());
-    Ok(match (outcome.report.verdict, args.gate) {
-        (Gate::Fail, true) => Status::GateFailed,
-        _ => Status::Ok,
+    Ok(if args.gate {
+        outcome.exit.into()
+    } else {
+        Status::Ok
     })
 }

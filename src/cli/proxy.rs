@@ -1,7 +1,8 @@
 //! `cutover proxy`: run the mirroring proxy with a recording, until SIGINT/SIGTERM.
 //!
-//! Wires the library together (config → pipeline with the recording sink → proxy) and
-//! prints the per-route summary at the end. No proxy logic lives here.
+//! Builds one run (`run::RunBuilder`: config → pipeline with the recording sink → the proxy
+//! as its source, optionally a report) and prints the per-route summary at the end. No
+//! proxy logic lives here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +14,19 @@ use clap::{Args, ValueEnum};
 
 use super::{CliError, Status};
 use crate::config::{Config, ProxyMode};
-use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, analyzer_for};
+use crate::pipeline::PipelineOptions;
 use crate::proxy;
 use crate::record::RecordingSink;
 use crate::redact::Redaction;
+use crate::run::proxy::ProxySource;
+use crate::run::{RunBuilder, Shutdown, run_info};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM) — with --report, \
+only when every gate passed; 1 with --report when a gate failed; 2 usage or input error (bad \
+flags or config, port in use, recording not writable)."
+)]
 pub struct ProxyArgs {
     /// Configuration file.
     #[arg(long, default_value = "cutover.toml")]
@@ -31,6 +39,10 @@ pub struct ProxyArgs {
     /// copies from NGINX `mirror` / Istio, answer 204 and fan out to every target.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// At shutdown, write the report (report.json, summary.md, index.html, junit.xml)
+    /// into DIR and exit 1 when a gate failed.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,40 +77,46 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
         max_queued_bytes: config.file.proxy.max_shadow_memory_bytes,
         ..PipelineOptions::default()
     };
-    let config = Arc::new(config);
-    let (pipeline, handle) = Pipeline::start(
-        analyzer_for(&config),
-        Aggregate::for_config(&config),
-        vec![Box::new(sink)],
-        options,
-    )
-    .context("cannot start the analysis pipeline")
-    .map_err(CliError::usage)?;
-    let running = proxy::start(
-        Arc::clone(&config),
-        handle,
-        pipeline.aggregate(),
-        pipeline.stats(),
-    )
-    .await
-    // Name the file the key is in; the error itself names the key.
-    .map_err(|e| CliError::usage(anyhow::anyhow!("{}: {e}", args.config.display())))?;
-    say(&format!("listening http://{}", running.listen));
-    if let Some(admin) = running.admin {
-        say(&format!("admin     http://{admin}/metrics"));
+    let shutdown = Shutdown::new();
+    let mut run = RunBuilder::new(Arc::new(config))
+        .sink(Box::new(sink))
+        .options(options)
+        .shutdown(shutdown.clone());
+    if let Some(dir) = args.report {
+        let mut info = run_info(run_id.clone(), "proxy");
+        info.recordings = vec![path.display().to_string()];
+        run = run.report(dir, info);
     }
-    say(&format!("recording {}", path.display()));
-    wait_for_signal().await;
-    say("shutting down: finishing in-flight requests");
-    let summary = running.shutdown().await;
-    let aggregate = pipeline.finish().await;
-    say(proxy::render_summary(&config, &summary, &aggregate).trim_end());
+    let config = Arc::clone(run.config());
+    let signal = tokio::spawn(async move {
+        wait_for_signal().await;
+        say("shutting down: finishing in-flight requests");
+        shutdown.trigger();
+    });
+    let recording_path = path.clone();
+    let source = ProxySource {
+        origin: args.config.display().to_string(),
+        on_listening: Some(Box::new(move |running: &proxy::RunningProxy| {
+            say(&format!("listening http://{}", running.listen));
+            if let Some(admin) = running.admin {
+                say(&format!("admin     http://{admin}/metrics"));
+            }
+            say(&format!("recording {}", recording_path.display()));
+        })),
+    };
+    let outcome = run.run(source).await;
+    signal.abort();
+    let outcome = outcome?;
+    say(proxy::render_summary(&config, &outcome.source, &outcome.aggregate).trim_end());
     say(&format!(
         "recording: lines without bodies {}, old segments deleted {}",
         recorded.bodies_omitted.load(Ordering::Relaxed),
         recorded.deleted_segments.load(Ordering::Relaxed)
     ));
-    Ok(Status::Ok)
+    if let Some((report, written)) = &outcome.report {
+        super::report::print_verdict(report, written);
+    }
+    Ok(outcome.exit.into())
 }
 
 /// Print a line to stdout; a closed stdout must not stop the proxy.

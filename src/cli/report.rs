@@ -1,16 +1,22 @@
 //! `cutover report`: re-analyse recordings and write the parity report.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use super::{CliError, Status};
-use crate::pipeline::{Aggregate, analyzer_for};
+use crate::pipeline::gates::GateKind;
 use crate::record;
-use crate::report::{self, Gate, Report, ReportContext, RunInfo};
+use crate::report::{self, Gate, Report};
+use crate::run::{Exit, RecordingSource, RunBuilder, RunError, run_info};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every gate passed; 1 a gate failed (parity, latency or \
+error rate on any route); 2 usage or input error (bad flags, unreadable config or recording, \
+no exchanges)."
+)]
 pub struct ReportArgs {
     /// Recording files (JSON Lines of exchanges) to analyse, in order.
     #[arg(long = "from", value_name = "RECORDING", required = true, num_args = 1..)]
@@ -25,6 +31,25 @@ pub struct ReportArgs {
     pub config: Option<PathBuf>,
 }
 
+impl From<Exit> for Status {
+    fn from(e: Exit) -> Status {
+        match e {
+            Exit::Pass => Status::Ok,
+            Exit::GateFailed => Status::GateFailed,
+            Exit::Usage => Status::Usage,
+        }
+    }
+}
+
+impl From<RunError> for CliError {
+    fn from(e: RunError) -> CliError {
+        CliError {
+            status: e.exit().into(),
+            error: e.0,
+        }
+    }
+}
+
 pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     let recording =
         record::Recording::open(&args.from).map_err(|e| CliError::usage(anyhow::anyhow!(e)))?;
@@ -33,23 +58,19 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let analyzer = analyzer_for(&config);
-    let mut aggregate = Aggregate::for_config(&config);
-    let stats = recording
-        .read(|exchange, bodies_omitted| {
-            let analysis = if bodies_omitted {
-                // Recorded without bodies: not comparable, never a mismatch (and nothing is
-                // learned from it). The analyzer still names its route.
-                let mut bare = exchange.clone();
-                bare.outcomes.candidate = None;
-                bare.outcomes.secondary = None;
-                analyzer.analyze(&bare)
-            } else {
-                analyzer.analyze(&exchange)
-            };
-            aggregate.add(&exchange, &analysis);
-        })
-        .map_err(|e| CliError::usage(anyhow::anyhow!(e)))?;
+    let id = report::run_id();
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&id));
+    let mut info = run_info(id, "recording");
+    info.recordings = args.from.iter().map(|p| p.display().to_string()).collect();
+    // The recording's own configuration (its header) builds the run unless --config
+    // overrides it.
+    let outcome = RunBuilder::new(Arc::new(config))
+        .report(out, info)
+        .run(RecordingSource { recording })
+        .await?;
+    let stats = &outcome.source;
     for bad in &stats.bad_lines {
         eprintln!("warning: skipped unparsable line {bad}");
     }
@@ -72,42 +93,10 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
             stats.bodies_omitted
         );
     }
-    if stats.exchanges == 0 {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "no exchanges in {} (record some with `cutover proxy --record FILE`)",
-            args.from
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    if let Some((report, written)) = &outcome.report {
+        print_verdict(report, written);
     }
-    let id = report::run_id();
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("reports").join(&id));
-    let run = RunInfo {
-        id,
-        generated_at: report::now(),
-        source: "recording".into(),
-        divergences: Vec::new(),
-        recordings: args.from.iter().map(|p| p.display().to_string()).collect(),
-    };
-    let report = Report::build(
-        &aggregate,
-        &ReportContext {
-            config: &config,
-            run,
-        },
-    );
-    let written = report::write_all(&report, &out)
-        .context("writing the report")
-        .map_err(CliError::usage)?;
-    print_verdict(&report, &written);
-    Ok(match report.verdict {
-        Gate::Pass => Status::Ok,
-        Gate::Fail => Status::GateFailed,
-    })
+    Ok(outcome.exit.into())
 }
 
 /// One line per route and where the files are.
@@ -142,7 +131,7 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
     println!("report: {}", written.html.display());
 }
 
-/// A few words on why a route failed: its first differences, or the latency finding.
+/// A few words on why a route failed: its first differences, then every fired trigger.
 fn failure_hint(r: &crate::report::model::RouteReport) -> String {
     if r.failures.is_empty() {
         return String::new();
@@ -163,11 +152,21 @@ fn failure_hint(r: &crate::report::model::RouteReport) -> String {
     if !diffs.is_empty() {
         parts.push(diffs.join(", "));
     }
-    if r.latency.finding.is_some() {
-        parts.push(format!(
-            "P95 {:.1} → {:.1} ms",
-            r.latency.primary.p95_ms, r.latency.candidate.p95_ms
-        ));
+    for g in r.gates.iter().filter(|g| g.fired) {
+        match g.gate {
+            GateKind::LatencyP95 | GateKind::LatencyIncrease => parts.push(format!(
+                "P95 {:.1} → {:.1} ms",
+                r.latency.primary.p95_ms, r.latency.candidate.p95_ms
+            )),
+            GateKind::ErrorRate => parts.push(format!(
+                "errors {:.1}% (primary {:.1}%, limit {:.1}%)",
+                g.value,
+                g.primary.unwrap_or(0.0),
+                g.limit
+            )),
+            GateKind::Parity => {}
+        }
     }
+    parts.dedup();
     format!("  — {}", parts.join("; "))
 }

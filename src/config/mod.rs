@@ -106,19 +106,6 @@ impl Config {
         })
     }
 
-    /// The configuration that points at the embedded reference system on the given ports.
-    pub fn reference(monolith: u16, auth: u16, ai: u16) -> Config {
-        let text = REFERENCE_TEMPLATE
-            .replace("{monolith}", &monolith.to_string())
-            .replace("{auth}", &auth.to_string())
-            .replace("{ai}", &ai.to_string());
-        match Config::parse(&text, "<built-in reference config>") {
-            Ok(c) => c,
-            // The template is part of the binary and covered by tests.
-            Err(e) => unreachable!("built-in configuration is invalid: {e}"),
-        }
-    }
-
     pub fn primary(&self) -> (&str, &TargetConfig) {
         self.file
             .targets
@@ -140,9 +127,6 @@ impl Config {
         self.file.targets.get(name)
     }
 }
-
-/// Built-in configuration for the reference system; `{monolith}` etc. are ports.
-const REFERENCE_TEMPLATE: &str = include_str!("reference.toml");
 
 fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: String) -> Located {
     let offset = offset.min(text.len());

@@ -25,8 +25,6 @@ pub struct ConfigFile {
     #[serde(default)]
     pub recording: RecordingConfig,
     #[serde(default)]
-    pub contracts: ContractsConfig,
-    #[serde(default)]
     pub triggers: Triggers,
     #[serde(default)]
     pub grouping: GroupingConfig,
@@ -220,29 +218,19 @@ pub enum RecordBodies {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContractsConfig {
-    #[serde(default = "default_contracts_dir")]
-    pub dir: PathBuf,
-}
-
-impl Default for ContractsConfig {
-    fn default() -> Self {
-        ContractsConfig {
-            dir: default_contracts_dir(),
-        }
-    }
-}
-
-/// Rollback triggers for the load stage.
+/// Rollback triggers, evaluated per route by `pipeline::gates` on every report.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Triggers {
+    /// Candidate P95 above this many milliseconds fails the route (default 300).
     #[serde(default = "default_p95")]
     pub p95_ms: f64,
+    /// Candidate P95 more than this % (and 50 ms) over the primary's — or the secondary's,
+    /// when that rose too — fails the route (default 20).
     #[serde(default = "default_p95_increase")]
     pub p95_increase_pct: f64,
+    /// Candidate 5xx plus transport failures over its requests above this % (and above the
+    /// primary's rate) fails the route (default 1).
     #[serde(default = "one")]
     pub error_rate_pct: f64,
 }
@@ -519,9 +507,6 @@ fn default_max_total() -> u64 {
 }
 fn default_fsync() -> u64 {
     200
-}
-fn default_contracts_dir() -> PathBuf {
-    PathBuf::from("contracts")
 }
 fn default_p95() -> f64 {
     300.0

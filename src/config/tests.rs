@@ -89,7 +89,7 @@ fn bad_url_sample_and_primary_count_are_errors() {
 
 #[test]
 fn reference_config_is_valid() {
-    let cfg = Config::reference(8000, 8001, 8002);
+    let cfg = Config::parse(REFERENCE, "reference.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.routes.len(), 2);
     assert_eq!(
         cfg.routes.lookup("/ai/query").map(|r| r.candidate.as_str()),
@@ -151,3 +151,21 @@ fn body_budgets_and_retention_must_be_positive_and_are_located() {
     assert_eq!(ok.file.recording.bodies, RecordBodies::Mismatches);
     assert_eq!(ok.file.recording.max_files, Some(3));
 }
+
+/// A configuration for the reference system's three services.
+const REFERENCE: &str = r#"
+[targets]
+monolith = { url = "http://127.0.0.1:8000", role = "primary" }
+auth = { url = "http://127.0.0.1:8001" }
+ai = { url = "http://127.0.0.1:8002" }
+
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+mirror_writes = true
+
+[[routes]]
+match = "/ai/**"
+candidate = "ai"
+mirror_writes = true
+"#;

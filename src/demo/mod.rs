@@ -3,9 +3,9 @@
 //! Starts the embedded reference system (monolith, a second monolith instance to learn
 //! noise from, and the extracted Auth and AI services with a chosen set of migration bugs),
 //! puts the mirroring proxy in front of it, drives a realistic workload through the proxy,
-//! shuts everything down cleanly and writes the parity report. It composes the same pieces
-//! the real commands use (`reference`, `proxy`, `pipeline`, `record`, `report`); it adds no
-//! comparison logic of its own.
+//! shuts everything down cleanly and writes the parity report. It is one run of the same
+//! run builder the real commands use (`run::RunBuilder`, with the proxy plus the workload as
+//! its source); it adds no comparison or gate logic of its own.
 
 pub mod workload;
 
@@ -16,10 +16,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::config::Config;
-use crate::pipeline::{Aggregate, Pipeline, PipelineOptions, Sink, analyzer_for};
+use crate::pipeline::{Analyzer, Delivery};
 use crate::record::RecordingSink;
 use crate::reference::{self, Divergence, ReferenceSystem};
-use crate::report::{self, Report, ReportContext, RunInfo, Written};
+use crate::report::{self, Report, Written};
+use crate::run::{Exit, RunBuilder, Source, SourceContext, run_info};
 
 pub use workload::{WorkloadOptions, WorkloadStats};
 
@@ -35,7 +36,7 @@ pub const DEFAULT_DIVERGENCES: &[&str] = &[
 /// The allowlist the demo deploys (so the comma-split bug has a second admin to lose).
 pub const DEMO_ALLOWLIST: &str = "admina;carol";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DemoOptions {
     pub divergences: Vec<Divergence>,
     pub workload: WorkloadOptions,
@@ -47,6 +48,8 @@ pub struct DemoOptions {
     pub bcrypt_cost: u32,
     /// AI requests per user per minute; the workload's admin runs into it after 6.
     pub ai_rate_limit: u32,
+    /// Analyzers to run after parity (tests, future capabilities).
+    pub analyzers: Vec<Arc<dyn Analyzer>>,
 }
 
 impl Default for DemoOptions {
@@ -64,6 +67,7 @@ impl Default for DemoOptions {
             secondary: true,
             bcrypt_cost: 4,
             ai_rate_limit: 6,
+            analyzers: Vec::new(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct DemoOutcome {
     pub recording: PathBuf,
     pub workload: WorkloadStats,
     pub proxy: crate::proxy::ProxySummary,
+    /// The gates' verdict as an exit status (0 pass, 1 a gate failed).
+    pub exit: Exit,
 }
 
 /// Run the demo end to end.
@@ -107,69 +113,79 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let sink = RecordingSink::open(&recording, &config.file.recording)
         .with_context(|| format!("{}: cannot open the recording", recording.display()))?
         .with_header(crate::record::Header::for_config(&id, &config));
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
-    let (pipeline, handle) = Pipeline::start(
-        analyzer_for(&config),
-        Aggregate::for_config(&config),
-        sinks,
-        PipelineOptions::default(),
-    )
-    .context("starting the analysis pipeline")?;
-    let config = Arc::new(config);
-    let proxy = crate::proxy::start(
-        Arc::clone(&config),
-        handle,
-        pipeline.aggregate(),
-        pipeline.stats(),
-    )
-    .await
-    .context("starting the proxy")?;
-
-    let in_flight = || proxy.shadows_in_flight();
-    let workload = workload::run(
-        &format!("http://{}", proxy.listen),
-        &options.workload,
-        &in_flight,
-    )
-    .await;
-
-    let proxy_summary = proxy.shutdown().await;
-    let aggregate = pipeline.finish().await;
-    system.shutdown().await;
-
-    if workload.transport_errors > 0 {
-        anyhow::bail!(
-            "the client saw {} transport errors through the proxy (first: {})",
-            workload.transport_errors,
-            workload.errors.join("; ")
-        );
+    let mut info = run_info(id, "demo");
+    info.divergences = options
+        .divergences
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    info.recordings = vec![recording.display().to_string()];
+    let mut run = RunBuilder::new(Arc::new(config))
+        .sink(Box::new(sink))
+        .report(out, info);
+    for a in &options.analyzers {
+        run = run.analyzer(Arc::clone(a));
     }
-    let run = RunInfo {
-        id,
-        generated_at: report::now(),
-        source: "demo".into(),
-        divergences: options
-            .divergences
-            .iter()
-            .map(|d| d.name().to_string())
-            .collect(),
-        recordings: vec![recording.display().to_string()],
+    let outcome = run
+        .run(DemoSource {
+            system,
+            workload: options.workload.clone(),
+        })
+        .await
+        .map_err(|e| e.0)?;
+    let Some((report, written)) = outcome.report else {
+        anyhow::bail!("the demo run wrote no report");
     };
-    let report = Report::build(
-        &aggregate,
-        &ReportContext {
-            config: &config,
-            run,
-        },
-    );
-    let written = report::write_all(&report, &out).context("writing the report")?;
+    let (workload, proxy) = outcome.source;
     Ok(DemoOutcome {
         report,
         written,
         recording,
         workload,
-        proxy: proxy_summary,
+        proxy,
+        exit: outcome.exit,
     })
+}
+
+/// The proxy in front of the reference system, driven by the workload.
+struct DemoSource {
+    system: ReferenceSystem,
+    workload: WorkloadOptions,
+}
+
+impl Source for DemoSource {
+    type Output = (WorkloadStats, crate::proxy::ProxySummary);
+
+    fn delivery(&self) -> Delivery {
+        Delivery::DropWhenFull
+    }
+
+    async fn run(self, ctx: SourceContext) -> anyhow::Result<Self::Output> {
+        let proxy = match crate::proxy::start(ctx.config, ctx.out, ctx.aggregate, ctx.stats).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.system.shutdown().await;
+                return Err(anyhow::Error::new(e).context("starting the proxy"));
+            }
+        };
+        let in_flight = || proxy.shadows_in_flight();
+        let workload = workload::run(
+            &format!("http://{}", proxy.listen),
+            &self.workload,
+            &in_flight,
+        )
+        .await;
+        let summary = proxy.shutdown().await;
+        self.system.shutdown().await;
+        if workload.transport_errors > 0 {
+            anyhow::bail!(
+                "the client saw {} transport errors through the proxy (first: {})",
+                workload.transport_errors,
+                workload.errors.join("; ")
+            );
+        }
+        Ok((workload, summary))
+    }
 }
 
 /// The configuration the demo runs with: the reference system's ports, ephemeral proxy

@@ -1,5 +1,7 @@
-//! Per-route totals over analysed exchanges: verdict counts, differing paths with examples,
-//! suppressed paths with their reasons, the status matrix and latency per target.
+//! Per-route totals over analysed exchanges, keyed by [`RouteKey`]: verdict counts,
+//! differing paths with examples, suppressed paths with their reasons, the status matrix,
+//! latency per target, the candidate's and primary's error counts the error-rate gate reads,
+//! and the other analyzers' findings ([`FindingStats`]).
 //!
 //! The same aggregate feeds the proxy's live summary, `/metrics` and the reports. Memory is
 //! bounded by configuration, not by traffic or by what targets send: at most `max_routes`
@@ -14,8 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::findings::FindingStats;
 use super::latency::Latency;
-use super::{Analysis, Verdict};
+use super::{Analysis, RouteKey, Verdict};
 use crate::compare::grouping::DEFAULT_MAX_ROUTES;
 pub use crate::compare::grouping::OVERFLOW_ROUTE;
 use crate::compare::{DiffKind, Difference};
@@ -48,7 +51,7 @@ const EXAMPLE_VALUE_BYTES: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct Aggregate {
     /// At most `max_routes` routes plus [`OVERFLOW_ROUTE`].
-    pub routes: BTreeMap<String, RouteStats>,
+    pub routes: BTreeMap<RouteKey, RouteStats>,
     /// Applied to every example before it is kept: reports never see a secret.
     pub redaction: Redaction,
     /// Routes kept before new ones fold into [`OVERFLOW_ROUTE`] (`[grouping] max_routes`).
@@ -90,8 +93,17 @@ pub struct RouteStats {
     pub candidate_errors: u64,
     /// Candidate answers with a 5xx status.
     pub candidate_5xx: u64,
+    /// Candidate outcomes (answers and transport failures): the error rate's denominator.
+    pub candidate_requests: u64,
     /// Primary answers with a 5xx status or transport failures.
     pub primary_errors: u64,
+    /// Primary outcomes of exchanges that also had a candidate outcome, and how many of
+    /// them were 5xx or transport failures: the primary's error rate over the same requests.
+    pub primary_paired: u64,
+    pub primary_paired_errors: u64,
+    /// Findings of kinds other than parity differences (contracts, assertions, triggers),
+    /// per analyzer and code; bounded.
+    pub findings: FindingStats,
     /// `primary status → candidate status` (`err` for a transport failure) with counts.
     pub status_matrix: BTreeMap<(String, String), u64>,
     /// Differences per path and kind: those that counted and those learned noise
@@ -171,7 +183,7 @@ impl Aggregate {
         let stats = if self.routes.contains_key(&analysis.route) || regular < self.max_routes {
             self.routes.entry(analysis.route.clone()).or_default()
         } else {
-            self.routes.entry(OVERFLOW_ROUTE.to_string()).or_default()
+            self.routes.entry(RouteKey::overflow()).or_default()
         };
         stats.add(exchange, analysis, &self.redaction);
     }
@@ -207,6 +219,11 @@ impl RouteStats {
             self.primary_errors += 1;
         }
         if let Some(candidate) = &outcomes.candidate {
+            self.candidate_requests += 1;
+            self.primary_paired += 1;
+            if is_error(&outcomes.primary) {
+                self.primary_paired_errors += 1;
+            }
             match &candidate.result {
                 OutcomeResult::Failure(_) => self.candidate_errors += 1,
                 OutcomeResult::Response(r) if r.status >= 500 => self.candidate_5xx += 1,
@@ -222,12 +239,12 @@ impl RouteStats {
         }
         // Counted differences and those learned noise suppressed so far both enter the
         // per-path counts and the signature: the report decides again over final counts.
-        let learned = analysis.suppressed.iter().filter(|s| s.learned);
-        let eligible = analysis
-            .differences
-            .iter()
-            .chain(learned.map(|s| &s.difference));
-        let mut signature = Vec::with_capacity(analysis.differences.len());
+        for (kind, note) in analysis.notes() {
+            self.findings.add(kind, note, exchange.id, redaction);
+        }
+        let learned = analysis.suppressed().filter(|s| s.learned);
+        let eligible = analysis.differences().chain(learned.map(|s| &s.difference));
+        let mut signature = Vec::new();
         let mut folded: Vec<DiffKind> = Vec::new();
         for d in eligible {
             let key = bounded_key(&self.differences, DiffKey::of(d));
@@ -259,7 +276,7 @@ impl RouteStats {
                 self.unsigned_mismatched += 1;
             }
         }
-        for s in analysis.suppressed.iter().filter(|s| !s.learned) {
+        for s in analysis.suppressed().filter(|s| !s.learned) {
             let path = &s.difference.path;
             let path = if path.len() > MAX_PATH_BYTES
                 || (self.suppressed.len() >= MAX_SUPPRESSED_PATHS

@@ -44,7 +44,7 @@ fn diff(path: String, kind: DiffKind) -> Difference {
 }
 
 fn mismatch(route: &str, differences: Vec<Difference>) -> Analysis {
-    Analysis::compared(route.into(), differences, Vec::new(), Vec::new())
+    Analysis::compared(key(route), differences, Vec::new(), Vec::new())
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn per_route_maps_are_bounded_by_hostile_bodies() {
         let noise = vec![diff(format!("/n{i}"), DiffKind::ValueChanged)];
         agg.add(
             &ex,
-            &Analysis::compared("GET /x".into(), differences, suppressed, noise),
+            &Analysis::compared(key("GET /x"), differences, suppressed, noise),
         );
     }
     let r = &agg.routes["GET /x"];
@@ -158,4 +158,10 @@ fn status_matrix_is_bounded() {
     let m = &agg.routes["GET /x"].status_matrix;
     assert!(m.len() <= MAX_STATUS_CELLS + 1, "{}", m.len());
     assert_eq!(m.values().sum::<u64>(), 900);
+}
+
+/// A route key from its display form (`GET /x`).
+fn key(route: &str) -> crate::pipeline::RouteKey {
+    let (m, t) = route.split_once(' ').unwrap_or(("GET", route));
+    crate::pipeline::RouteKey::new(m, t)
 }

@@ -1,15 +1,23 @@
 //! The analysis pipeline: `Exchange → analyzer → aggregate → sinks`.
 //!
-//! Sources hand exchanges to a [`PipelineHandle`] without ever waiting: the queue is bounded
-//! by count (`capacity`) and by the bytes of the bodies it holds (`max_queued_bytes`); a full
-//! queue drops the exchange and counts it, by reason. One dedicated thread drains the queue,
-//! runs the [`Analyzer`], updates the shared [`Aggregate`] and passes each exchange with its
-//! [`Analysis`] to the [`Sink`]s (recording, ...). Sinks get a periodic `tick` so they can
+//! Live sources hand exchanges to a [`PipelineHandle`] without ever waiting: the queue is
+//! bounded by count (`capacity`) and by the bytes of the bodies it holds
+//! (`max_queued_bytes`); a full queue drops the exchange and counts it, by reason. Offline
+//! sources (a recording) use a [`Delivery::Wait`] handle instead, which waits for room and
+//! never drops. One dedicated thread drains the queue, groups the exchange into its
+//! [`RouteKey`] and runs every [`Analyzer`] ([`Analyzers`]), updates the shared
+//! [`Aggregate`] and passes each exchange with its [`Analysis`] to the [`Sink`]s
+//! (recording, ...). Sinks get a periodic `tick` so they can
 //! flush on time even when traffic stops. This module knows nothing of HTTP servers.
 
 pub mod aggregate;
+pub mod analysis;
+pub mod analyzers;
+pub mod findings;
+pub mod gates;
 pub mod latency;
 pub mod parity;
+pub mod route;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
@@ -17,92 +25,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 pub use aggregate::Aggregate;
+pub use analysis::{Analysis, Finding, Note, Suppressed, Verdict};
+pub use analyzers::{Analyzer, Analyzers};
+pub use route::RouteKey;
 
-use crate::compare::Difference;
 use crate::exchange::Exchange;
-
-/// What an analyzer concluded about one exchange.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    /// Route template the exchange belongs to (`GET /auth/users/{id}`).
-    pub route: String,
-    pub verdict: Verdict,
-    /// Differences between primary and candidate that count.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<Difference>,
-    /// Differences between primary and candidate classified as noise, with the reason.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub suppressed: Vec<Suppressed>,
-    /// Differences between primary and secondary (what two identical deployments disagree on).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub noise: Vec<Difference>,
-}
-
-impl Analysis {
-    /// An exchange with no candidate outcome to compare.
-    pub fn not_compared(route: String) -> Analysis {
-        Analysis {
-            route,
-            verdict: Verdict::NotCompared,
-            differences: Vec::new(),
-            suppressed: Vec::new(),
-            noise: Vec::new(),
-        }
-    }
-
-    /// A compared exchange; the verdict follows from whether any difference counts.
-    pub fn compared(
-        route: String,
-        differences: Vec<Difference>,
-        suppressed: Vec<Suppressed>,
-        noise: Vec<Difference>,
-    ) -> Analysis {
-        let verdict = if differences.is_empty() {
-            Verdict::Match
-        } else {
-            Verdict::Mismatch
-        };
-        Analysis {
-            route,
-            verdict,
-            differences,
-            suppressed,
-            noise,
-        }
-    }
-}
-
-/// A difference that is not counted, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Suppressed {
-    pub difference: Difference,
-    pub reason: String,
-    /// Suppressed by learned noise (counts so far), not by a rule or normaliser: the report
-    /// decides again over the final counts.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub learned: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The candidate answered like the primary (modulo noise).
-    Match,
-    /// At least one difference counts.
-    Mismatch,
-    /// No candidate outcome to compare (not mirrored, or dropped), or no primary answer to
-    /// compare it with (the client went away first).
-    NotCompared,
-}
-
-/// Turns an exchange into an analysis. Implementations are pure and may keep learned state
-/// (noise counts, route templates) behind interior mutability.
-pub trait Analyzer: Send + Sync {
-    fn analyze(&self, exchange: &Exchange) -> Analysis;
-}
 
 /// Consumes analysed exchanges. Called from the pipeline thread, never from a request path.
 pub trait Sink: Send {
@@ -111,30 +39,6 @@ pub trait Sink: Send {
     fn tick(&mut self) {}
     /// Called once when the pipeline stops; flush everything.
     fn finish(&mut self) {}
-}
-
-/// The minimal analyzer: status codes, transport failures and exact JSON equality.
-#[derive(Debug, Default)]
-pub struct ExactAnalyzer;
-
-impl Analyzer for ExactAnalyzer {
-    fn analyze(&self, exchange: &Exchange) -> Analysis {
-        let route = exchange.route.clone();
-        let Some(candidate) = &exchange.outcomes.candidate else {
-            return Analysis::not_compared(route);
-        };
-        if exchange.client_aborted() {
-            return Analysis::not_compared(route);
-        }
-        let differences = crate::compare::exact(&exchange.outcomes.primary, candidate);
-        let noise = exchange
-            .outcomes
-            .secondary
-            .as_ref()
-            .map(|s| crate::compare::exact(&exchange.outcomes.primary, s))
-            .unwrap_or_default();
-        Analysis::compared(route, differences, Vec::new(), noise)
-    }
 }
 
 /// Counters shared between the pipeline and its handles.
@@ -150,14 +54,45 @@ pub struct PipelineStats {
     pub queued_bytes: AtomicU64,
     /// Exchanges analysed.
     pub analysed: AtomicU64,
+    /// Set when the analysis thread ended (drained, or died): waiting submitters give up.
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+/// Marks the pipeline stopped when the analysis thread ends, also by a panic.
+struct StoppedOnDrop(Arc<PipelineStats>);
+
+impl Drop for StoppedOnDrop {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Release);
+    }
 }
 
 /// Cheap, cloneable, non-blocking entrance to the pipeline.
 #[derive(Clone)]
 pub struct PipelineHandle {
-    tx: SyncSender<Exchange>,
+    tx: SyncSender<Queued>,
     stats: Arc<PipelineStats>,
     max_queued_bytes: u64,
+    delivery: Delivery,
+}
+
+/// An exchange waiting for analysis.
+struct Queued {
+    exchange: Exchange,
+    /// Recorded without its bodies: analysed as not comparable (no candidate, no
+    /// secondary), while aggregates and sinks still see the whole exchange.
+    bodies_omitted: bool,
+}
+
+/// What [`PipelineHandle::submit`] does when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Never wait: drop the exchange and count it (live traffic; the primary path must not
+    /// wait for analysis).
+    DropWhenFull,
+    /// Block the calling thread until there is room (offline sources, which must lose
+    /// nothing). Call it from a blocking context, never from an async task.
+    Wait,
 }
 
 /// Body bytes an exchange carries (request and every outcome).
@@ -173,10 +108,43 @@ pub fn body_bytes(exchange: &Exchange) -> u64 {
 }
 
 impl PipelineHandle {
-    /// Queue an exchange; never waits. Returns false (and counts a drop, by reason) when
-    /// the queue is full by count or by bytes, or stopped.
+    /// The same queue, delivering as `delivery` says.
+    pub fn with_delivery(&self, delivery: Delivery) -> PipelineHandle {
+        PipelineHandle {
+            delivery,
+            ..self.clone()
+        }
+    }
+
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+
+    /// Queue an exchange. With [`Delivery::DropWhenFull`] (the default) it never waits and
+    /// returns false (counting a drop, by reason) when the queue is full by count or by
+    /// bytes, or stopped. With [`Delivery::Wait`] it blocks until there is room and returns
+    /// false only when the pipeline stopped.
     pub fn submit(&self, exchange: Exchange) -> bool {
-        let bytes = body_bytes(&exchange);
+        self.submit_item(Queued {
+            exchange,
+            bodies_omitted: false,
+        })
+    }
+
+    /// Like [`PipelineHandle::submit`], for a recorded exchange whose bodies were left out
+    /// (`[recording] bodies`): counted, never compared, nothing learned from it.
+    pub fn submit_without_bodies(&self, exchange: Exchange) -> bool {
+        self.submit_item(Queued {
+            exchange,
+            bodies_omitted: true,
+        })
+    }
+
+    fn submit_item(&self, item: Queued) -> bool {
+        if self.delivery == Delivery::Wait {
+            return self.submit_waiting(item);
+        }
+        let bytes = body_bytes(&item.exchange);
         let before = self.stats.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
         if bytes > 0 && before.saturating_add(bytes) > self.max_queued_bytes {
             self.stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
@@ -185,7 +153,7 @@ impl PipelineHandle {
                 .fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        match self.tx.try_send(exchange) {
+        match self.tx.try_send(item) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 true
@@ -195,6 +163,41 @@ impl PipelineHandle {
                 self.stats
                     .dropped_queue_full
                     .fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Wait for room by bytes (an exchange alone over the limit goes in once the queue is
+    /// empty of bodies), then by count.
+    fn submit_waiting(&self, item: Queued) -> bool {
+        let bytes = body_bytes(&item.exchange);
+        loop {
+            let before = self.stats.queued_bytes.load(Ordering::Acquire);
+            let fits = before == 0 || before.saturating_add(bytes) <= self.max_queued_bytes;
+            if fits
+                && self
+                    .stats
+                    .queued_bytes
+                    .compare_exchange(before, before + bytes, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                break;
+            }
+            if !fits {
+                if self.stats.stopped.load(Ordering::Acquire) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        match self.tx.send(item) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                self.stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 false
             }
         }
@@ -236,12 +239,12 @@ impl Default for PipelineOptions {
 impl Pipeline {
     /// Start the analysis thread. Returns the pipeline and the first handle.
     pub fn start(
-        analyzer: Arc<dyn Analyzer>,
+        analyzers: Arc<Analyzers>,
         aggregate: Aggregate,
         mut sinks: Vec<Box<dyn Sink>>,
         options: PipelineOptions,
     ) -> std::io::Result<(Pipeline, PipelineHandle)> {
-        let (tx, rx) = mpsc::sync_channel::<Exchange>(options.capacity.max(1));
+        let (tx, rx) = mpsc::sync_channel::<Queued>(options.capacity.max(1));
         let aggregate = Arc::new(Mutex::new(aggregate));
         let stats = Arc::new(PipelineStats::default());
         let thread_aggregate = Arc::clone(&aggregate);
@@ -250,12 +253,24 @@ impl Pipeline {
         let thread = std::thread::Builder::new()
             .name("cutover-pipeline".into())
             .spawn(move || {
+                let _stopped = StoppedOnDrop(Arc::clone(&thread_stats));
                 background_priority();
                 let mut last_tick = std::time::Instant::now();
                 loop {
                     match rx.recv_timeout(tick) {
-                        Ok(exchange) => {
-                            let analysis = analyzer.analyze(&exchange);
+                        Ok(Queued {
+                            exchange,
+                            bodies_omitted,
+                        }) => {
+                            let analysis = if bodies_omitted {
+                                // Not comparable: the analyzers still name its route.
+                                let mut bare = exchange.clone();
+                                bare.outcomes.candidate = None;
+                                bare.outcomes.secondary = None;
+                                analyzers.analyze(&bare)
+                            } else {
+                                analyzers.analyze(&exchange)
+                            };
                             if let Ok(mut agg) = thread_aggregate.lock() {
                                 agg.add(&exchange, &analysis);
                             }
@@ -285,6 +300,7 @@ impl Pipeline {
             tx,
             stats: Arc::clone(&stats),
             max_queued_bytes: options.max_queued_bytes.max(1),
+            delivery: Delivery::DropWhenFull,
         };
         Ok((
             Pipeline {
@@ -332,12 +348,13 @@ fn background_priority() {
     }
 }
 
-/// The analyzer a configuration asks for: the parity engine. A rule set that does not
-/// compile falls back to the built-in defaults (and is logged).
-pub fn analyzer_for(config: &crate::config::Config) -> Arc<dyn Analyzer> {
-    let (analyzer, errors) = parity::ParityAnalyzer::lenient(config);
-    for e in errors {
-        tracing::error!("{e}; using the built-in comparison rules instead");
-    }
-    Arc::new(analyzer)
+/// The analyzers a configuration asks for: grouping by its `[grouping]` and the parity
+/// engine. A rule set that does not compile falls back to the built-in defaults (and is
+/// logged).
+pub fn analyzer_for(config: &crate::config::Config) -> Arc<Analyzers> {
+    Arc::new(Analyzers::for_config(config))
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod queue_tests;

@@ -1,18 +1,16 @@
 //! The parity analyzer: plugs the `compare` engine into the pipeline.
 //!
 //! Owns the per-exchange glue: which rules apply (the first `[[routes]]` entry matching the
-//! request path, else the global `[compare]`), which report row the exchange belongs to
-//! (route grouping, learned per position and capped at `[grouping] max_routes`), and the
-//! learned-noise state (one [`NoiseTable`] per row, behind a `Mutex` because
-//! [`Analyzer::analyze`] takes `&self`). Every map here is keyed by the grouper's route
-//! names, so it holds at most `max_routes` + 1 (overflow) rows. It never formats reports and
-//! never does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
+//! request path, else the global `[compare]`) and the learned-noise state (one
+//! [`NoiseTable`] per [`RouteKey`], behind a `Mutex` because [`Analyzer::analyze`] takes
+//! `&self`). Grouping happened before ([`super::Analyzers`]); the noise map is keyed by the
+//! grouper's routes, so it holds at most `max_routes` + 1 (overflow) rows. It never formats
+//! reports and never does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Analysis, Analyzer, Suppressed};
-use crate::compare::grouping::{OVERFLOW_ROUTE, RouteGrouper};
+use super::{Analysis, Analyzer, RouteKey, Suppressed};
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
 use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
@@ -42,14 +40,9 @@ pub struct ParityAnalyzer {
     global: Rules,
     /// Config routes in file order with their compiled (merged) rules.
     routes: Vec<(Route, Rules)>,
-    grouper: Mutex<RouteGrouper>,
-    noise: Mutex<BTreeMap<String, RouteNoise>>,
-}
-
-/// The grouper a configuration asks for: `[grouping]` templates and limits.
-fn grouper_for(config: &Config) -> Mutex<RouteGrouper> {
-    let g = &config.file.grouping;
-    Mutex::new(RouteGrouper::new(g.template_pairs()).with_limits(g.limits()))
+    /// `[grouping] max_routes`: the noise map never holds more rows (plus the overflow).
+    max_routes: usize,
+    noise: Mutex<BTreeMap<RouteKey, RouteNoise>>,
 }
 
 impl ParityAnalyzer {
@@ -64,7 +57,7 @@ impl ParityAnalyzer {
         Ok(ParityAnalyzer {
             global,
             routes,
-            grouper: grouper_for(config),
+            max_routes: config.file.grouping.limits().max_routes,
             noise: Mutex::new(BTreeMap::new()),
         })
     }
@@ -88,29 +81,10 @@ impl ParityAnalyzer {
         let analyzer = ParityAnalyzer {
             global,
             routes,
-            grouper: grouper_for(config),
+            max_routes: config.file.grouping.limits().max_routes,
             noise: Mutex::new(BTreeMap::new()),
         };
         (analyzer, errors)
-    }
-
-    /// Group exchanges by these known `(method or "*", path template)` pairs (e.g. from
-    /// OpenAPI contracts) before falling back to learned `{id}` / `{param}` segments. They
-    /// replace the configured `[grouping] templates`; the limits stay.
-    pub fn with_templates<M: AsRef<str>, P: AsRef<str>>(
-        self,
-        templates: impl IntoIterator<Item = (M, P)>,
-    ) -> ParityAnalyzer {
-        let limits = lock(&self.grouper).limits();
-        ParityAnalyzer {
-            grouper: Mutex::new(RouteGrouper::new(templates).with_limits(limits)),
-            ..self
-        }
-    }
-
-    /// How much state the route grouper holds.
-    pub fn grouping_stats(&self) -> crate::compare::grouping::GroupingStats {
-        lock(&self.grouper).stats()
     }
 
     /// The rules for a request path (no query).
@@ -123,7 +97,7 @@ impl ParityAnalyzer {
     }
 
     /// A snapshot of the learned noise per report row.
-    pub fn noise(&self) -> BTreeMap<String, RouteNoise> {
+    pub fn noise(&self) -> BTreeMap<RouteKey, RouteNoise> {
         match self.noise.lock() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -132,15 +106,18 @@ impl ParityAnalyzer {
 }
 
 impl Analyzer for ParityAnalyzer {
-    fn analyze(&self, exchange: &Exchange) -> Analysis {
+    fn name(&self) -> &str {
+        "parity"
+    }
+
+    fn analyze(&self, route: &RouteKey, exchange: &Exchange, analysis: &mut Analysis) {
         let request = &exchange.request;
-        let route = lock(&self.grouper).group(&request.method, &request.uri);
         let Some(candidate) = &exchange.outcomes.candidate else {
-            return Analysis::not_compared(route);
+            return;
         };
         if exchange.client_aborted() {
             // The client left before the primary answered: not the candidate's fault.
-            return Analysis::not_compared(route);
+            return;
         }
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);
@@ -171,11 +148,10 @@ impl Analyzer for ParityAnalyzer {
                     Ok(g) => g,
                     Err(poisoned) => poisoned.into_inner(),
                 };
-                // Keyed by the grouper's (capped) names; the guard keeps it so should another
+                // Keyed by the grouper's (capped) routes; the guard keeps it so should another
                 // grouping ever hand out more.
-                let max = lock(&self.grouper).limits().max_routes;
-                let key = if guard.len() > max && !guard.contains_key(&route) {
-                    OVERFLOW_ROUTE.to_string()
+                let key = if guard.len() > self.max_routes && !guard.contains_key(route) {
+                    RouteKey::overflow()
                 } else {
                     route.clone()
                 };
@@ -197,14 +173,7 @@ impl Analyzer for ParityAnalyzer {
                 (kept, baseline)
             }
         };
-        Analysis::compared(route, differences, suppressed, noise)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
+        analysis.set_parity(differences, suppressed, noise);
     }
 }
 

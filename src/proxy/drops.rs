@@ -61,10 +61,10 @@ impl ClientAborts {
 /// The end-of-run table: per route, requests / mirrored / matched / mismatched / not
 /// mirrored / client aborts / candidate errors, then every drop reason by name.
 pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggregate) -> String {
-    // The aggregate is keyed by `METHOD /path`; fold it onto the configured routes.
+    // The aggregate is keyed by grouped routes; fold them onto the configured routes.
     let mut per_route: Vec<RouteStats> = vec![RouteStats::default(); summary.routes.len()];
     for (key, stats) in &aggregate.routes {
-        let path = key.split_once(' ').map_or(key.as_str(), |(_, p)| p);
+        let path = key.template();
         let i = config
             .routes
             .iter()

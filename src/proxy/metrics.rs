@@ -342,7 +342,7 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "cutover_comparisons_total{{route=\"{}\",verdict=\"{verdict}\"}} {n}",
-                    escape(route)
+                    escape(route.as_str())
                 );
             }
         }

@@ -37,13 +37,7 @@ fn exchange(id: u64) -> Exchange {
 }
 
 fn analysis() -> Analysis {
-    Analysis {
-        route: "x".into(),
-        verdict: Verdict::NotCompared,
-        differences: vec![],
-        suppressed: vec![],
-        noise: vec![],
-    }
+    Analysis::new(crate::pipeline::RouteKey::new("GET", "x"))
 }
 
 fn with_body(id: u64, bytes: usize) -> Exchange {

@@ -15,8 +15,21 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
             Gate::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(r.failures.join("; "));
-                s.set_type("parity");
+                let fired: Vec<&str> = r
+                    .gates
+                    .iter()
+                    .filter(|g| g.fired)
+                    .map(|g| g.gate.as_str())
+                    .collect();
+                s.set_type(if fired.is_empty() {
+                    "parity".to_string()
+                } else {
+                    fired.join(",")
+                });
                 let mut description = String::new();
+                for g in r.gates.iter().filter(|g| g.fired) {
+                    description.push_str(&format!("{}: {}\n", g.gate.as_str(), g.message));
+                }
                 for d in &r.differences {
                     description.push_str(&format!(
                         "{} {} in {} of {} exchanges\n",

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::model::{Gate, Report};
+use crate::pipeline::gates::GateKind;
 
 /// GitHub rejects comments over 65,536 characters; stay well below.
 const MAX_CHARS: usize = 60_000;
@@ -32,18 +33,28 @@ pub fn render(report: &Report) -> String {
     if let Some(o) = &t.overflow {
         let _ = writeln!(out, "⚠️ {}\n", o.sentence());
     }
-    out.push_str("| route | candidate | compared | parity | P95 primary → candidate | gate |\n");
-    out.push_str("|---|---|---:|---:|---:|---|\n");
+    out.push_str(
+        "| route | candidate | compared | parity | P95 primary → candidate | errors primary → candidate | gate |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---|\n");
     for r in &report.routes {
+        let errors = r
+            .gates
+            .iter()
+            .find(|g| g.gate == GateKind::ErrorRate)
+            .map_or("–".to_string(), |g| {
+                format!("{:.1}% → {:.1}%", g.primary.unwrap_or(0.0), g.value)
+            });
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {:.1}% | {:.1} → {:.1} ms | {} |",
+            "| `{}` | {} | {} | {:.1}% | {:.1} → {:.1} ms | {} | {} |",
             r.route,
             r.candidate.as_deref().unwrap_or("–"),
             r.compared,
             r.parity * 100.0,
             r.latency.primary.p95_ms,
             r.latency.candidate.p95_ms,
+            errors,
             match r.gate {
                 Gate::Pass => "pass",
                 Gate::Fail => "**fail**",
@@ -96,6 +107,19 @@ pub fn render(report: &Report) -> String {
                 }
                 out.push('\n');
                 shown.push(shape);
+            }
+        }
+    }
+    if report.routes.iter().any(|r| !r.findings.is_empty()) {
+        out.push_str("\n### Other findings\n\n");
+        for r in &report.routes {
+            for f in &r.findings {
+                let example = f.examples.first().map_or("", |e| e.message.as_str());
+                let _ = writeln!(
+                    out,
+                    "- `{}` {} ({}) `{}` in {} exchanges: {}",
+                    r.route, f.kind, f.analyzer, f.code, f.count, example
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The report model: one structured document built from an [`Aggregate`], rendered by
 //! every writer (JSON, Markdown, HTML, JUnit). Writers never look at the aggregate; they
-//! format this model. Its JSON form is the documented `cutover.report/v1` schema
+//! format this model. Pass/fail comes from `pipeline::gates` (one result per rule, with its
+//! numbers); this module only gathers the figures the gates decide on. Its JSON form is the documented `cutover.report/v1` schema
 //! (`docs/report-schema.md`).
 
 use chrono::{DateTime, Utc};
@@ -11,10 +12,14 @@ use std::collections::BTreeMap;
 use crate::compare::DiffKind;
 use crate::compare::noise::{Decision, NoiseCounts, decide};
 use crate::compare::spec::NoiseSpec;
-use crate::config::{Config, Triggers};
-use crate::pipeline::Aggregate;
+use crate::config::Config;
 use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
+use crate::pipeline::findings::FindingExample;
+use crate::pipeline::gates::{self, GateResult, RouteFigures};
 use crate::pipeline::latency::LatencySummary;
+use crate::pipeline::{Aggregate, RouteKey};
+
+pub use crate::pipeline::gates::{LATENCY_FLOOR_MS, LATENCY_MIN_SAMPLES};
 
 pub const SCHEMA: &str = "cutover.report/v1";
 
@@ -104,13 +109,30 @@ pub struct RouteReport {
     pub parity: f64,
     pub parity_threshold: f64,
     pub gate: Gate,
-    /// Why the gate failed, one sentence each.
+    /// Why the gate failed, one sentence each (the fired [`RouteReport::gates`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Every rule evaluated for this route, fired or not, with its numbers.
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
+    /// Findings of analyzers other than parity (contracts, assertions, triggers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingReport>,
     pub differences: Vec<PathReport>,
     pub suppressed: Vec<SuppressedReport>,
     pub status_matrix: Vec<StatusCell>,
     pub latency: LatencyReport,
+}
+
+/// Exchanges showing one non-parity finding.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FindingReport {
+    /// `contract_violation`, `assertion_failed` or `trigger`.
+    pub kind: String,
+    pub analyzer: String,
+    pub code: String,
+    pub count: u64,
+    pub examples: Vec<FindingExample>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -148,16 +170,10 @@ pub struct LatencyReport {
     pub candidate: LatencySummary,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondary: Option<LatencySummary>,
-    /// The rollback trigger that tripped, if any.
+    /// The latency trigger that tripped, if any (its [`GateResult`] message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finding: Option<String>,
 }
-
-/// Minimum absolute P95 increase before a relative increase counts: below it, loopback
-/// jitter on sub-millisecond answers would trip the +20 % trigger on its own.
-pub const LATENCY_FLOOR_MS: f64 = 50.0;
-/// Fewer candidate samples than this and no latency verdict is given.
-pub const LATENCY_MIN_SAMPLES: u64 = 10;
 
 /// What the report needs besides the aggregate.
 pub struct ReportContext<'a> {
@@ -206,9 +222,8 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
-fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport {
-    let path = name.split_once(' ').map(|(_, p)| p).unwrap_or(name);
-    let route = config.routes.lookup(path);
+fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteReport {
+    let route = config.routes.lookup(key.template());
     let threshold = route.map(|r| r.parity_threshold).unwrap_or(1.0);
     let spec = route
         .map(|r| &r.rules.noise)
@@ -280,27 +295,56 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
             count: *count,
         })
         .collect();
-    let latency = LatencyReport {
-        primary: stats.latency_primary.summary(),
-        candidate: stats.latency_candidate.summary(),
-        secondary: (stats.latency_secondary.count() > 0).then(|| stats.latency_secondary.summary()),
-        finding: latency_finding(stats, &config.file.triggers),
+    let (primary, candidate) = (
+        stats.latency_primary.summary(),
+        stats.latency_candidate.summary(),
+    );
+    let secondary =
+        (stats.latency_secondary.count() > 0).then(|| stats.latency_secondary.summary());
+    let figures = RouteFigures {
+        parity,
+        parity_threshold: threshold,
+        compared,
+        mismatched,
+        primary_p95_ms: primary.p95_ms,
+        candidate_p95_ms: candidate.p95_ms,
+        candidate_latency_samples: stats.latency_candidate.count(),
+        secondary_p95_ms: secondary.as_ref().map_or(0.0, |s| s.p95_ms),
+        secondary_latency_samples: stats.latency_secondary.count(),
+        candidate_requests: stats.candidate_requests,
+        candidate_errors: stats.candidate_errors + stats.candidate_5xx,
+        primary_requests: stats.primary_paired,
+        primary_errors: stats.primary_paired_errors,
     };
-    let mut failures = Vec::new();
-    if parity < threshold {
-        failures.push(format!(
-            "parity {:.1}% is below the route's threshold {:.1}% ({} of {} compared exchanges differ)",
-            parity * 100.0,
-            threshold * 100.0,
-            mismatched,
-            compared
-        ));
-    }
-    if let Some(f) = &latency.finding {
-        failures.push(f.clone());
-    }
+    let gates = gates::evaluate(&figures, &config.file.triggers);
+    let latency = LatencyReport {
+        primary,
+        candidate,
+        secondary,
+        finding: gates
+            .iter()
+            .find(|g| g.fired && g.gate.is_latency())
+            .map(|g| g.message.clone()),
+    };
+    let failures: Vec<String> = gates
+        .iter()
+        .filter(|g| g.fired)
+        .map(|g| g.message.clone())
+        .collect();
+    let findings = stats
+        .findings
+        .counts
+        .iter()
+        .map(|(k, c)| FindingReport {
+            kind: k.kind.clone(),
+            analyzer: k.analyzer.clone(),
+            code: k.code.clone(),
+            count: c.count,
+            examples: c.examples.clone(),
+        })
+        .collect();
     RouteReport {
-        route: name.to_string(),
+        route: key.to_string(),
         candidate: route.map(|r| r.candidate.clone()),
         total: stats.total,
         compared,
@@ -317,6 +361,8 @@ fn route_report(name: &str, stats: &RouteStats, config: &Config) -> RouteReport 
             Gate::Fail
         },
         failures,
+        gates,
+        findings,
         differences,
         suppressed,
         status_matrix,
@@ -341,30 +387,4 @@ fn learned_noise(stats: &RouteStats, spec: &NoiseSpec) -> BTreeMap<DiffKey, Stri
         }
     }
     out
-}
-
-/// The load-stage rollback triggers applied to the mirrored latencies: candidate P95 above
-/// the absolute limit, or more than the allowed increase over the primary (and more than
-/// [`LATENCY_FLOOR_MS`], so sub-millisecond jitter never trips it).
-fn latency_finding(stats: &RouteStats, triggers: &Triggers) -> Option<String> {
-    if stats.latency_candidate.count() < LATENCY_MIN_SAMPLES {
-        return None;
-    }
-    let p = stats.latency_primary.summary().p95_ms;
-    let c = stats.latency_candidate.summary().p95_ms;
-    if c > triggers.p95_ms {
-        return Some(format!(
-            "latency: candidate P95 {c:.1} ms exceeds the {:.0} ms limit",
-            triggers.p95_ms
-        ));
-    }
-    let allowed = p * (1.0 + triggers.p95_increase_pct / 100.0);
-    if c > allowed && c - p > LATENCY_FLOOR_MS {
-        return Some(format!(
-            "latency: candidate P95 {c:.1} ms is {:+.0}% over the primary's {p:.1} ms (limit +{:.0}%)",
-            (c / p.max(0.001) - 1.0) * 100.0,
-            triggers.p95_increase_pct
-        ));
-    }
-    None
 }

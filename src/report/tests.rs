@@ -3,7 +3,7 @@ use chrono::Utc;
 use super::*;
 use crate::config::Config;
 use crate::exchange::*;
-use crate::pipeline::{Aggregate, Analyzer, ExactAnalyzer};
+use crate::pipeline::Aggregate;
 
 fn response(status: u16, body: &str, us: u64) -> OutcomeResult {
     OutcomeResult::Response(RecordedResponse {
@@ -60,8 +60,8 @@ fn run_info() -> RunInfo {
 }
 
 fn sample_report() -> Report {
-    let config = Config::reference(1, 2, 3);
-    let analyzer = ExactAnalyzer;
+    let config = reference_config();
+    let analyzer = crate::pipeline::analyzer_for(&config);
     let mut agg = Aggregate::default();
     for i in 0..4 {
         let ex = exchange(i, "/auth/me", r#"{"id":1}"#, r#"{"id":1}"#, 200);
@@ -158,7 +158,7 @@ fn writes_all_four_formats() {
 
 #[test]
 fn html_escapes_values_from_traffic() {
-    let config = Config::reference(1, 2, 3);
+    let config = reference_config();
     let mut agg = Aggregate::default();
     let ex = exchange(
         1,
@@ -167,7 +167,7 @@ fn html_escapes_values_from_traffic() {
         r#"{"n":"x"}"#,
         200,
     );
-    agg.add(&ex, &ExactAnalyzer.analyze(&ex));
+    agg.add(&ex, &crate::pipeline::analyzer_for(&config).analyze(&ex));
     let run = run_info();
     let report = Report::build(
         &agg,
@@ -199,7 +199,7 @@ fn recordings_skip_broken_lines_and_name_them() {
 
 #[test]
 fn examples_in_reports_carry_no_secrets() {
-    let config = Config::reference(1, 2, 3);
+    let config = reference_config();
     let mut ex = exchange(
         1,
         "/auth/login",
@@ -215,7 +215,7 @@ fn examples_in_reports_carry_no_secrets() {
     ];
     ex.request.body = Body::from(r#"{"username":"a","password":"hunter2"}"#);
     let mut agg = Aggregate::default();
-    agg.add(&ex, &ExactAnalyzer.analyze(&ex));
+    agg.add(&ex, &crate::pipeline::analyzer_for(&config).analyze(&ex));
     let run = run_info();
     let report = Report::build(
         &agg,
@@ -333,4 +333,25 @@ candidate = "auth"
         "{:?}",
         ts.reasons
     );
+}
+
+/// The reference system's routes (ports do not matter: nothing is started).
+fn reference_config() -> Config {
+    let text = r#"
+[targets]
+monolith = { url = "http://127.0.0.1:1", role = "primary" }
+auth = { url = "http://127.0.0.1:2" }
+ai = { url = "http://127.0.0.1:3" }
+
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+mirror_writes = true
+
+[[routes]]
+match = "/ai/**"
+candidate = "ai"
+mirror_writes = true
+"#;
+    Config::parse(text, "reference.toml").unwrap_or_else(|e| panic!("{e}"))
 }
