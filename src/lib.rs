@@ -16,3 +16,4 @@ pub mod record;
 pub mod redact;
 pub mod reference;
 pub mod report;
+pub mod upstream;

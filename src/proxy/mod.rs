@@ -61,20 +61,16 @@
 //! ```
 
 pub mod admin;
-pub mod budget;
 pub mod capture;
 mod conn;
 pub mod drops;
 mod edge;
-pub mod forward;
 mod handler;
 pub mod limits;
 pub mod metrics;
-pub mod pool;
-pub mod shadow;
 mod worker;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -87,8 +83,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxyMode, Route};
 use crate::exchange::Exchange;
+use crate::exchange::FailureKind;
 use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
-use forward::Target;
+use crate::upstream::{Pools, Target, budget, forward};
 use metrics::{Metrics, NotMirrored};
 use worker::{Worker, bind_listener, worker_count};
 
@@ -149,6 +146,22 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What one upstream call may hold: the capture cap, in the shadow memory budget.
+    fn limits(&self) -> crate::upstream::Limits<'_> {
+        crate::upstream::Limits {
+            cap: self.max_body,
+            budget: Some(&self.memory),
+        }
+    }
+
+    /// The metrics, observing a call on `route`.
+    fn observed(&self, route: usize) -> Observed<'_> {
+        Observed {
+            metrics: &self.metrics,
+            route: Some(route),
+        }
+    }
+
     /// The first route whose pattern matches `path`.
     fn route_index(&self, path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.matches(path))
@@ -466,13 +479,13 @@ fn build_shared(
 ) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
-    let mut pools = HashMap::new();
+    let mut pools = Pools::new(workers);
     let mut target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
         let cfg = config
             .target(name)
             .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
         let index = names.iter().position(|n| n == name).unwrap_or(0);
-        Target::new(name, index, cfg, timeout_ms, &mut pools, workers).map_err(ProxyError::Target)
+        Target::new(name, index, cfg, timeout_ms, &mut pools).map_err(ProxyError::Target)
     };
     let (primary_name, _) = config.primary();
     let primary = target(primary_name, p.primary_timeout_ms)?;
@@ -522,6 +535,24 @@ fn build_shared(
         drops: ClientAborts::new(routes_len),
         pipeline_stats,
     })
+}
+
+/// The proxy's metrics as the observer of one upstream call on a route.
+pub(crate) struct Observed<'a> {
+    pub metrics: &'a Metrics,
+    pub route: Option<usize>,
+}
+
+impl crate::upstream::Observer for Observed<'_> {
+    fn request(&self, target: usize) {
+        self.metrics.request(self.route, target);
+    }
+    fn latency(&self, target: usize, ttfb_us: u64) {
+        self.metrics.latency(target, ttfb_us);
+    }
+    fn error(&self, target: usize, kind: FailureKind) {
+        self.metrics.error(target, kind);
+    }
 }
 
 /// Resolves once `stop` is true (or its sender is gone).

@@ -1,0 +1,356 @@
+//! Keep-alive connections to one upstream origin.
+//!
+//! Owns the idle connections of one origin (scheme, `host:port` and TLS/protocol settings;
+//! shared by every target with that origin). HTTP/1.1:
+//! a request takes the most recently used idle connection or opens one, and the connection
+//! goes back to the idle list only when its response body has been read to the end (a body
+//! dropped early closes it). A connection is driven by its own task, as with any hyper
+//! client; what this module saves over a general pooled client is the per-request work on
+//! top of it: no boxed request future racing a connect, no extra task per response to watch
+//! for idleness, no pool key to hash. A request on a reused connection that the upstream
+//! closed before it was sent is retried once on a new connection. This module never
+//! decides where a request goes: the origin is fixed when the target is configured.
+//!
+//! HTTP/2 (h2c by configuration, or h2 when ALPN picks it): one connection per origin and
+//! worker is shared by all requests (multiplexed), not pooled per request; it is opened
+//! once (concurrent first requests wait for it) and replaced when it closes. Requests on
+//! it carry the target's scheme and authority (`:authority` replaces `Host`).
+//!
+//! The idle list is sharded by proxy worker thread (see [`set_worker`]): a worker only
+//! reuses connections it opened, so a client connection, its upstream connection's task
+//! and its shadow tasks all stay on one thread (no cross-thread wake-ups, no cross-thread
+//! frees). Threads that are not workers use shard 0.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http::uri::{Authority, Scheme};
+use http::{Request, Response, Uri, Version, header};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
+
+use super::connect::{Conn, Dialer};
+use super::forward::ForwardBody;
+
+pub use super::connect::READ_BUF_MAX;
+
+/// Idle connections unused for this long are closed instead of reused.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why an upstream request failed before a response head arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("tcp connect error: {0}")]
+    Connect(#[source] std::io::Error),
+    /// The TLS handshake failed (certificate not trusted, wrong name, no common protocol).
+    #[error("tls handshake failed: {0}")]
+    Tls(#[source] std::io::Error),
+    #[error("{0}")]
+    Http(#[source] hyper::Error),
+    /// The request could not be put into HTTP/2 form.
+    #[error("cannot build the HTTP/2 request: {0}")]
+    Request(#[source] http::Error),
+}
+
+struct Idle {
+    tx: SendRequest<ForwardBody>,
+    since: Instant,
+}
+
+thread_local! {
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Mark the current thread as proxy worker `index`: its requests use that shard's idle
+/// connections.
+pub fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(index));
+}
+
+/// The keep-alive connections of one origin.
+pub struct Pool {
+    /// How to open a connection (`host:port`, TLS, h2c).
+    dialer: Dialer,
+    /// One idle list per worker thread (uncontended locks).
+    idle: Box<[Mutex<VecDeque<Idle>>]>,
+    /// The origin speaks HTTP/2 (h2c configured, or ALPN chose h2): requests go to `h2`.
+    h2_known: AtomicBool,
+    /// One shared HTTP/2 connection per worker thread.
+    h2: Box<[tokio::sync::Mutex<Option<http2::SendRequest<ForwardBody>>>]>,
+    /// For HTTP/2 requests' `:scheme` and `:authority`.
+    scheme: Scheme,
+    authority: Authority,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("addr", &self.dialer.addr)
+            .field("tls", &self.dialer.tls.is_some())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A pool with one idle list per worker (`workers` ≥ 1).
+    pub(super) fn new(
+        dialer: Dialer,
+        scheme: Scheme,
+        authority: Authority,
+        workers: usize,
+    ) -> Arc<Pool> {
+        let workers = workers.max(1);
+        Arc::new(Pool {
+            h2_known: AtomicBool::new(dialer.h2c),
+            dialer,
+            idle: (0..workers).map(|_| Mutex::new(VecDeque::new())).collect(),
+            h2: (0..workers)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            scheme,
+            authority,
+        })
+    }
+
+    /// The `host:port` this pool connects to.
+    pub fn addr(&self) -> &str {
+        &self.dialer.addr
+    }
+
+    /// A new HTTP/1.1 connection (over TLS for an https origin) whose task allows a
+    /// protocol upgrade; never pooled.
+    pub async fn connect_upgradable(&self) -> Result<SendRequest<ForwardBody>, UpstreamError> {
+        self.dialer.dial_upgradable().await
+    }
+
+    fn worker(&self) -> usize {
+        WORKER.with(Cell::get) % self.idle.len()
+    }
+
+    /// This thread's idle list.
+    fn shard(&self) -> &Mutex<VecDeque<Idle>> {
+        &self.idle[self.worker()]
+    }
+
+    /// Send `req` (origin-form URI, `Host` set) and return the response head; its body
+    /// hands the connection back when read to the end.
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: Request<ForwardBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        if self.h2_known.load(Ordering::Relaxed) {
+            return self.send_h2(req, None).await;
+        }
+        loop {
+            let (mut tx, reused) = match self.checkout() {
+                Some(tx) => (tx, true),
+                // Boxed: the connect state is large and rarely needed; every request
+                // future (and every in-flight shadow task) would carry it otherwise.
+                None => match Box::pin(self.dialer.dial()).await? {
+                    Conn::H1(tx) => (tx, false),
+                    // ALPN chose HTTP/2: from now on this origin's requests share it.
+                    Conn::H2(tx) => {
+                        self.h2_known.store(true, Ordering::Relaxed);
+                        return self.send_h2(req, Some(tx)).await;
+                    }
+                },
+            };
+            if reused && tx.ready().await.is_err() {
+                continue; // closed while idle: try the next one
+            }
+            match tx.try_send_request(req).await {
+                Ok(resp) => {
+                    let (parts, body) = resp.into_parts();
+                    let body = UpstreamBody {
+                        inner: body,
+                        conn: Some((tx, Arc::clone(self))),
+                    };
+                    return Ok(Response::from_parts(parts, body));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Not sent: the idle connection was closed under us. Retry.
+                    Some(r) if reused => req = r,
+                    _ => return Err(UpstreamError::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// Send on this worker's shared HTTP/2 connection (`fresh`: one just opened), opening
+    /// one when there is none or it closed. A request refused before it was sent (the
+    /// connection went away under it) is retried once on a new connection.
+    async fn send_h2(
+        &self,
+        mut req: Request<ForwardBody>,
+        fresh: Option<http2::SendRequest<ForwardBody>>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        self.h2_form(&mut req)?;
+        let mut fresh = fresh;
+        let mut retried = false;
+        loop {
+            let mut tx = match fresh.take() {
+                Some(tx) => {
+                    *self.h2[self.worker()].lock().await = Some(tx.clone());
+                    tx
+                }
+                None => self.h2_conn(retried).await?,
+            };
+            if tx.ready().await.is_err() {
+                if retried {
+                    return Err(UpstreamError::Connect(std::io::Error::other(
+                        "the HTTP/2 connection closed before the request was sent",
+                    )));
+                }
+                retried = true;
+                continue;
+            }
+            match tx.try_send_request(req).await {
+                Ok(resp) => {
+                    let (parts, body) = resp.into_parts();
+                    let body = UpstreamBody { inner: body, conn: None };
+                    return Ok(Response::from_parts(parts, body));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(r) if !retried => {
+                        retried = true;
+                        req = r;
+                    }
+                    _ => return Err(UpstreamError::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// This worker's HTTP/2 connection, opened when missing, closed, or (`replace`) just
+    /// found unusable. Concurrent callers wait for one dial instead of each opening one.
+    async fn h2_conn(&self, replace: bool) -> Result<http2::SendRequest<ForwardBody>, UpstreamError> {
+        let mut slot = self.h2[self.worker()].lock().await;
+        if let Some(tx) = slot.as_ref() {
+            if !replace && !tx.is_closed() {
+                return Ok(tx.clone());
+            }
+        }
+        *slot = None;
+        let tx = match Box::pin(self.dialer.dial()).await? {
+            Conn::H2(tx) => tx,
+            // ALPN settled on HTTP/1.1 this time (the origin changed): go back to it.
+            Conn::H1(_) => {
+                self.h2_known.store(self.dialer.h2c, Ordering::Relaxed);
+                return Err(UpstreamError::Connect(std::io::Error::other(
+                    "the origin no longer negotiates HTTP/2; retrying over HTTP/1.1",
+                )));
+            }
+        };
+        *slot = Some(tx.clone());
+        Ok(tx)
+    }
+
+    /// HTTP/2 form: absolute URI (`:scheme`, `:authority`, `:path`), no `Host`.
+    fn h2_form(&self, req: &mut Request<ForwardBody>) -> Result<(), UpstreamError> {
+        let pq = req.uri().path_and_query().cloned();
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = pq;
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|e| UpstreamError::Request(e.into()))?;
+        *req.version_mut() = Version::HTTP_2;
+        req.headers_mut().remove(header::HOST);
+        Ok(())
+    }
+
+    fn checkout(&self) -> Option<SendRequest<ForwardBody>> {
+        let mut idle = lock(self.shard());
+        while let Some(c) = idle.pop_back() {
+            if !c.tx.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
+                return Some(c.tx);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, tx: SendRequest<ForwardBody>) {
+        if tx.is_closed() {
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = lock(self.shard());
+        while idle
+            .front()
+            .is_some_and(|c| now.duration_since(c.since) >= IDLE_TIMEOUT)
+        {
+            idle.pop_front();
+        }
+        idle.push_back(Idle { tx, since: now });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// An upstream response body. When it has been read to the end its connection goes back
+/// to the pool; dropped earlier, the connection is closed.
+pub struct UpstreamBody {
+    inner: Incoming,
+    conn: Option<(SendRequest<ForwardBody>, Arc<Pool>)>,
+}
+
+impl UpstreamBody {
+    /// The body of a response on a connection that is not pooled (an upgrade attempt).
+    pub fn unpooled(inner: Incoming) -> UpstreamBody {
+        UpstreamBody { inner, conn: None }
+    }
+
+    fn release(&mut self) {
+        if let Some((tx, pool)) = self.conn.take() {
+            pool.checkin(tx);
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        // An empty body is never polled: it is complete all the same.
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
