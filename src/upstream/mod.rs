@@ -18,6 +18,7 @@ pub mod budget;
 mod call;
 mod connect;
 pub mod forward;
+mod h2;
 pub mod pool;
 mod target;
 mod tls;

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::uri::{Authority, Scheme};
-use http::{Request, Response, Uri, Version, header};
+use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper::client::conn::http2;
@@ -77,16 +77,16 @@ pub fn set_worker(index: usize) {
 /// The keep-alive connections of one origin.
 pub struct Pool {
     /// How to open a connection (`host:port`, TLS, h2c).
-    dialer: Dialer,
+    pub(super) dialer: Dialer,
     /// One idle list per worker thread (uncontended locks).
     idle: Box<[Mutex<VecDeque<Idle>>]>,
     /// The origin speaks HTTP/2 (h2c configured, or ALPN chose h2): requests go to `h2`.
-    h2_known: AtomicBool,
+    pub(super) h2_known: AtomicBool,
     /// One shared HTTP/2 connection per worker thread.
-    h2: Box<[tokio::sync::Mutex<Option<http2::SendRequest<ForwardBody>>>]>,
+    pub(super) h2: Box<[tokio::sync::Mutex<Option<http2::SendRequest<ForwardBody>>>]>,
     /// For HTTP/2 requests' `:scheme` and `:authority`.
-    scheme: Scheme,
-    authority: Authority,
+    pub(super) scheme: Scheme,
+    pub(super) authority: Authority,
 }
 
 impl std::fmt::Debug for Pool {
@@ -130,7 +130,7 @@ impl Pool {
         self.dialer.dial_upgradable().await
     }
 
-    fn worker(&self) -> usize {
+    pub(super) fn worker(&self) -> usize {
         WORKER.with(Cell::get) % self.idle.len()
     }
 
@@ -183,88 +183,6 @@ impl Pool {
         }
     }
 
-    /// Send on this worker's shared HTTP/2 connection (`fresh`: one just opened), opening
-    /// one when there is none or it closed. A request refused before it was sent (the
-    /// connection went away under it) is retried once on a new connection.
-    async fn send_h2(
-        &self,
-        mut req: Request<ForwardBody>,
-        fresh: Option<http2::SendRequest<ForwardBody>>,
-    ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        self.h2_form(&mut req)?;
-        let mut fresh = fresh;
-        let mut retried = false;
-        loop {
-            let mut tx = match fresh.take() {
-                Some(tx) => {
-                    *self.h2[self.worker()].lock().await = Some(tx.clone());
-                    tx
-                }
-                None => self.h2_conn(retried).await?,
-            };
-            if tx.ready().await.is_err() {
-                if retried {
-                    return Err(UpstreamError::Connect(std::io::Error::other(
-                        "the HTTP/2 connection closed before the request was sent",
-                    )));
-                }
-                retried = true;
-                continue;
-            }
-            match tx.try_send_request(req).await {
-                Ok(resp) => {
-                    let (parts, body) = resp.into_parts();
-                    let body = UpstreamBody { inner: body, conn: None };
-                    return Ok(Response::from_parts(parts, body));
-                }
-                Err(mut e) => match e.take_message() {
-                    Some(r) if !retried => {
-                        retried = true;
-                        req = r;
-                    }
-                    _ => return Err(UpstreamError::Http(e.into_error())),
-                },
-            }
-        }
-    }
-
-    /// This worker's HTTP/2 connection, opened when missing, closed, or (`replace`) just
-    /// found unusable. Concurrent callers wait for one dial instead of each opening one.
-    async fn h2_conn(&self, replace: bool) -> Result<http2::SendRequest<ForwardBody>, UpstreamError> {
-        let mut slot = self.h2[self.worker()].lock().await;
-        if let Some(tx) = slot.as_ref() {
-            if !replace && !tx.is_closed() {
-                return Ok(tx.clone());
-            }
-        }
-        *slot = None;
-        let tx = match Box::pin(self.dialer.dial()).await? {
-            Conn::H2(tx) => tx,
-            // ALPN settled on HTTP/1.1 this time (the origin changed): go back to it.
-            Conn::H1(_) => {
-                self.h2_known.store(self.dialer.h2c, Ordering::Relaxed);
-                return Err(UpstreamError::Connect(std::io::Error::other(
-                    "the origin no longer negotiates HTTP/2; retrying over HTTP/1.1",
-                )));
-            }
-        };
-        *slot = Some(tx.clone());
-        Ok(tx)
-    }
-
-    /// HTTP/2 form: absolute URI (`:scheme`, `:authority`, `:path`), no `Host`.
-    fn h2_form(&self, req: &mut Request<ForwardBody>) -> Result<(), UpstreamError> {
-        let pq = req.uri().path_and_query().cloned();
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = pq;
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|e| UpstreamError::Request(e.into()))?;
-        *req.version_mut() = Version::HTTP_2;
-        req.headers_mut().remove(header::HOST);
-        Ok(())
-    }
-
     fn checkout(&self) -> Option<SendRequest<ForwardBody>> {
         let mut idle = lock(self.shard());
         while let Some(c) = idle.pop_back() {
@@ -301,8 +219,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// An upstream response body. When it has been read to the end its connection goes back
 /// to the pool; dropped earlier, the connection is closed.
 pub struct UpstreamBody {
-    inner: Incoming,
-    conn: Option<(SendRequest<ForwardBody>, Arc<Pool>)>,
+    pub(super) inner: Incoming,
+    pub(super) conn: Option<(SendRequest<ForwardBody>, Arc<Pool>)>,
 }
 
 impl UpstreamBody {
