@@ -158,13 +158,15 @@ async fn serve(kind: Kind, delay: Duration) -> Server {
                             .await;
                     }
                     Kind::H2c => {
-                        let svc = service_fn(move |req| answer(req, None, Arc::clone(&hits), delay));
+                        let svc =
+                            service_fn(move |req| answer(req, None, Arc::clone(&hits), delay));
                         let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
                     }
                     Kind::Plain => {
-                        let svc = service_fn(move |req| answer(req, None, Arc::clone(&hits), delay));
+                        let svc =
+                            service_fn(move |req| answer(req, None, Arc::clone(&hits), delay));
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
@@ -310,7 +312,11 @@ fn toml_path(p: &Path) -> String {
 }
 
 fn candidate(e: &Exchange) -> &OutcomeResult {
-    &e.outcomes.candidate.as_ref().expect("candidate outcome").result
+    &e.outcomes
+        .candidate
+        .as_ref()
+        .expect("candidate outcome")
+        .result
 }
 
 // ---------------------------------------------------------------------------------------
@@ -452,7 +458,10 @@ async fn h2c_upstream_is_reached_compared_and_shared() {
     }
     let hits = cand.hits();
     assert_eq!(hits.len(), n);
-    assert!(hits.iter().all(|h| h.version == Version::HTTP_2), "{hits:?}");
+    assert!(
+        hits.iter().all(|h| h.version == Version::HTTP_2),
+        "{hits:?}"
+    );
     assert!(mono.hits().iter().all(|h| h.version == Version::HTTP_11));
     // One shared connection per proxy worker, not one per concurrent request.
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -492,7 +501,10 @@ async fn h2_over_tls_is_negotiated_by_alpn_and_http1_can_be_forced() {
         hits.iter().all(|h| h.version == Version::HTTP_2),
         "ALPN picked h2: {hits:?}"
     );
-    assert!(hits.iter().all(|h| h.path.starts_with("/api/n/")), "{hits:?}");
+    assert!(
+        hits.iter().all(|h| h.path.starts_with("/api/n/")),
+        "{hits:?}"
+    );
     let hits = cand.hits();
     assert!(
         hits.iter().all(|h| h.version == Version::HTTP_11),
@@ -548,7 +560,10 @@ async fn call_needs_no_proxy_metrics() {
     let mut pools = Pools::new(1);
     let https = target(
         "tls",
-        &format!("url = \"{}\"\ntls_ca_file = \"{ca}\"", tls.https("localhost")),
+        &format!(
+            "url = \"{}\"\ntls_ca_file = \"{ca}\"",
+            tls.https("localhost")
+        ),
         &mut pools,
     );
     let http = target(
@@ -660,7 +675,10 @@ fn bad_tls_and_protocol_keys_are_located_errors_with_exit_2() {
         assert!(stderr.contains(message), "{line}: {stderr}");
         if message.contains("CA file") || message.contains("certificate") {
             // The file is named as resolved next to the configuration.
-            assert!(stderr.contains(&dir.path().display().to_string()), "{stderr}");
+            assert!(
+                stderr.contains(&dir.path().display().to_string()),
+                "{stderr}"
+            );
         }
     }
 }

@@ -18,11 +18,11 @@ pub use addr::parse_listen;
 pub use model::*;
 pub use redaction::RedactionConfig;
 pub use routes::{Route, RouteTable};
-pub use tls::read_ca_file;
 pub use strict::{
     MAX_BODY_BYTES, MAX_FSYNC_MS, MAX_IN_FLIGHT_SHADOWS, MAX_TIMEOUT_MS, MIN_ROTATE_BYTES,
     check_target_url,
 };
+pub use tls::read_ca_file;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -503,7 +503,11 @@ fn check_url(url: &str) -> Result<(), String> {
                  protocol = \"h2c\") or https:// (HTTP/2 or HTTP/1.1, chosen by ALPN)"
             ));
         }
-        None => return Err(format!("missing scheme; write http://{url} or https://{url}")),
+        None => {
+            return Err(format!(
+                "missing scheme; write http://{url} or https://{url}"
+            ));
+        }
     }
     if parsed.host().is_none_or(|h| h.is_empty()) {
         return Err(format!("missing host in {url:?}"));

@@ -70,8 +70,7 @@ pub(super) fn resolve_ca_files(
             Some(dir) if ca.get_ref().is_relative() => dir.join(ca.get_ref()),
             _ => ca.get_ref().clone(),
         };
-        read_ca_file(&path)
-            .map_err(|m| (ca.span(), format!("targets.{name}.tls_ca_file"), m))?;
+        read_ca_file(&path).map_err(|m| (ca.span(), format!("targets.{name}.tls_ca_file"), m))?;
         t.tls_ca_file = Some(Spanned::new(ca.span(), path));
     }
     Ok(())

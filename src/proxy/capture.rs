@@ -20,12 +20,12 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 
-use crate::upstream::budget::{CappedBuf, MemoryBudget, Pushed, over_budget};
-use crate::upstream::forward::classify_hyper;
-use crate::upstream::pool::UpstreamBody;
 use crate::exchange::{
     Body as CapturedBody, Failure, FailureKind, Headers, OutcomeResult, RecordedResponse,
 };
+use crate::upstream::budget::{CappedBuf, MemoryBudget, Pushed, over_budget};
+use crate::upstream::forward::classify_hyper;
+use crate::upstream::pool::UpstreamBody;
 
 /// A request body read up to the cap.
 pub enum Buffered {

@@ -26,15 +26,15 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::capture::{Buffered, Capture, ClientBody, TeeBody, buffer_request, micros};
 use super::metrics::NotMirrored;
 use super::{Shared, edge};
+use crate::config::ProxyMode;
+use crate::exchange::{
+    Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
+};
 use crate::upstream::forward::{
     ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
     upstream_headers,
 };
 use crate::upstream::{self, error_chain};
-use crate::config::ProxyMode;
-use crate::exchange::{
-    Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
-};
 
 /// Entry point for every client request.
 pub async fn handle(

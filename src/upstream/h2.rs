@@ -47,7 +47,10 @@ impl Pool {
             match tx.try_send_request(req).await {
                 Ok(resp) => {
                     let (parts, body) = resp.into_parts();
-                    let body = UpstreamBody { inner: body, conn: None };
+                    let body = UpstreamBody {
+                        inner: body,
+                        conn: None,
+                    };
                     return Ok(Response::from_parts(parts, body));
                 }
                 Err(mut e) => match e.take_message() {
@@ -63,7 +66,10 @@ impl Pool {
 
     /// This worker's HTTP/2 connection, opened when missing, closed, or (`replace`) just
     /// found unusable. Concurrent callers wait for one dial instead of each opening one.
-    async fn h2_conn(&self, replace: bool) -> Result<http2::SendRequest<ForwardBody>, UpstreamError> {
+    async fn h2_conn(
+        &self,
+        replace: bool,
+    ) -> Result<http2::SendRequest<ForwardBody>, UpstreamError> {
         let mut slot = self.h2[self.worker()].lock().await;
         if let Some(tx) = slot.as_ref() {
             if !replace && !tx.is_closed() {

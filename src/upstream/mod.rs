@@ -24,5 +24,5 @@ mod target;
 mod tls;
 
 pub use call::{Limits, Observer, call, error_chain, micros};
-pub use target::{Pools, Target};
 pub use pool::{UpstreamBody, UpstreamError, set_worker};
+pub use target::{Pools, Target};

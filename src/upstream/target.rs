@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Uri;
 use http::header::HeaderValue;
 use http::uri::{PathAndQuery, Scheme};
-use http::Uri;
 
 use super::connect::{Dialer, TlsDial};
 use super::pool::Pool;

@@ -102,7 +102,8 @@ pub fn client_config(
 /// address (no SNI then; the certificate must name the address).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(host.to_string()).map_err(|e| format!("invalid TLS server name {host:?}: {e}"))
+    ServerName::try_from(host.to_string())
+        .map_err(|e| format!("invalid TLS server name {host:?}: {e}"))
 }
 
 /// `insecure = true`: any certificate is accepted; handshake signatures are still checked
