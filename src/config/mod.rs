@@ -178,3 +178,5 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 mod tests;
 #[cfg(test)]
 mod tests_strict;
+#[cfg(test)]
+mod tests_tls;

@@ -8,7 +8,8 @@
 //! abandons the copy, never the client's stream). The client stream is never delayed to
 //! fill the capture. When the body ends (or the client goes away and the remainder has been
 //! drained, which stops as soon as nothing more would be kept) the captured outcome is sent
-//! on a oneshot channel. This module never decides what is mirrored.
+//! on a oneshot channel. It also defines [`ClientBody`], the body the client receives (teed,
+//! plain, or produced by cutover). This module never decides what is mirrored.
 
 use std::pin::Pin;
 use std::sync::Arc;

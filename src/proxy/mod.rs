@@ -1,7 +1,9 @@
 //! The mirroring proxy: a *source* of [`Exchange`](crate::exchange::Exchange)s.
 //!
-//! Owns the client-facing listener, the upstream connection pool, the bounded shadow work
-//! and the admin listener. Every request goes to the primary and its answer streams back
+//! Owns the client-facing listener, the bounded shadow work and the admin listener; every
+//! upstream request (primary, shadows, mirror-target calls) goes through
+//! [`crate::upstream`] (targets, pools, TLS, HTTP/2, `call`), observed by the proxy's
+//! metrics. Every request goes to the primary and its answer streams back
 //! unchanged; requests matching a route are also sent, concurrently, to the route's
 //! candidate (and the secondary), and become one exchange handed to
 //! [`PipelineHandle::submit`]. The proxy never compares bodies, never formats reports and
@@ -16,7 +18,8 @@
 //! budget, `max_shadow_memory_bytes`, until its exchange has been analysed and recorded
 //! ([`budget`]): a capture that does not fit is abandoned and its exchange dropped and
 //! counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`) rather than
-//! analysed with a cut body that would read as a difference.
+//! analysed with a cut body that would read as a difference. The budget itself lives in
+//! [`crate::upstream::budget`] (any caller of `upstream::call` may use one).
 //!
 //! Connections: at most `max_connections` client connections are open at once across all
 //! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with

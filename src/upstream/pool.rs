@@ -145,8 +145,10 @@ impl Pool {
         self: &Arc<Self>,
         mut req: Request<ForwardBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        // Boxed (HTTP/2 only): its state would otherwise sit in every HTTP/1.1 request's
+        // future too.
         if self.h2_known.load(Ordering::Relaxed) {
-            return self.send_h2(req, None).await;
+            return Box::pin(self.send_h2(req, None)).await;
         }
         loop {
             let (mut tx, reused) = match self.checkout() {
@@ -158,7 +160,7 @@ impl Pool {
                     // ALPN chose HTTP/2: from now on this origin's requests share it.
                     Conn::H2(tx) => {
                         self.h2_known.store(true, Ordering::Relaxed);
-                        return self.send_h2(req, Some(tx)).await;
+                        return Box::pin(self.send_h2(req, Some(tx))).await;
                     }
                 },
             };
@@ -270,5 +272,31 @@ impl Drop for UpstreamBody {
         if self.inner.is_end_stream() {
             self.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The HTTP/1.1 request future stays as small as before HTTP/2 and TLS existed: their
+    /// states are boxed, only entered when needed.
+    #[test]
+    fn the_send_future_carries_no_http2_or_tls_state() {
+        let dialer = Dialer {
+            addr: "127.0.0.1:9".into(),
+            tls: None,
+            h2c: false,
+        };
+        let pool = Pool::new(
+            dialer,
+            Scheme::HTTP,
+            Authority::from_static("127.0.0.1:9"),
+            1,
+        );
+        let fut = pool.send(Request::new(ForwardBody::full(bytes::Bytes::new())));
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("send future: {size} bytes");
+        assert!(size <= 1024, "send future is {size} bytes");
     }
 }
