@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::routes::{Route, RouteTable};
+pub use super::tls::Protocol;
 use crate::compare::rules::{RuleError, Rules};
 use crate::compare::spec::RuleSpec;
 
@@ -137,29 +138,6 @@ pub struct TargetConfig {
     /// https only: do not verify the target's certificate (staging only; logged at start).
     #[serde(default = "no_spanned")]
     pub insecure: Spanned<bool>,
-}
-
-/// `[targets.NAME] protocol`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// HTTP/1.1 over `http://`; over `https://` whatever ALPN settles (h2, else http/1.1).
-    #[default]
-    Auto,
-    /// HTTP/1.1 only (ALPN offers only `http/1.1` over `https://`).
-    Http1,
-    /// HTTP/2 with prior knowledge over plain `http://` (h2c).
-    H2c,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Auto => "auto",
-            Protocol::Http1 => "http1",
-            Protocol::H2c => "h2c",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

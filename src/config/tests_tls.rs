@@ -18,8 +18,11 @@ fn error(target: &str) -> Located {
 
 #[test]
 fn https_and_the_protocols_are_accepted_with_their_defaults() {
-    let c = Config::parse(&config("a = { url = \"https://api.internal:8443/v1\" }"), "t")
-        .expect("https accepted");
+    let c = Config::parse(
+        &config("a = { url = \"https://api.internal:8443/v1\" }"),
+        "t",
+    )
+    .expect("https accepted");
     let a = c.target("a").expect("a");
     assert_eq!(*a.protocol.get_ref(), Protocol::Auto);
     assert!(!*a.insecure.get_ref());
@@ -97,7 +100,10 @@ fn a_relative_ca_file_is_read_next_to_the_configuration() {
     )
     .expect("write");
     let c = Config::load(&path).expect("loads");
-    let resolved = c.target("a").and_then(|a| a.tls_ca_file.as_ref()).expect("ca");
+    let resolved = c
+        .target("a")
+        .and_then(|a| a.tls_ca_file.as_ref())
+        .expect("ca");
     assert_eq!(resolved.get_ref(), &dir.path().join("tls/ca.pem"));
     // A file with a key and no certificate is refused, naming the resolved file.
     std::fs::write(dir.path().join("tls/ca.pem"), key.serialize_pem()).expect("write");
@@ -106,7 +112,8 @@ fn a_relative_ca_file_is_read_next_to_the_configuration() {
             assert_eq!(l.key.as_deref(), Some("targets.a.tls_ca_file"), "{l}");
             assert!(l.message.contains("holds no certificate"), "{l}");
             assert!(
-                l.message.contains(&dir.path().join("tls/ca.pem").display().to_string()),
+                l.message
+                    .contains(&dir.path().join("tls/ca.pem").display().to_string()),
                 "{l}"
             );
         }

@@ -1,17 +1,42 @@
 //! `[targets.NAME]` TLS and protocol keys: `protocol`, `tls_ca_file`, `insecure`.
 //!
-//! Owns their cross-key checks (which scheme each key fits) and reading a CA file into
+//! Owns the [`Protocol`] values, their cross-key checks (which scheme each key fits) and reading a CA file into
 //! certificates, so an unreadable file or a PEM without a certificate is refused at its
 //! place in `cutover.toml` before anything starts. Builds no TLS configuration and opens no
 //! connection (that is `upstream`'s job).
 
 use std::path::Path;
 
+use serde::Deserialize;
+
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use toml::Spanned;
 
-use super::model::{Problem, Protocol, TargetConfig};
+use super::model::{Problem, TargetConfig};
+
+/// `[targets.NAME] protocol`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// HTTP/1.1 over `http://`; over `https://` whatever ALPN settles (h2, else http/1.1).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only (ALPN offers only `http/1.1` over `https://`).
+    Http1,
+    /// HTTP/2 with prior knowledge over plain `http://` (h2c).
+    H2c,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Auto => "auto",
+            Protocol::Http1 => "http1",
+            Protocol::H2c => "h2c",
+        }
+    }
+}
 
 /// Scheme-dependent checks of one target's TLS and protocol keys.
 pub(super) fn check_target(name: &str, t: &TargetConfig) -> Result<(), Problem> {
