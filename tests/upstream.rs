@@ -506,3 +506,49 @@ fn bad_tls_and_protocol_keys_are_located_errors_with_exit_2() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_is_tunnelled_to_an_https_primary() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = pki();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = toml_path(&pki.write_ca(dir.path()));
+    let (echo, upgrades) = tls_upstream::tls_upgrade_echo(&pki).await;
+    let cand = serve(Kind::Plain, Duration::ZERO).await;
+    let h = Harness::start(&config(
+        &format!("https://localhost:{}", echo.port()),
+        &format!(", tls_ca_file = \"{ca}\""),
+        &format!("http://{}", cand.addr),
+        "",
+    ))
+    .await;
+    let mut s = tokio::net::TcpStream::connect(h.proxy.listen)
+        .await
+        .expect("connect");
+    s.write_all(b"GET /api/ws HTTP/1.1\r\nHost: a\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut byte))
+            .await
+            .expect("head in time")
+            .expect("read");
+        assert_eq!(n, 1, "closed after {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    s.write_all(b"ping over tls").await.expect("write");
+    let mut echoed = [0u8; 13];
+    tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut echoed))
+        .await
+        .expect("echo in time")
+        .expect("echo");
+    assert_eq!(&echoed, b"ping over tls");
+    assert_eq!(upgrades.load(Ordering::SeqCst), 1);
+    assert!(cand.hits().is_empty(), "an upgrade is never mirrored");
+    drop(s);
+    h.stop().await;
+}

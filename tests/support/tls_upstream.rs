@@ -190,3 +190,58 @@ pub fn tls_config(pki: &Pki, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
 pub async fn tls_server(pki: &Pki, alpn: &[&[u8]]) -> Server {
     serve(Kind::Tls(tls_config(pki, alpn)), Duration::ZERO).await
 }
+
+/// A TLS server (ALPN h2 and http/1.1 offered) that answers an `Upgrade` request with
+/// `101` and then echoes raw bytes; counts the upgrades.
+pub async fn tls_upgrade_echo(pki: &Pki) -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = tls_config(pki, &[b"h2", b"http/1.1"]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let upgrades = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&upgrades);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&config));
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = service_fn(move |mut req: Request<Incoming>| {
+                    let counted = Arc::clone(&counted);
+                    async move {
+                        let on = hyper::upgrade::on(&mut req);
+                        tokio::spawn(async move {
+                            let Ok(up) = on.await else { return };
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            let mut io = TokioIo::new(up);
+                            let mut buf = [0u8; 64];
+                            while let Ok(n) = io.read(&mut buf).await {
+                                if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .status(101)
+                                .header("connection", "upgrade")
+                                .header("upgrade", "echo")
+                                .body(Full::new(Bytes::new()))
+                                .expect("101"),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    (addr, upgrades)
+}
