@@ -18,3 +18,4 @@ pub mod redact;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod upstream;

@@ -12,6 +12,7 @@ mod redaction;
 mod routes;
 mod spans;
 mod strict;
+mod tls;
 
 pub use addr::parse_listen;
 pub use model::*;
@@ -21,6 +22,7 @@ pub use strict::{
     MAX_BODY_BYTES, MAX_FSYNC_MS, MAX_IN_FLIGHT_SHADOWS, MAX_TIMEOUT_MS, MIN_ROTATE_BYTES,
     check_target_url,
 };
+pub use tls::read_ca_file;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,14 +82,21 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let mut cfg = Config::parse_in(&text, &path.display().to_string(), base)?;
         cfg.source = Some(path.to_path_buf());
         Ok(cfg)
     }
 
-    /// Parse and validate configuration text; `name` is used in error messages.
+    /// Parse and validate configuration text; `name` is used in error messages. Relative
+    /// file paths in it (`tls_ca_file`) are relative to the current directory.
     pub fn parse(text: &str, name: &str) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+        Config::parse_in(text, name, None)
+    }
+
+    /// [`Config::parse`] with relative file paths resolved against `base`.
+    fn parse_in(text: &str, name: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
             let key = spans::key_at(text, span.start);
@@ -97,6 +106,9 @@ impl Config {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+        })?;
+        tls::resolve_ca_files(&mut file.targets, base).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         Ok(Config {
@@ -150,3 +162,5 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 mod tests;
 #[cfg(test)]
 mod tests_strict;
+#[cfg(test)]
+mod tests_tls;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::routes::{Route, RouteTable};
+pub use super::tls::Protocol;
 use crate::compare::rules::{RuleError, Rules};
 use crate::compare::spec::RuleSpec;
 
@@ -117,13 +118,24 @@ pub enum ProxyMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// Base URL, `http://host:port` (a path prefix is allowed).
+    /// Base URL, `http://host:port` or `https://host:port` (a path prefix is allowed).
     pub url: Spanned<String>,
     #[serde(default)]
     pub role: Role,
     /// Overrides the proxy's timeout for this target.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// How HTTP is spoken to this target; default `auto`.
+    #[serde(default = "default_protocol")]
+    pub protocol: Spanned<Protocol>,
+    /// https only: a PEM file of the CA certificates this target's certificate must chain
+    /// to, trusted *instead of* the system roots. A relative path is relative to the
+    /// configuration file's directory. Default: the system's root certificates.
+    #[serde(default)]
+    pub tls_ca_file: Option<Spanned<PathBuf>>,
+    /// https only: do not verify the target's certificate (staging only; logged at start).
+    #[serde(default = "no_spanned")]
+    pub insecure: Spanned<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -314,6 +326,7 @@ impl ConfigFile {
         for (name, target) in &self.targets {
             let key = format!("targets.{name}.url");
             check_url(target.url.get_ref()).map_err(|m| (target.url.span(), key, m))?;
+            super::tls::check_target(name, target)?;
             match target.role {
                 Role::Primary => primaries.push(target),
                 Role::Secondary => secondaries.push(target),
@@ -449,13 +462,18 @@ fn check_url(url: &str) -> Result<(), String> {
         .parse()
         .map_err(|e| format!("not a valid URL ({e}): {url:?}"))?;
     match parsed.scheme_str() {
-        Some("http") => {}
+        Some("http" | "https") => {}
         Some(other) => {
             return Err(format!(
-                "scheme `{other}` is not supported; targets are reached over plain http (h1 or h2c)"
+                "scheme `{other}` is not supported; write http:// (HTTP/1.1, or h2c with \
+                 protocol = \"h2c\") or https:// (HTTP/2 or HTTP/1.1, chosen by ALPN)"
             ));
         }
-        None => return Err(format!("missing scheme; write http://{url}")),
+        None => {
+            return Err(format!(
+                "missing scheme; write http://{url} or https://{url}"
+            ));
+        }
     }
     if parsed.host().is_none_or(|h| h.is_empty()) {
         return Err(format!("missing host in {url:?}"));
@@ -519,6 +537,12 @@ fn default_param_after() -> Spanned<usize> {
 }
 fn default_max_routes() -> Spanned<usize> {
     Spanned::new(0..0, crate::compare::grouping::DEFAULT_MAX_ROUTES)
+}
+fn default_protocol() -> Spanned<Protocol> {
+    Spanned::new(0..0, Protocol::Auto)
+}
+fn no_spanned() -> Spanned<bool> {
+    Spanned::new(0..0, false)
 }
 fn one() -> f64 {
     1.0

@@ -11,7 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::forward::ClientBody;
+use super::capture::ClientBody;
 use super::{Shared, conn, stopped};
 use crate::pipeline::{Aggregate, PipelineStats};
 

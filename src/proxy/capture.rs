@@ -4,11 +4,12 @@
 //! to the cap before it is sent anywhere, so every target gets the same bytes; past the cap
 //! the rest is chained on as a stream) and the primary's response body, which is *teed*:
 //! every frame goes to the client as soon as it arrives and a copy of the first `cap` bytes
-//! is kept, reserved in the shadow memory budget ([`super::budget`]; a refused reservation
+//! is kept, reserved in the shadow memory budget ([`crate::upstream::budget`]; a refused reservation
 //! abandons the copy, never the client's stream). The client stream is never delayed to
 //! fill the capture. When the body ends (or the client goes away and the remainder has been
 //! drained, which stops as soon as nothing more would be kept) the captured outcome is sent
-//! on a oneshot channel. This module never decides what is mirrored.
+//! on a oneshot channel. It also defines [`ClientBody`], the body the client receives (teed,
+//! plain, or produced by cutover). This module never decides what is mirrored.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,12 +21,12 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 
-use super::budget::{CappedBuf, MemoryBudget, Pushed, over_budget};
-use super::forward::classify_hyper;
-use super::pool::UpstreamBody;
 use crate::exchange::{
     Body as CapturedBody, Failure, FailureKind, Headers, OutcomeResult, RecordedResponse,
 };
+use crate::upstream::budget::{CappedBuf, MemoryBudget, Pushed, over_budget};
+use crate::upstream::forward::classify_hyper;
+use crate::upstream::pool::UpstreamBody;
 
 /// A request body read up to the cap.
 pub enum Buffered {
@@ -258,7 +259,55 @@ impl Drop for TeeBody {
     }
 }
 
-/// Microseconds, saturating.
-pub fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+/// The body sent back to the client.
+pub enum ClientBody {
+    /// The primary's body, teed into the capture.
+    Tee(TeeBody),
+    /// The primary's body, untouched (unmirrored requests).
+    Plain(UpstreamBody),
+    /// A body cutover produced itself (502, 504, admin pages).
+    Full(Option<Bytes>),
 }
+
+impl ClientBody {
+    pub fn full(bytes: impl Into<Bytes>) -> ClientBody {
+        ClientBody::Full(Some(bytes.into()))
+    }
+    pub fn empty() -> ClientBody {
+        ClientBody::Full(None)
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ClientBody::Tee(t) => Pin::new(t).poll_frame(cx),
+            ClientBody::Plain(b) => Pin::new(b).poll_frame(cx),
+            ClientBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::Tee(t) => t.is_end_stream(),
+            ClientBody::Plain(b) => b.is_end_stream(),
+            ClientBody::Full(b) => b.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::Tee(t) => t.size_hint(),
+            ClientBody::Plain(b) => b.size_hint(),
+            ClientBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+pub use crate::upstream::micros;

@@ -16,16 +16,16 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::Shared;
-use super::forward::{
-    ClientBody, ForwardBody, build_request, origin_form, strip_hop_by_hop, upstream_headers,
-};
+use super::capture::ClientBody;
 use super::handler::error_response;
 use super::metrics::NotMirrored;
-use super::pool::UpstreamBody;
-use super::shadow::error_chain;
+use crate::upstream::error_chain;
+use crate::upstream::forward::{
+    ForwardBody, build_request, origin_form, strip_hop_by_hop, upstream_headers,
+};
+use crate::upstream::pool::UpstreamBody;
 
 /// Methods listed in `Allow` when `CONNECT` is refused.
 const ALLOWED: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -145,20 +145,12 @@ pub(super) async fn tunnel(
         Ok(r) => r,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, "bad request", &e.to_string()),
     };
-    let addr = primary.pool.addr().to_string();
+    let pool = std::sync::Arc::clone(&primary.pool);
     let sent = tokio::time::timeout(primary.timeout, async move {
-        let stream = TcpStream::connect(addr.as_str())
-            .await
-            .map_err(|e| format!("tcp connect error: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let mut tx = pool
+            .connect_upgradable()
             .await
             .map_err(|e| error_chain(&e))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!("upgrade connection to the primary: {e}");
-            }
-        });
         tx.send_request(upstream_req)
             .await
             .map_err(|e| error_chain(&e))

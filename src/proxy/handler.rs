@@ -23,19 +23,19 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::capture::{Buffered, Capture, TeeBody, buffer_request, micros};
-use super::forward::{
-    ClientBody, ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
-    upstream_headers,
-};
+use super::capture::{Buffered, Capture, ClientBody, TeeBody, buffer_request, micros};
 use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
-use super::shadow::{self, error_chain};
 use super::{Shared, edge};
 use crate::config::ProxyMode;
 use crate::exchange::{
     Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
 };
+use crate::upstream::forward::{
+    ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
+    upstream_headers,
+};
+use crate::upstream::{self, error_chain};
 
 /// Entry point for every client request.
 pub async fn handle(
@@ -296,15 +296,8 @@ fn spawn_shadows(
         let cand = async {
             match candidate {
                 Ok(req) => {
-                    shadow::call(
-                        cand_target,
-                        req,
-                        shared.max_body,
-                        &shared.memory,
-                        &shared.metrics,
-                        Some(route),
-                    )
-                    .await
+                    upstream::call(cand_target, req, &shared.limits(), &shared.observed(route))
+                        .await
                 }
                 Err(e) => Outcome {
                     target: cand_target.name.clone(),
@@ -317,13 +310,11 @@ fn spawn_shadows(
                 // Boxed: most deployments have no secondary, and an inline slot for its
                 // call would sit in every in-flight shadow task.
                 (Some(Ok(req)), Some(t)) => Some(
-                    Box::pin(shadow::call(
+                    Box::pin(upstream::call(
                         t,
                         req,
-                        shared.max_body,
-                        &shared.memory,
-                        &shared.metrics,
-                        Some(route),
+                        &shared.limits(),
+                        &shared.observed(route),
                     ))
                     .await,
                 ),
@@ -439,7 +430,7 @@ async fn mirror_target(
         let s = &task_shared;
         let result = match primary_req {
             Ok(req) => {
-                shadow::call(&s.primary, req, s.max_body, &s.memory, &s.metrics, Some(r))
+                upstream::call(&s.primary, req, &s.limits(), &s.observed(r))
                     .await
                     .result
             }

@@ -1,7 +1,9 @@
 //! The mirroring proxy: a *source* of [`Exchange`](crate::exchange::Exchange)s.
 //!
-//! Owns the client-facing listener, the upstream connection pool, the bounded shadow work
-//! and the admin listener. Every request goes to the primary and its answer streams back
+//! Owns the client-facing listener, the bounded shadow work and the admin listener; every
+//! upstream request (primary, shadows, mirror-target calls) goes through
+//! [`crate::upstream`] (targets, pools, TLS, HTTP/2, `call`), observed by the proxy's
+//! metrics. Every request goes to the primary and its answer streams back
 //! unchanged; requests matching a route are also sent, concurrently, to the route's
 //! candidate (and the secondary), and become one exchange handed to
 //! [`PipelineHandle::submit`]. The proxy never compares bodies, never formats reports and
@@ -16,7 +18,8 @@
 //! budget, `max_shadow_memory_bytes`, until its exchange has been analysed and recorded
 //! ([`budget`]): a capture that does not fit is abandoned and its exchange dropped and
 //! counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`) rather than
-//! analysed with a cut body that would read as a difference.
+//! analysed with a cut body that would read as a difference. The budget itself lives in
+//! [`crate::upstream::budget`] (any caller of `upstream::call` may use one).
 //!
 //! Connections: at most `max_connections` client connections are open at once across all
 //! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
@@ -61,21 +64,17 @@
 //! ```
 
 pub mod admin;
-pub mod budget;
 pub mod capture;
 mod conn;
 pub mod drops;
 mod edge;
-pub mod forward;
 mod handler;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
-pub mod pool;
-pub mod shadow;
 mod worker;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -88,8 +87,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxyMode, Route};
 use crate::exchange::Exchange;
+use crate::exchange::FailureKind;
 use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
-use forward::Target;
+use crate::upstream::{Pools, Target, budget, forward};
 use metrics::{Metrics, NotMirrored};
 use worker::{Worker, bind_listener, worker_count};
 
@@ -154,6 +154,22 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What one upstream call may hold: the capture cap, in the shadow memory budget.
+    fn limits(&self) -> crate::upstream::Limits<'_> {
+        crate::upstream::Limits {
+            cap: self.max_body,
+            budget: Some(&self.memory),
+        }
+    }
+
+    /// The metrics, observing a call on `route`.
+    fn observed(&self, route: usize) -> Observed<'_> {
+        Observed {
+            metrics: &self.metrics,
+            route: Some(route),
+        }
+    }
+
     /// The first route whose pattern matches `path`.
     fn route_index(&self, path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.matches(path))
@@ -479,13 +495,13 @@ fn build_shared(
 ) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
-    let mut pools = HashMap::new();
+    let mut pools = Pools::new(workers);
     let mut target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
         let cfg = config
             .target(name)
             .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
         let index = names.iter().position(|n| n == name).unwrap_or(0);
-        Target::new(name, index, cfg, timeout_ms, &mut pools, workers).map_err(ProxyError::Target)
+        Target::new(name, index, cfg, timeout_ms, &mut pools).map_err(ProxyError::Target)
     };
     let (primary_name, _) = config.primary();
     let primary = target(primary_name, p.primary_timeout_ms)?;
@@ -537,6 +553,24 @@ fn build_shared(
         pipeline_stats,
         logs: logs::ProxyLogs::new(crate::redact::Redaction::for_config(&config.file)),
     })
+}
+
+/// The proxy's metrics as the observer of one upstream call on a route.
+pub(crate) struct Observed<'a> {
+    pub metrics: &'a Metrics,
+    pub route: Option<usize>,
+}
+
+impl crate::upstream::Observer for Observed<'_> {
+    fn request(&self, target: usize) {
+        self.metrics.request(self.route, target);
+    }
+    fn latency(&self, target: usize, ttfb_us: u64) {
+        self.metrics.latency(target, ttfb_us);
+    }
+    fn error(&self, target: usize, kind: FailureKind) {
+        self.metrics.error(target, kind);
+    }
 }
 
 /// Resolves once `stop` is true (or its sender is gone).

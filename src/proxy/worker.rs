@@ -13,7 +13,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
-use super::{Shared, conn, handler, limits, pool, stopped};
+use super::{Shared, conn, handler, limits, stopped};
+use crate::upstream::pool;
 
 /// Listener threads: one per core.
 pub(super) fn worker_count() -> usize {

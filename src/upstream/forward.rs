@@ -1,4 +1,4 @@
-//! Building upstream requests: targets, header hygiene, request bodies, error kinds.
+//! Building upstream requests: header hygiene, request bodies, capped reading, error kinds.
 //!
 //! Owns how a client request becomes a request to one target: the URL is ALWAYS the
 //! configured target URL (with its optional path prefix) followed by the request's
@@ -7,12 +7,10 @@
 //! `X-Forwarded-*` are added, `Host` is rewritten. This module never reads or compares
 //! response bodies and never touches the pipeline.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -21,87 +19,13 @@ use http::{Method, Request, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
-use super::pool::{Pool, UpstreamBody, UpstreamError};
-use crate::config::TargetConfig;
+pub use super::pool::UpstreamBody;
+use super::pool::UpstreamError;
+pub use super::target::Target;
 use crate::exchange::{FailureKind, Headers};
 
 /// Marks shadow copies: `candidate` or `secondary`. Never sent to the primary.
 pub const SHADOW_HEADER: &str = "x-cutover-shadow";
-
-/// One configured target, resolved once at start-up.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Configured name (`monolith`, `auth`, ...).
-    pub name: String,
-    /// Index into the metrics' target table.
-    pub index: usize,
-    /// The keep-alive connections to this target's `host:port` (the scheme is always
-    /// `http`); shared with every other target of the same origin.
-    pub pool: Arc<Pool>,
-    /// Path prefix without a trailing slash (`""` or `/base`).
-    prefix: String,
-    /// `Host` header value sent to this target.
-    host: HeaderValue,
-    pub timeout: Duration,
-}
-
-impl Target {
-    /// Resolve a configured target; `pools` holds one [`Pool`] per origin so that targets
-    /// with the same `host:port` share their connections.
-    pub fn new(
-        name: &str,
-        index: usize,
-        cfg: &TargetConfig,
-        default_timeout_ms: u64,
-        pools: &mut HashMap<String, Arc<Pool>>,
-        workers: usize,
-    ) -> Result<Target, String> {
-        let url: Uri = cfg
-            .url
-            .get_ref()
-            .parse()
-            .map_err(|e| format!("target `{name}`: invalid url: {e}"))?;
-        let authority = url
-            .authority()
-            .ok_or_else(|| format!("target `{name}`: url has no host"))?;
-        let addr = format!(
-            "{}:{}",
-            authority.host(),
-            authority.port_u16().unwrap_or(80)
-        );
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|e| format!("target `{name}`: invalid host: {e}"))?;
-        Ok(Target {
-            name: name.to_string(),
-            index,
-            pool: Arc::clone(
-                pools
-                    .entry(addr.clone())
-                    .or_insert_with(|| Pool::new(&addr, workers)),
-            ),
-            prefix: url.path().trim_end_matches('/').to_string(),
-            host,
-            timeout: Duration::from_millis(cfg.timeout_ms.unwrap_or(default_timeout_ms)),
-        })
-    }
-
-    /// The request-target sent to this target (its pool fixes the origin): the path prefix
-    /// followed by the request's origin-form path and query, built from parts. Without a
-    /// prefix the request's path and query is reused as is (no copy, no re-parse).
-    pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
-        // `*` names the server, not a resource under the prefix.
-        let path_and_query = if self.prefix.is_empty() || path_and_query.as_str() == "*" {
-            path_and_query.clone()
-        } else {
-            let pq = path_and_query.as_str();
-            let mut s = String::with_capacity(self.prefix.len() + pq.len());
-            s.push_str(&self.prefix);
-            s.push_str(pq);
-            PathAndQuery::try_from(s)?
-        };
-        Ok(Uri::from(path_and_query))
-    }
-}
 
 /// The origin-form part of a request URI (path and query), whatever form the client used.
 /// For `GET http://evil.example/x?y` this is `/x?y`. The asterisk-form `*` (`OPTIONS *`)
@@ -232,7 +156,9 @@ pub fn to_headers(map: &HeaderMap) -> Headers {
 /// Map an upstream client error to the exchange model's failure kinds.
 pub fn classify(err: &UpstreamError) -> FailureKind {
     match err {
-        UpstreamError::Connect(_) => FailureKind::Connect,
+        // A TLS failure is a failure to connect: nothing was sent.
+        UpstreamError::Connect(_) | UpstreamError::Tls(_) => FailureKind::Connect,
+        UpstreamError::Request(_) => FailureKind::Dropped,
         UpstreamError::Http(h) => classify_chain(h),
     }
 }
@@ -324,57 +250,6 @@ impl Body for ForwardBody {
     }
 }
 
-/// The body sent back to the client.
-pub enum ClientBody {
-    /// The primary's body, teed into the capture.
-    Tee(super::capture::TeeBody),
-    /// The primary's body, untouched (unmirrored requests).
-    Plain(UpstreamBody),
-    /// A body cutover produced itself (502, 504, admin pages).
-    Full(Option<Bytes>),
-}
-
-impl ClientBody {
-    pub fn full(bytes: impl Into<Bytes>) -> ClientBody {
-        ClientBody::Full(Some(bytes.into()))
-    }
-    pub fn empty() -> ClientBody {
-        ClientBody::Full(None)
-    }
-}
-
-impl Body for ClientBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            ClientBody::Tee(t) => Pin::new(t).poll_frame(cx),
-            ClientBody::Plain(b) => Pin::new(b).poll_frame(cx),
-            ClientBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ClientBody::Tee(t) => t.is_end_stream(),
-            ClientBody::Plain(b) => b.is_end_stream(),
-            ClientBody::Full(b) => b.is_none(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ClientBody::Tee(t) => t.size_hint(),
-            ClientBody::Plain(b) => b.size_hint(),
-            ClientBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-        }
-    }
-}
-
 /// After a capture reached its cap, at most this much more of a shadow body is read (and
 /// thrown away) so that its keep-alive connection can be reused; a longer body closes the
 /// connection instead.
@@ -462,8 +337,9 @@ mod tests {
     use super::*;
 
     fn target(url: &str) -> Target {
-        let cfg: TargetConfig = toml::from_str(&format!("url = \"{url}\"")).expect("config");
-        Target::new("t", 0, &cfg, 1_000, &mut HashMap::new(), 1).expect("target")
+        let cfg: crate::config::TargetConfig =
+            toml::from_str(&format!("url = \"{url}\"")).expect("config");
+        Target::new("t", 0, &cfg, 1_000, &mut super::super::Pools::new(1)).expect("target")
     }
 
     #[test]

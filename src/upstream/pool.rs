@@ -1,6 +1,7 @@
-//! Keep-alive HTTP/1.1 connections to one upstream origin.
+//! Keep-alive connections to one upstream origin.
 //!
-//! Owns the idle connections of one `host:port` (shared by every target with that origin):
+//! Owns the idle connections of one origin (scheme, `host:port` and TLS/protocol settings;
+//! shared by every target with that origin). HTTP/1.1:
 //! a request takes the most recently used idle connection or opens one, and the connection
 //! goes back to the idle list only when its response body has been read to the end (a body
 //! dropped early closes it). A connection is driven by its own task, as with any hyper
@@ -9,6 +10,11 @@
 //! for idleness, no pool key to hash. A request on a reused connection that the upstream
 //! closed before it was sent is retried once on a new connection. This module never
 //! decides where a request goes: the origin is fixed when the target is configured.
+//!
+//! HTTP/2 (h2c by configuration, or h2 when ALPN picks it): one connection per origin and
+//! worker is shared by all requests (multiplexed), not pooled per request; it is opened
+//! once (concurrent first requests wait for it) and replaced when it closes. Requests on
+//! it carry the target's scheme and authority (`:authority` replaces `Host`).
 //!
 //! The idle list is sharded by proxy worker thread (see [`set_worker`]): a worker only
 //! reuses connections it opened, so a client connection, its upstream connection's task
@@ -22,31 +28,35 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http::uri::{Authority, Scheme};
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
 
+use super::connect::{Conn, Dialer};
 use super::forward::ForwardBody;
+
+pub use super::connect::READ_BUF_MAX;
 
 /// Idle connections unused for this long are closed instead of reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// The most a connection's read buffer grows to (hyper's default is ~400 kB). A target
-/// streaming a large or endless body fills its connection's buffer at once: with up to
-/// `max_in_flight_shadows` such connections this bound, not the target, sets the memory
-/// (and it caps a response head at this size, far above what origins send).
-const READ_BUF_MAX: usize = 64 * 1024;
-/// TCP keep-alive probes start after this much silence.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Why an upstream request failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("tcp connect error: {0}")]
     Connect(#[source] std::io::Error),
+    /// The TLS handshake failed (certificate not trusted, wrong name, no common protocol).
+    #[error("tls handshake failed: {0}")]
+    Tls(#[source] std::io::Error),
     #[error("{0}")]
     Http(#[source] hyper::Error),
+    /// The request could not be put into HTTP/2 form.
+    #[error("cannot build the HTTP/2 request: {0}")]
+    Request(#[source] http::Error),
 }
 
 struct Idle {
@@ -66,38 +76,67 @@ pub fn set_worker(index: usize) {
 
 /// The keep-alive connections of one origin.
 pub struct Pool {
-    /// `host:port` to connect to.
-    addr: String,
+    /// How to open a connection (`host:port`, TLS, h2c).
+    pub(super) dialer: Dialer,
     /// One idle list per worker thread (uncontended locks).
     idle: Box<[Mutex<VecDeque<Idle>>]>,
+    /// The origin speaks HTTP/2 (h2c configured, or ALPN chose h2): requests go to `h2`.
+    pub(super) h2_known: AtomicBool,
+    /// One shared HTTP/2 connection per worker thread.
+    pub(super) h2: Box<[tokio::sync::Mutex<Option<http2::SendRequest<ForwardBody>>>]>,
+    /// For HTTP/2 requests' `:scheme` and `:authority`.
+    pub(super) scheme: Scheme,
+    pub(super) authority: Authority,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("addr", &self.addr).finish()
+        f.debug_struct("Pool")
+            .field("addr", &self.dialer.addr)
+            .field("tls", &self.dialer.tls.is_some())
+            .finish()
     }
 }
 
 impl Pool {
     /// A pool with one idle list per worker (`workers` ≥ 1).
-    pub fn new(addr: &str, workers: usize) -> Arc<Pool> {
+    pub(super) fn new(
+        dialer: Dialer,
+        scheme: Scheme,
+        authority: Authority,
+        workers: usize,
+    ) -> Arc<Pool> {
+        let workers = workers.max(1);
         Arc::new(Pool {
-            addr: addr.to_string(),
-            idle: (0..workers.max(1))
-                .map(|_| Mutex::new(VecDeque::new()))
+            h2_known: AtomicBool::new(dialer.h2c),
+            dialer,
+            idle: (0..workers).map(|_| Mutex::new(VecDeque::new())).collect(),
+            h2: (0..workers)
+                .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
+            scheme,
+            authority,
         })
     }
 
-    /// The `host:port` this pool connects to (for connections that never return to it).
+    /// The `host:port` this pool connects to.
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.dialer.addr
+    }
+
+    /// A new HTTP/1.1 connection (over TLS for an https origin) whose task allows a
+    /// protocol upgrade; never pooled.
+    pub async fn connect_upgradable(&self) -> Result<SendRequest<ForwardBody>, UpstreamError> {
+        self.dialer.dial_upgradable().await
+    }
+
+    pub(super) fn worker(&self) -> usize {
+        WORKER.with(Cell::get) % self.idle.len()
     }
 
     /// This thread's idle list.
     fn shard(&self) -> &Mutex<VecDeque<Idle>> {
-        let i = WORKER.with(Cell::get);
-        &self.idle[i % self.idle.len()]
+        &self.idle[self.worker()]
     }
 
     /// Send `req` (origin-form URI, `Host` set) and return the response head; its body
@@ -106,12 +145,24 @@ impl Pool {
         self: &Arc<Self>,
         mut req: Request<ForwardBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        // Boxed (HTTP/2 only): its state would otherwise sit in every HTTP/1.1 request's
+        // future too.
+        if self.h2_known.load(Ordering::Relaxed) {
+            return Box::pin(self.send_h2(req, None)).await;
+        }
         loop {
             let (mut tx, reused) = match self.checkout() {
                 Some(tx) => (tx, true),
                 // Boxed: the connect state is large and rarely needed; every request
                 // future (and every in-flight shadow task) would carry it otherwise.
-                None => (Box::pin(self.connect()).await?, false),
+                None => match Box::pin(self.dialer.dial()).await? {
+                    Conn::H1(tx) => (tx, false),
+                    // ALPN chose HTTP/2: from now on this origin's requests share it.
+                    Conn::H2(tx) => {
+                        self.h2_known.store(true, Ordering::Relaxed);
+                        return Box::pin(self.send_h2(req, Some(tx))).await;
+                    }
+                },
             };
             if reused && tx.ready().await.is_err() {
                 continue; // closed while idle: try the next one
@@ -158,26 +209,6 @@ impl Pool {
         }
         idle.push_back(Idle { tx, since: now });
     }
-
-    async fn connect(&self) -> Result<SendRequest<ForwardBody>, UpstreamError> {
-        let stream = TcpStream::connect(self.addr.as_str())
-            .await
-            .map_err(UpstreamError::Connect)?;
-        let _ = stream.set_nodelay(true);
-        let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (tx, conn) = http1::Builder::new()
-            .max_buf_size(READ_BUF_MAX)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(UpstreamError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("upstream connection: {e}");
-            }
-        });
-        Ok(tx)
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -190,8 +221,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// An upstream response body. When it has been read to the end its connection goes back
 /// to the pool; dropped earlier, the connection is closed.
 pub struct UpstreamBody {
-    inner: Incoming,
-    conn: Option<(SendRequest<ForwardBody>, Arc<Pool>)>,
+    pub(super) inner: Incoming,
+    pub(super) conn: Option<(SendRequest<ForwardBody>, Arc<Pool>)>,
 }
 
 impl UpstreamBody {
@@ -241,5 +272,31 @@ impl Drop for UpstreamBody {
         if self.inner.is_end_stream() {
             self.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The HTTP/1.1 request future stays as small as before HTTP/2 and TLS existed: their
+    /// states are boxed, only entered when needed.
+    #[test]
+    fn the_send_future_carries_no_http2_or_tls_state() {
+        let dialer = Dialer {
+            addr: "127.0.0.1:9".into(),
+            tls: None,
+            h2c: false,
+        };
+        let pool = Pool::new(
+            dialer,
+            Scheme::HTTP,
+            Authority::from_static("127.0.0.1:9"),
+            1,
+        );
+        let fut = pool.send(Request::new(ForwardBody::full(bytes::Bytes::new())));
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("send future: {size} bytes");
+        assert!(size <= 1024, "send future is {size} bytes");
     }
 }

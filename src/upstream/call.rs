@@ -1,33 +1,56 @@
-//! Calls whose answer nobody waits on: shadow copies, and every call in mirror-target mode.
+//! One request to one target, read to the end (or the cap) → an [`Outcome`].
 //!
-//! Owns sending one buffered request to one target under that target's timeout, reading
-//! the answer up to the capture cap, and turning the result into an [`Outcome`]. Always run
-//! inside a spawned task holding a shadow permit; never on the client's path.
+//! Owns sending one buffered request under the target's timeout, reading the answer up to
+//! the capture cap inside an optional memory budget, and turning the result into an
+//! [`Outcome`]. Counting is left to an [`Observer`] (the proxy's metrics; `()` for none).
+//! This module never streams an answer to anyone: a caller that must answer a client as the
+//! bytes arrive (the proxy's primary) uses [`super::pool::Pool::send`] directly.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::Request;
 
 use super::budget::{MemoryBudget, over_budget};
-use super::capture::micros;
 use super::forward::{ForwardBody, Target, classify, classify_hyper, collect_capped, to_headers};
-use super::metrics::Metrics;
 use crate::exchange::{Body, Failure, FailureKind, Outcome, OutcomeResult, RecordedResponse};
 
+/// What one [`call`] may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits<'a> {
+    /// The most bytes of the answer's body kept; the rest is drained or the connection
+    /// closed ([`super::forward::collect_capped`]).
+    pub cap: usize,
+    /// Where the kept bytes are reserved; `None`: unaccounted.
+    pub budget: Option<&'a Arc<MemoryBudget>>,
+}
+
+/// Told what a [`call`] does, for counting. Every method has a no-op default; `()` is the
+/// observer that counts nothing.
+pub trait Observer {
+    /// A request is about to be sent to the target with metrics index `target`.
+    fn request(&self, _target: usize) {}
+    /// Its response head arrived after `ttfb_us`.
+    fn latency(&self, _target: usize, _ttfb_us: u64) {}
+    /// It failed in transport (connect, TLS, reset, protocol, timeout).
+    fn error(&self, _target: usize, _kind: FailureKind) {}
+}
+
+impl Observer for () {}
+
 /// Send `req` to `target` and record what happened. The captured body is reserved in
-/// `budget`; when the budget cannot hold it the outcome is [`super::budget::over_budget`]
-/// (the exchange is then dropped and counted, not analysed).
-pub async fn call(
+/// `limits.budget`; when the budget cannot hold it the outcome is
+/// [`super::budget::over_budget`] (the proxy then drops and counts the exchange).
+pub async fn call<O: Observer + ?Sized>(
     target: &Target,
     req: Request<ForwardBody>,
-    cap: usize,
-    budget: &Arc<MemoryBudget>,
-    metrics: &Metrics,
-    route: Option<usize>,
+    limits: &Limits<'_>,
+    observer: &O,
 ) -> Outcome {
-    metrics.request(route, target.index);
+    observer.request(target.index);
     let started = Instant::now();
+    let cap = limits.cap;
+    let budget = limits.budget;
     let exchange = async {
         let resp = target
             .pool
@@ -35,9 +58,9 @@ pub async fn call(
             .await
             .map_err(|e| (classify(&e), error_chain(&e)))?;
         let ttfb_us = micros(started.elapsed());
-        metrics.latency(target.index, ttfb_us);
+        observer.latency(target.index, ttfb_us);
         let (parts, body) = resp.into_parts();
-        let got = collect_capped(body, cap, Some(Arc::clone(budget)))
+        let got = collect_capped(body, cap, budget.map(Arc::clone))
             .await
             .map_err(|e| (classify_hyper(&e), error_chain(&e)))?;
         if got.over_budget {
@@ -55,9 +78,9 @@ pub async fn call(
     let result = match tokio::time::timeout(target.timeout, exchange).await {
         Ok(Ok(Some(response))) => OutcomeResult::Response(response),
         Ok(Ok(None)) => over_budget(micros(started.elapsed())),
-        Ok(Err((kind, message))) => failure(metrics, target, kind, started, message),
+        Ok(Err((kind, message))) => failure(observer, target, kind, started, message),
         Err(_) => failure(
-            metrics,
+            observer,
             target,
             FailureKind::Timeout,
             started,
@@ -73,14 +96,14 @@ pub async fn call(
     }
 }
 
-fn failure(
-    metrics: &Metrics,
+fn failure<O: Observer + ?Sized>(
+    observer: &O,
     target: &Target,
     kind: FailureKind,
     started: Instant,
     message: String,
 ) -> OutcomeResult {
-    metrics.error(target.index, kind);
+    observer.error(target.index, kind);
     OutcomeResult::Failure(Failure {
         kind,
         elapsed_us: micros(started.elapsed()),
@@ -101,4 +124,9 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// Microseconds, saturating.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
