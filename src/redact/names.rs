@@ -6,6 +6,9 @@
 //! `session*` (starts with), `*token` (ends with), `*secret*` (contains). Owns the default
 //! lists; never looks at values.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 /// Field-name patterns that are secret by default (bodies, forms, query strings).
 ///
 /// `*token` only matches names that *end* in token (`access_token`, `csrfToken`): the
@@ -144,7 +147,54 @@ pub fn normalise(name: &str) -> String {
 pub struct NameSet {
     secret: Vec<Pattern>,
     keep: Vec<Pattern>,
+    memo: Memo,
 }
+
+/// Names longer than this are checked every time, never remembered.
+const MEMO_NAME_BYTES: usize = 64;
+/// Distinct names remembered per set; past it, new names are checked every time.
+const MEMO_ENTRIES: usize = 4096;
+
+/// Verdicts for names already checked. Header and field names repeat on every exchange,
+/// and a check (normalise, then every pattern as a substring search) cost a third of the
+/// analysis thread's time with 100 % mirroring; a lookup costs almost nothing. Bounded by
+/// [`MEMO_ENTRIES`] whatever clients send. A clone starts empty; equality ignores it.
+#[derive(Debug, Default)]
+struct Memo(Mutex<HashMap<Box<str>, bool>>);
+
+impl Memo {
+    fn get(&self, name: &str) -> Option<bool> {
+        self.0.lock().ok()?.get(name).copied()
+    }
+
+    fn put(&self, name: &str, secret: bool) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() < MEMO_ENTRIES {
+                m.insert(name.into(), secret);
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Memo) -> bool {
+        true
+    }
+}
+
+impl Eq for Memo {}
 
 impl NameSet {
     pub fn from_defaults(defaults: &[&str], keep: &[&str]) -> NameSet {
@@ -152,25 +202,64 @@ impl NameSet {
         NameSet {
             secret: parse(defaults),
             keep: parse(keep),
+            memo: Memo::default(),
         }
     }
 
     pub fn add(&mut self, p: Pattern) {
         if !self.secret.contains(&p) {
             self.secret.push(p);
+            self.memo.clear();
         }
     }
 
     pub fn keep(&mut self, p: Pattern) {
         if !self.keep.contains(&p) {
             self.keep.push(p);
+            self.memo.clear();
         }
     }
 
     pub fn is_secret(&self, name: &str) -> bool {
+        let memo = name.len() <= MEMO_NAME_BYTES;
+        if memo {
+            if let Some(secret) = self.memo.get(name) {
+                return secret;
+            }
+        }
         let n = normalise(name);
-        !n.is_empty()
+        let secret = !n.is_empty()
             && self.secret.iter().any(|p| p.matches(&n))
-            && !self.keep.iter().any(|p| p.matches(&n))
+            && !self.keep.iter().any(|p| p.matches(&n));
+        if memo {
+            self.memo.put(name, secret);
+        }
+        secret
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    #[test]
+    fn remembered_verdicts_match_the_check_and_follow_changes() {
+        let mut set = NameSet::from_defaults(DEFAULT_FIELDS, &[]);
+        for _ in 0..2 {
+            assert!(set.is_secret("api_key"));
+            assert!(!set.is_secret("token_type"));
+            assert!(!set.is_secret("tenant"));
+        }
+        // Adding or keeping a pattern forgets what was remembered.
+        set.add(Pattern::parse("tenant").expect("pattern"));
+        assert!(set.is_secret("tenant"));
+        set.keep(Pattern::parse("apikey").expect("pattern"));
+        assert!(!set.is_secret("api_key"));
+        // The memo is bounded: a flood of distinct names is still answered correctly.
+        for i in 0..(MEMO_ENTRIES + 100) {
+            assert!(!set.is_secret(&format!("field{i}")));
+        }
+        assert!(set.is_secret("password"));
+        assert!(set.memo.0.lock().expect("memo").len() <= MEMO_ENTRIES);
     }
 }
