@@ -13,6 +13,7 @@ mod routes;
 mod spans;
 mod strict;
 mod tls;
+mod validate;
 
 pub use addr::parse_listen;
 pub use model::*;

@@ -74,7 +74,6 @@ pub mod logs;
 pub mod metrics;
 mod worker;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -94,7 +93,8 @@ use metrics::{Metrics, NotMirrored};
 use worker::{Worker, bind_listener, worker_count};
 
 use drops::ClientAborts;
-pub use drops::render_summary;
+use drops::summary;
+pub use drops::{ProxySummary, RouteSummary, render_summary};
 use limits::{ADMIN_MAX_CONNECTIONS, ConnLimits, ConnStats};
 
 /// Why the proxy could not start.
@@ -274,55 +274,6 @@ pub struct RunningProxy {
     grace: Duration,
 }
 
-/// Per-route counters at shutdown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RouteSummary {
-    /// The route's pattern (`/auth/**`), or `none` for requests matching no route.
-    pub route: String,
-    /// Requests that reached cutover on this route.
-    pub requests: u64,
-    pub mirrored: u64,
-    /// Requests on the route that were not mirrored, by reason (`sampled_out`, `method`,
-    /// `body_too_large`, `capacity`, `shadow_copy`, `upgrade`).
-    pub not_mirrored: BTreeMap<String, u64>,
-    /// Mirrored requests whose client went away before the primary answered.
-    pub client_aborted: u64,
-}
-
-/// What the proxy did, as counted when it stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ProxySummary {
-    pub routes: Vec<RouteSummary>,
-    /// Transport failures of the primary.
-    pub primary_errors: u64,
-    /// Shadow permits still held when the grace period ended.
-    pub unfinished_shadows: usize,
-    /// Exchanges completed after the pipeline handle was released (not analysed).
-    pub late_exchanges: u64,
-    /// Exchanges dropped because the analysis queue was full (not analysed).
-    pub analysis_queue_full: u64,
-    /// Mirrored exchanges whose client went away before the primary answered.
-    pub client_aborted: u64,
-    /// Client connections refused because `max_connections` were open.
-    pub connections_refused: u64,
-    /// The cap in force (configured or derived from the descriptor limit).
-    pub max_connections: usize,
-    /// Client connections closed because no complete request head arrived in time.
-    pub header_timeouts: u64,
-    /// Keep-alive client connections closed after the idle timeout.
-    pub idle_closed: u64,
-    /// Failed accepts on the proxy listener.
-    pub accept_errors: u64,
-    /// Upgraded connections tunnelled to the primary.
-    pub upgrades: u64,
-    /// Exchanges dropped because the analysis queue held `max_queued_bytes` already.
-    pub analysis_queue_bytes: u64,
-    /// Exchanges dropped because their captures did not fit in `max_shadow_memory_bytes`.
-    pub dropped_shadow_memory: u64,
-    /// The most bytes shadow captures and queued exchanges held at once.
-    pub peak_shadow_memory_bytes: u64,
-}
-
 impl RunningProxy {
     /// Stop accepting, let in-flight client requests finish, give shadows
     /// `shutdown_grace_ms`, then release the pipeline handle. Does not finish the pipeline:
@@ -361,50 +312,6 @@ impl RunningProxy {
     /// Counters so far.
     pub fn summary(&self) -> ProxySummary {
         summary(&self.shared, self.shared.shadows_in_flight())
-    }
-}
-
-fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
-    let m = &shared.metrics;
-    let mut names: Vec<String> = m.route_names().to_vec();
-    names.push("none".into());
-    let routes = names
-        .into_iter()
-        .enumerate()
-        .map(|(i, route)| {
-            let (requests, mirrored, not) = m.route_counts(i);
-            RouteSummary {
-                route,
-                requests,
-                mirrored,
-                not_mirrored: not.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                client_aborted: shared.drops.get(i),
-            }
-        })
-        .collect();
-    let c = &shared.conns;
-    ProxySummary {
-        routes,
-        primary_errors: m.errors_of(shared.primary.index),
-        unfinished_shadows,
-        late_exchanges: shared.late.load(Ordering::Relaxed),
-        analysis_queue_full: shared
-            .pipeline_stats
-            .dropped_queue_full
-            .load(Ordering::Relaxed),
-        client_aborted: shared.drops.total(),
-        connections_refused: c.refused.load(Ordering::Relaxed),
-        max_connections: shared.conn_limits.max,
-        header_timeouts: c.header_timeouts.load(Ordering::Relaxed),
-        idle_closed: c.idle_closed.load(Ordering::Relaxed),
-        accept_errors: c.accept_errors.load(Ordering::Relaxed),
-        upgrades: c.upgrades.load(Ordering::Relaxed),
-        analysis_queue_bytes: shared
-            .pipeline_stats
-            .dropped_queue_bytes
-            .load(Ordering::Relaxed),
-        dropped_shadow_memory: m.dropped_for_memory(),
-        peak_shadow_memory_bytes: shared.memory.peak(),
     }
 }
 
