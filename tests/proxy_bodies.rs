@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cutover::config::Config;
 use cutover::exchange::Exchange;
-use cutover::pipeline::{Aggregate, Analysis, Pipeline, PipelineOptions, Sink, analyzer_for};
+use cutover::pipeline::{Analysis, Pipeline, Sink};
 use cutover::proxy::{self, RunningProxy};
 use cutover::record::RecordingSink;
 use support::*;
@@ -51,20 +51,7 @@ impl Harness {
             let sink = RecordingSink::open(path, &config.file.recording).expect("recording");
             sinks.push(Box::new(sink));
         }
-        let (pipeline, handle) = Pipeline::start(
-            analyzer_for(&config),
-            Aggregate::default(),
-            sinks,
-            PipelineOptions::default(),
-        )
-        .expect("pipeline");
-        let proxy = proxy::start(config, handle, pipeline.aggregate(), pipeline.stats())
-            .await
-            .expect("proxy starts");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let (proxy, pipeline, client) = start_proxy(config, sinks).await;
         Harness {
             proxy,
             pipeline,

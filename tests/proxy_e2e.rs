@@ -35,20 +35,8 @@ impl Harness {
     async fn start(toml: &str) -> Harness {
         let config = Arc::new(Config::parse(toml, "test.toml").expect("valid config"));
         let exchanges = Arc::new(Mutex::new(Vec::new()));
-        let (pipeline, handle) = Pipeline::start(
-            analyzer_for(&config),
-            Aggregate::default(),
-            vec![Box::new(Collect(Arc::clone(&exchanges)))],
-            PipelineOptions::default(),
-        )
-        .expect("pipeline");
-        let proxy = proxy::start(config, handle, pipeline.aggregate(), pipeline.stats())
-            .await
-            .expect("proxy starts");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let (proxy, pipeline, client) =
+            start_proxy(config, vec![Box::new(Collect(Arc::clone(&exchanges)))]).await;
         Harness {
             proxy,
             pipeline,

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cutover::config::Config;
 use cutover::exchange::{Exchange, FailureKind, OutcomeResult};
-use cutover::pipeline::{
-    Aggregate, Analysis, Pipeline, PipelineOptions, Sink, Verdict, analyzer_for,
-};
-use cutover::proxy::{self, RunningProxy};
+use cutover::pipeline::{Analysis, Pipeline, Sink, Verdict};
+use cutover::proxy::RunningProxy;
 use cutover::upstream::{self, Limits, Observer, Pools, Target};
 use http::{Method, Request, Version};
+use support::start_proxy;
 use tls_upstream::{Kind, pki, serve, tls_server};
 
 // ---------------------------------------------------------------------------------------
@@ -48,20 +47,8 @@ impl Harness {
     async fn start(toml: &str) -> Harness {
         let config = Arc::new(Config::parse(toml, "test.toml").expect("valid config"));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (pipeline, handle) = Pipeline::start(
-            analyzer_for(&config),
-            Aggregate::default(),
-            vec![Box::new(Collect(Arc::clone(&seen)))],
-            PipelineOptions::default(),
-        )
-        .expect("pipeline");
-        let proxy = proxy::start(config, handle, pipeline.aggregate(), pipeline.stats())
-            .await
-            .expect("proxy starts");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let (proxy, pipeline, client) =
+            start_proxy(config, vec![Box::new(Collect(Arc::clone(&seen)))]).await;
         Harness {
             proxy,
             pipeline,

@@ -305,3 +305,32 @@ pub async fn head_recorder() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     .await;
     (addr, heads)
 }
+
+/// A real proxy for `config` on its configured (usually `127.0.0.1:0`) address, feeding a
+/// pipeline with the parity analyzer and `sinks`, and a client with a 30 s timeout: the
+/// set-up every proxy test file shares.
+pub async fn start_proxy(
+    config: std::sync::Arc<cutover::config::Config>,
+    sinks: Vec<Box<dyn cutover::pipeline::Sink>>,
+) -> (
+    cutover::proxy::RunningProxy,
+    cutover::pipeline::Pipeline,
+    reqwest::Client,
+) {
+    use cutover::pipeline::{Aggregate, Pipeline, PipelineOptions, analyzer_for};
+    let (pipeline, handle) = Pipeline::start(
+        analyzer_for(&config),
+        Aggregate::default(),
+        sinks,
+        PipelineOptions::default(),
+    )
+    .expect("pipeline");
+    let proxy = cutover::proxy::start(config, handle, pipeline.aggregate(), pipeline.stats())
+        .await
+        .expect("proxy starts");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    (proxy, pipeline, client)
+}
