@@ -4,7 +4,12 @@
 //! a cut capture is never compared against a complete one (kind `truncated`), invalid JSON
 //! under a JSON content type is kind `invalid` with the parse error (serde_json refuses
 //! nesting deeper than 128 levels; that is reported the same way), non-UTF-8 text goes the
-//! binary way (length and SHA-256). Byte-identical bodies are never parsed. SSE streams
+//! binary way (length and SHA-256), and so does text with NUL or many control bytes
+//! (binary that happens to be valid UTF-8). Invalid JSON is only kind `invalid` when that side's
+//! content type said JSON (or it had none while the other said JSON); a JSON answer on one
+//! side and a non-JSON content type on the other (a `text/plain` "Internal Server Error")
+//! is a whole-body difference (`text` or `binary`) beside the `content-type` header
+//! difference. Byte-identical bodies are never parsed. SSE streams
 //! (`text/event-stream`) are compared as their reassembled `data:` payload at path
 //! `body:data` (kind `text`); when that payload agrees but is split into events differently,
 //! the difference is reported at path `body:events` (kind `value_changed`, values = event
@@ -16,6 +21,7 @@ use sha2::{Digest, Sha256};
 use similar::TextDiff;
 
 use super::json::diff_values;
+use super::media::{essence, is_json};
 use super::rules::Rules;
 use super::{Comparison, DiffKind, Difference};
 use crate::exchange::RecordedResponse;
@@ -74,8 +80,8 @@ pub fn compare_bodies(
         sse(a, b, &mut out);
         return out;
     }
-    let declared = is_json(ct_a) || is_json(ct_b);
-    if declared || (looks_like_json(a) && looks_like_json(b)) {
+    let (json_a, json_b) = (is_json(ct_a), is_json(ct_b));
+    if json_a || json_b || (looks_like_json(a) && looks_like_json(b)) {
         let pa = primary_json
             .get_or_insert_with(|| serde_json::from_slice::<Value>(a).map_err(|e| e.to_string()))
             .as_ref();
@@ -86,17 +92,29 @@ pub fn compare_bodies(
                 diff_values(x, y, rules, &mut out);
                 return out;
             }
-            (Err(e), Ok(_)) if declared => {
+            // Invalid JSON is only a side's fault when that side said JSON.
+            (Err(e), Ok(_)) if json_a && (json_b || ct_b.is_empty()) => {
                 invalid(&mut out, Some(e), None);
                 return out;
             }
-            (Ok(_), Err(e)) if declared => {
+            (Ok(_), Err(e)) if json_b && (json_a || ct_a.is_empty()) => {
                 invalid(&mut out, None, Some(e));
                 return out;
             }
-            (Err(_), Err(_)) if declared => {
+            (Err(_), Err(_)) if json_a && json_b => {
                 let note = "both bodies are invalid JSON";
                 text_or_binary("body", a, b, ct_a, Some(note), &mut out);
+                return out;
+            }
+            _ if json_a != json_b && !ct_a.is_empty() && !ct_b.is_empty() => {
+                // A JSON answer on one side, an error page or plain text on the other: the
+                // content-type header says so; the bodies are compared whole.
+                let note = format!(
+                    "content types differ ({} vs {}): bodies compared whole",
+                    essence(ct_a),
+                    essence(ct_b)
+                );
+                text_or_binary("body", a, b, ct_a, Some(&note), &mut out);
                 return out;
             }
             _ => {}
@@ -106,26 +124,13 @@ pub fn compare_bodies(
     out
 }
 
-fn media_type(ct: &str) -> String {
-    ct.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-fn is_json(ct: &str) -> bool {
-    let m = media_type(ct);
-    m.ends_with("/json") || m.ends_with("+json")
-}
-
 fn is_sse(ct: &str) -> bool {
-    media_type(ct) == "text/event-stream"
+    essence(ct) == "text/event-stream"
 }
 
 /// Text-like media types (an absent content type counts as text).
 fn is_textual(ct: &str) -> bool {
-    let m = media_type(ct);
+    let m = essence(ct);
     m.is_empty()
         || m.starts_with("text/")
         || [
@@ -180,8 +185,9 @@ fn text_or_binary(
     out: &mut Comparison,
 ) {
     let prefix = note.map(|n| format!("{n}\n")).unwrap_or_default();
+    let binary_like = looks_binary(a) || looks_binary(b);
     match (std::str::from_utf8(a), std::str::from_utf8(b)) {
-        (Ok(x), Ok(y)) if is_textual(ct) => out.real(Difference {
+        (Ok(x), Ok(y)) if is_textual(ct) && !binary_like => out.real(Difference {
             path: path.into(),
             kind: DiffKind::Text,
             primary: None,
@@ -189,8 +195,12 @@ fn text_or_binary(
             detail: Some(format!("{prefix}{}", text_diff(x, y))),
         }),
         _ => {
-            let textual = media_type(ct).starts_with("text/");
-            let why = if textual {
+            let textual = essence(ct).starts_with("text/");
+            let why = if textual && binary_like {
+                format!(
+                    "{prefix}control bytes in a body under content type {ct:?}; compared as bytes\n"
+                )
+            } else if textual {
                 format!("{prefix}not valid UTF-8 under content type {ct:?}; compared as bytes\n")
             } else {
                 prefix
@@ -204,6 +214,16 @@ fn text_or_binary(
             })
         }
     }
+}
+
+/// Binary that happens to be valid UTF-8: a NUL byte, or more than one byte in 32 a
+/// control character other than tab, newline, carriage return, form feed and escape.
+fn looks_binary(b: &[u8]) -> bool {
+    let control = b
+        .iter()
+        .filter(|&&c| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)) || c == 0x7f)
+        .count();
+    b.contains(&0) || control * 32 > b.len()
 }
 
 fn fingerprint(bytes: &[u8]) -> String {

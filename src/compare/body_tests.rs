@@ -151,3 +151,86 @@ fn json_is_sniffed_without_a_content_type_and_identical_bytes_skip_parsing() {
     let same = "{not json at all";
     assert!(run(&resp(JSON, same, false), &resp(JSON, same, false)).is_empty());
 }
+
+#[test]
+fn invalid_utf8_and_lone_surrogates_inside_json_strings_are_invalid() {
+    let mut bad = b"{\"name\":\"ann".to_vec();
+    bad.extend_from_slice(&[0xff, 0xfe]);
+    bad.extend_from_slice(b"\"}");
+    let d = run(
+        &resp(JSON, "{\"name\":\"ann\"}", false),
+        &resp(JSON, bad, false),
+    );
+    assert_eq!((d.len(), d[0].kind), (1, DiffKind::Invalid), "{d:?}");
+    let d = run(
+        &resp(JSON, "{\"name\":\"ann\"}", false),
+        &resp(JSON, r#"{"name":"\ud800"}"#, false),
+    );
+    assert_eq!((d.len(), d[0].kind), (1, DiffKind::Invalid), "{d:?}");
+    assert!(
+        d[0].detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("invalid JSON"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn binary_that_looks_like_text_is_compared_as_bytes() {
+    // Valid UTF-8, but NUL and control bytes: a binary file served as text/plain.
+    let a = "PK\u{3}\u{4}\u{14}\u{0}\u{8}\u{0}archive";
+    let b = "PK\u{3}\u{4}\u{14}\u{0}\u{8}\u{1}archive";
+    let d = run(&resp("text/plain", a, false), &resp("text/plain", b, false));
+    assert_eq!(d[0].kind, DiffKind::Binary, "{d:?}");
+    assert!(
+        d[0].detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("control bytes")
+    );
+    // Ordinary text with tabs and ANSI colours stays text.
+    let d = run(
+        &resp("text/plain", "a\tb\r\n\u{1b}[31mred\u{1b}[0m\n", false),
+        &resp("text/plain", "a\tc\r\n", false),
+    );
+    assert_eq!(d[0].kind, DiffKind::Text);
+}
+
+#[test]
+fn very_long_keys_give_bounded_paths() {
+    let key = "k".repeat(100_000);
+    let a = format!("{{\"{key}\":1}}");
+    let b = format!("{{\"{key}\":2}}");
+    let d = run(
+        &resp(JSON, a.as_str(), false),
+        &resp(JSON, b.as_str(), false),
+    );
+    assert_eq!(d.len(), 1);
+    assert!(d[0].path.len() <= crate::compare::path::MAX_POINTER_BYTES + 4);
+    assert!(d[0].path.ends_with('…'));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any bytes under any of the usual content types: never a panic, and differing bytes
+    /// always give at least one difference (or a suppressed one).
+    #[test]
+    fn arbitrary_bodies_never_panic(
+        a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ct in proptest::sample::select(vec![
+            JSON, "text/plain", "text/event-stream", "application/octet-stream", "", "text/html; charset=utf-8",
+        ]),
+    ) {
+        let c = compare_bodies(&resp(ct, a.clone(), false), &resp(ct, b.clone(), false), &Rules::default(), &mut None);
+        let parsed = |x: &[u8]| serde_json::from_slice::<serde_json::Value>(x).ok();
+        let same_json = parsed(&a).is_some() && parsed(&a) == parsed(&b);
+        if a != b && !same_json {
+            proptest::prop_assert!(!c.differences.is_empty() || !c.suppressed.is_empty() || ct == "text/event-stream");
+        } else {
+            proptest::prop_assert!(c.differences.is_empty());
+        }
+    }
+}

@@ -201,3 +201,27 @@ fn template_syntax() {
         assert!(parse_template(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn pathological_request_paths_are_bounded() {
+    let mut g = RouteGrouper::default();
+    // Very long: a megabyte of path in one segment and in many.
+    let huge = format!("/files/{}", "a".repeat(1 << 20));
+    let name = g.group("GET", &huge);
+    assert_eq!(name, "GET /files/{param}");
+    let many: String = (0..50_000).map(|i| format!("/{i}x")).collect();
+    assert!(g.group("GET", &many).len() < 2048);
+    // Percent-encoded, including bytes that are not UTF-8 once decoded, and raw controls.
+    for path in [
+        "/users/%FF%FE%00",
+        "/users/%E2%82%AC",
+        "/users/%",
+        "/users/%zz",
+        "/a\u{0}b/\u{7f}",
+        "/é/ü/中文",
+    ] {
+        let name = g.group("GET", path);
+        assert!(name.starts_with("GET /"), "{path} → {name}");
+        assert!(name.len() < 256, "{path} → {name}");
+    }
+}

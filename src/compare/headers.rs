@@ -4,24 +4,47 @@
 //! x-request-id, hop-by-hop), `content-length` (ignored when both bodies were captured whole: the body comparison says
 //! what differs) and
 //! `set-cookie` (compared per cookie by name and attributes, never by value; `expires` and
-//! `max-age` by presence only). `compare_headers` overrides all of that. Paths are
+//! `max-age` by presence only), `content-type` compared as a media type ([`super::media`]),
+//! and the headers that only describe a body (`content-type`, `content-length`,
+//! `content-encoding`, `content-language`) left out when both bodies are empty.
+//! `compare_headers` overrides all of that. Paths are
 //! `header:<name>` and `header:set-cookie:<cookie>`. Pure: no I/O.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::media;
 use super::rules::{DEFAULT_IGNORED_HEADERS, Rules};
 use super::{Comparison, DiffKind, Difference, Reason};
 use crate::exchange::Headers;
 
+/// Headers that only describe the body: not compared when both bodies are empty (a 204,
+/// a 304, an answer to HEAD).
+const BODY_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+];
+
+/// What the body comparison knows that the headers need.
+#[derive(Debug, Clone, Copy)]
+pub struct Bodies {
+    /// Both bodies were captured whole (not truncated).
+    pub whole: bool,
+    /// Both bodies are empty (and whole).
+    pub empty: bool,
+}
+
 pub fn compare_headers(
     primary: &Headers,
     other: &Headers,
-    bodies_whole: bool,
+    bodies: Bodies,
     rules: &Rules,
     out: &mut Comparison,
 ) {
+    let bodies_whole = bodies.whole;
     let p = group(primary);
     let o = group(other);
     let mut names: Vec<&String> = p.keys().chain(o.keys()).collect();
@@ -41,6 +64,16 @@ pub fn compare_headers(
         let d = difference(format!("header:{name}"), a, b);
         if compared {
             out.real(d);
+        } else if bodies.empty && BODY_HEADERS.contains(&name.as_str()) {
+            let why = format!("{name} ignored: both bodies are empty");
+            out.noise(d, Reason::Header(why));
+        } else if name == "content-type"
+            && let (Some(x), Some(y)) = (a, b)
+            && media::same(&x.join(", "), &y.join(", "))
+        {
+            let why = "content-type: the same media type (case, parameter order, spacing and \
+                       quotes aside; charset=utf-8 is JSON's only charset)";
+            out.noise(d, Reason::Header(why.into()));
         } else if rules.ignored_headers.contains(name.as_str()) {
             let why = if DEFAULT_IGNORED_HEADERS.contains(&name.as_str()) {
                 format!("{name} ignored by default")
@@ -164,7 +197,11 @@ mod tests {
 
     fn run(a: &Headers, b: &Headers, agree: bool, rules: &Rules) -> Comparison {
         let mut out = Comparison::default();
-        compare_headers(a, b, agree, rules, &mut out);
+        let bodies = Bodies {
+            whole: agree,
+            empty: false,
+        };
+        compare_headers(a, b, bodies, rules, &mut out);
         out
     }
 

@@ -12,11 +12,11 @@ use std::iter::Peekable;
 
 use serde_json::{Value, map};
 
-use super::normalise::{AUTOMATIC, Verdict as Judged, json_type};
+use super::normalise::{AUTOMATIC, NormaliserKind, Verdict as Judged, json_type, shape};
 use super::path::{Seg, pointer};
 use super::rules::Rules;
 use super::value::{equal, same_type, scalar_equal};
-use super::{Comparison, DiffKind, Difference, Reason};
+use super::{Comparison, DiffKind, Difference, Reason, RuleWarning};
 
 /// Values nested deeper than this inside a reported difference are elided.
 const CLONE_DEPTH: usize = 64;
@@ -28,6 +28,7 @@ pub fn diff_values(a: &Value, b: &Value, rules: &Rules, out: &mut Comparison) {
         rules,
         path: Vec::new(),
         out,
+        relation_budget: relations::MAX_OBJECTS,
     };
     walk.run(a, b);
 }
@@ -56,6 +57,8 @@ struct Walk<'a, 'r> {
     rules: &'r Rules,
     path: Vec<Seg<'a>>,
     out: &'r mut Comparison,
+    /// Objects left whose volatile fields may still be compared for relations.
+    relation_budget: usize,
 }
 
 impl<'a> Walk<'a, '_> {
@@ -125,6 +128,7 @@ impl<'a> Walk<'a, '_> {
                 if x.is_empty() && y.is_empty() {
                     return false;
                 }
+                self.relations(x, y);
                 stack.push(Frame::Object {
                     a: x.iter().peekable(),
                     b: y.iter().peekable(),
@@ -164,31 +168,46 @@ impl<'a> Walk<'a, '_> {
             self.suppress(kind, a, b, || Reason::Tolerance(t.describe()));
             return;
         }
+        let mut not_applicable = None;
         if let Some((pattern, norm)) = self.rules.normaliser_at(&self.path) {
-            let detail = match norm.judge(a, b) {
+            match norm.judge(a, b) {
                 Judged::Noise(why) => {
                     self.suppress(kind, a, b, || Reason::Normaliser {
                         kind: norm,
                         detail: why,
                         rule: Some(pattern.source.clone()),
                     });
+                    self.precision(norm, a, b, true);
                     return;
                 }
-                Judged::KindChanged(why) => why,
-                Judged::NotApplicable => format!("neither side is a {}", norm.as_str()),
-            };
-            self.emit(kind, Some(a), Some(b), Some(detail));
-            return;
+                Judged::KindChanged(why) => {
+                    self.emit(kind, Some(a), Some(b), Some(why));
+                    return;
+                }
+                Judged::NotApplicable => {
+                    // The rule never applies here: say so once, and let the automatic
+                    // detectors judge the values (a `token` rule over timestamps must not
+                    // turn them into differences).
+                    let rule = format!("normalise {} as {}", pattern.source, norm.as_str());
+                    self.out.warn(RuleWarning {
+                        rule,
+                        path: pointer(&self.path),
+                        shape: shape(a),
+                    });
+                    not_applicable = Some(format!("neither side is a {}", norm.as_str()));
+                }
+            }
         }
         if self.rules.automatic {
             for norm in AUTOMATIC {
-                match norm.judge(a, b) {
+                match norm.judge_automatically(a, b) {
                     Judged::Noise(why) => {
                         self.suppress(kind, a, b, || Reason::Normaliser {
                             kind: norm,
                             detail: why,
                             rule: None,
                         });
+                        self.precision(norm, a, b, false);
                         return;
                     }
                     Judged::KindChanged(why) => {
@@ -199,8 +218,25 @@ impl<'a> Walk<'a, '_> {
                 }
             }
         }
-        let detail = (kind == DiffKind::TypeChanged).then(|| format!("{ta} → {tb}"));
+        let detail = match not_applicable {
+            Some(why) => Some(why),
+            None => (kind == DiffKind::TypeChanged).then(|| format!("{ta} → {tb}")),
+        };
         self.emit(kind, Some(a), Some(b), detail);
+    }
+
+    /// Two timestamps judged noise one by one whose precision as written changed (whole
+    /// seconds on one side, a dropped zone): a `precision_changed` difference.
+    fn precision(&mut self, norm: NormaliserKind, a: &Value, b: &Value, explicit: bool) {
+        if let Some([p, q]) = norm.precision_change(a, b, explicit) {
+            let detail = format!("timestamp precision changed: {p} → {q}");
+            self.emit_raw(
+                DiffKind::PrecisionChanged,
+                Some(Value::from(p)),
+                Some(Value::from(q)),
+                Some(detail),
+            );
+        }
     }
 
     /// Record a suppressed leaf difference; past the cap only count it (no clone).
@@ -332,6 +368,7 @@ pub fn clone_bounded(v: &Value, depth: usize) -> Value {
 }
 
 mod array;
+mod relations;
 
 #[cfg(test)]
 #[path = "json_tests.rs"]

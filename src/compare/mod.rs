@@ -15,6 +15,7 @@ pub mod value;
 mod body;
 mod headers;
 mod json;
+pub mod media;
 
 use std::fmt;
 
@@ -32,6 +33,35 @@ pub use spec::{NormaliserKind, RuleSpec};
 pub const MAX_DIFFERENCES: usize = 1000;
 /// At most this many suppressed differences are listed; the rest are counted.
 pub const MAX_SUPPRESSED: usize = 1000;
+/// At most this many rule warnings per comparison (one per rule).
+pub const MAX_WARNINGS: usize = 16;
+
+/// An explicit `normalise` rule that met values it does not recognise: the values were
+/// compared without it. Carries the value's shape, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleWarning {
+    /// The rule as written: `normalise /**/updated_at as timestamp`.
+    pub rule: String,
+    /// Where it met the value (a JSON Pointer).
+    pub path: String,
+    /// The primary's value with digits as `d` and letters as `a` (`"dddd-dd-dd dd:dd:dd"`).
+    pub shape: String,
+}
+
+impl RuleWarning {
+    /// One sentence for reports.
+    pub fn message(&self) -> String {
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
+        format!(
+            "{} did not recognise the values at {path} (shape {}); they were compared without it",
+            self.rule, self.shape
+        )
+    }
+}
 
 /// Where a difference is and what kind it is.
 ///
@@ -88,6 +118,12 @@ pub enum DiffKind {
     Truncated,
     /// More differences than [`MAX_DIFFERENCES`]; the rest were not examined.
     Limit,
+    /// Volatile fields of one object (timestamps, ids), noise one by one, relate
+    /// differently on the two sides (`updated_at > created_at` vs `updated_at = created_at`).
+    RelationChanged,
+    /// Timestamps, noise one by one, written with a different precision (fractional
+    /// digits, or a zone dropped).
+    PrecisionChanged,
 }
 
 impl DiffKind {
@@ -107,6 +143,8 @@ impl DiffKind {
             DiffKind::Transport => "transport",
             DiffKind::Truncated => "truncated",
             DiffKind::Limit => "limit",
+            DiffKind::RelationChanged => "relation_changed",
+            DiffKind::PrecisionChanged => "precision_changed",
         }
     }
 }
@@ -167,6 +205,8 @@ pub struct Comparison {
     pub suppressed: Vec<(Difference, Reason)>,
     /// The comparison stopped at [`MAX_DIFFERENCES`] (the last difference is a `limit`).
     pub cut: bool,
+    /// Explicit rules that did not apply to the values they met (one per rule).
+    pub warnings: Vec<RuleWarning>,
     omitted: usize,
 }
 
@@ -194,6 +234,13 @@ impl Comparison {
             return;
         }
         self.differences.push(d);
+    }
+
+    /// Keep a rule warning, once per rule, at most [`MAX_WARNINGS`].
+    pub(crate) fn warn(&mut self, w: RuleWarning) {
+        if self.warnings.len() < MAX_WARNINGS && !self.warnings.iter().any(|k| k.rule == w.rule) {
+            self.warnings.push(w);
+        }
     }
 
     pub(crate) fn noise(&mut self, d: Difference, reason: Reason) {
@@ -279,12 +326,17 @@ fn responses(
     }
     // Content-Length only restates the body; when both bodies were captured whole, the body
     // comparison already says everything it could.
-    let bodies_whole = !p.truncated && !o.truncated;
-    headers::compare_headers(&p.headers, &o.headers, bodies_whole, rules, &mut out);
+    let whole = !p.truncated && !o.truncated;
+    let bodies = headers::Bodies {
+        whole,
+        empty: whole && p.body.as_bytes().is_empty() && o.body.as_bytes().is_empty(),
+    };
+    headers::compare_headers(&p.headers, &o.headers, bodies, rules, &mut out);
     out.differences.extend(body.differences);
     out.suppressed.extend(body.suppressed);
     out.cut = body.cut;
     out.omitted = body.omitted;
+    out.warnings = body.warnings;
     out.finish()
 }
 
@@ -315,3 +367,7 @@ fn transport(primary: &Outcome, other: &Outcome) -> Vec<Difference> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "realworld_tests.rs"]
+mod realworld_tests;

@@ -1,20 +1,27 @@
-//! Volatile-value detectors: timestamps, UUIDs, JWTs, opaque tokens.
+//! Volatile-value detectors: timestamps, UUIDs, JWTs, opaque tokens, epoch numbers.
 //!
 //! Owns the rule "a volatile value that keeps its kind is noise; a change of kind is a real
-//! difference". Pure string inspection: no clock, no randomness, no I/O. Detectors are cheap
-//! and only run on values that already differ.
+//! difference", and what each kind accepts ([`time`] for timestamps as frameworks write
+//! them, [`token`] for opaque random tokens). Automatic detection (no rule names the path)
+//! is stricter than an explicit `normalise` rule: it never takes bare dates or numbers. A
+//! value that keeps its kind but changes JSON type (an ISO string becoming epoch seconds)
+//! is a difference. Pure string inspection: no clock, no randomness, no I/O. Detectors are
+//! cheap and only run on values that already differ.
 //!
 //! Redaction markers (`[REDACTED jwt 3f9a…]`, [`crate::redact::marker`]) are understood: a
 //! marker is of the kind it names (a `uuid` marker is also a `token`, as a raw UUID is),
 //! and [`json_type`] is the JSON type the secret had, so a recording re-analysed later
 //! reaches the verdict the live analysis reached on the raw values.
 
+mod time;
+mod token;
+
 use base64::Engine as _;
-use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 pub use super::spec::NormaliserKind;
 use crate::redact::marker::{self, SecretKind};
+pub use time::{Accept, Stamp};
 
 /// What a normaliser concluded about two differing values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,27 +41,74 @@ impl NormaliserKind {
             NormaliserKind::Uuid => "uuid",
             NormaliserKind::Jwt => "jwt",
             NormaliserKind::Token => "token",
+            NormaliserKind::EpochS => "epoch_s",
+            NormaliserKind::EpochMs => "epoch_ms",
         }
     }
 
-    /// Is this value of the kind?
+    /// Is this value of the kind, as an explicit rule sees it?
     pub fn detects(self, v: &Value) -> bool {
-        let Value::String(s) = v else { return false };
-        if let Some(m) = marker::parse(s) {
+        self.detects_as(v, true)
+    }
+
+    /// Is this value of the kind, as automatic detection sees it?
+    pub fn detects_automatically(self, v: &Value) -> bool {
+        self.detects_as(v, false)
+    }
+
+    fn detects_as(self, v: &Value, explicit: bool) -> bool {
+        if let Value::String(s) = v
+            && let Some(m) = marker::parse(s)
+        {
             return m.kind.is_some_and(|k| marker_is(k, self));
         }
+        if let Some(accept) = self.accept(explicit) {
+            return time::stamp(v, accept).is_some();
+        }
+        let Value::String(s) = v else { return false };
         match self {
-            NormaliserKind::Timestamp => timestamp(s).is_some(),
             NormaliserKind::Uuid => is_uuid(s),
             NormaliserKind::Jwt => is_jwt(s),
             NormaliserKind::Token => is_token(s),
+            _ => false,
         }
     }
 
-    /// Judge two differing values under this normaliser.
+    /// The timestamp parser for this kind, `None` for the kinds that are not times.
+    fn accept(self, explicit: bool) -> Option<Accept> {
+        match self {
+            NormaliserKind::Timestamp if explicit => Some(Accept::Timestamp),
+            NormaliserKind::Timestamp => Some(Accept::Automatic),
+            NormaliserKind::EpochS => Some(Accept::EpochS),
+            NormaliserKind::EpochMs => Some(Accept::EpochMs),
+            _ => None,
+        }
+    }
+
+    /// The stamp a value stands for under this kind (times only; markers have none).
+    pub fn stamp(self, v: &Value, explicit: bool) -> Option<Stamp> {
+        time::stamp(v, self.accept(explicit)?)
+    }
+
+    /// Judge two differing values under this normaliser, as an explicit rule.
     pub fn judge(self, a: &Value, b: &Value) -> Verdict {
-        match (self.detects(a), self.detects(b)) {
-            (true, true) => Verdict::Noise(self.noise_detail(a, b)),
+        self.judge_as(a, b, true)
+    }
+
+    /// Judge two differing values under this normaliser, as automatic detection.
+    pub fn judge_automatically(self, a: &Value, b: &Value) -> Verdict {
+        self.judge_as(a, b, false)
+    }
+
+    fn judge_as(self, a: &Value, b: &Value, explicit: bool) -> Verdict {
+        match (self.detects_as(a, explicit), self.detects_as(b, explicit)) {
+            (true, true) if json_type(a) != json_type(b) => Verdict::KindChanged(format!(
+                "both sides are a {}, written as a {} and as a {}",
+                self.as_str(),
+                json_type(a),
+                json_type(b)
+            )),
+            (true, true) => Verdict::Noise(self.noise_detail(a, b, explicit)),
             (true, false) => Verdict::KindChanged(format!(
                 "primary is a {}, the other side is not",
                 self.as_str()
@@ -67,17 +121,25 @@ impl NormaliserKind {
         }
     }
 
-    fn noise_detail(self, a: &Value, b: &Value) -> &'static str {
-        if self != NormaliserKind::Timestamp {
-            return "both sides of this kind";
+    fn noise_detail(self, a: &Value, b: &Value, explicit: bool) -> &'static str {
+        match (self.stamp(a, explicit), self.stamp(b, explicit)) {
+            (Some(p), Some(q)) if p.cmp_written(&q).is_eq() => "same instant, different format",
+            (Some(_), Some(_)) => "different instants",
+            _ => "both sides of this kind",
         }
-        let (Value::String(x), Value::String(y)) = (a, b) else {
-            return "both sides of this kind";
-        };
-        match (timestamp(x), timestamp(y)) {
-            (Some(p), Some(q)) if p == q => "same instant, different format",
-            _ => "different instants",
+    }
+
+    /// Two values judged noise under this (time) kind whose instants differ and whose
+    /// precision as written differs — whole seconds against fractional ones, a zone against
+    /// none, a date against a date-time: each side's precision, for a `precision_changed`
+    /// difference. The number of fractional digits alone is not compared: Go and others
+    /// drop trailing zeros, so it varies value by value. `None` for every other case.
+    pub fn precision_change(self, a: &Value, b: &Value, explicit: bool) -> Option<[String; 2]> {
+        let (p, q) = (self.stamp(a, explicit)?, self.stamp(b, explicit)?);
+        if p.cmp_written(&q).is_eq() {
+            return None;
         }
+        (p.precision_class() != q.precision_class()).then(|| [p.precision(), q.precision()])
     }
 }
 
@@ -106,20 +168,18 @@ pub fn json_type(v: &Value) -> &'static str {
     super::value::type_name(v)
 }
 
-/// The kinds detected automatically when no rule names a path.
-pub const AUTOMATIC: [NormaliserKind; 3] = [
+/// The kinds detected automatically when no rule names a path, in the order they are tried.
+pub const AUTOMATIC: [NormaliserKind; 4] = [
     NormaliserKind::Timestamp,
     NormaliserKind::Jwt,
     NormaliserKind::Uuid,
+    NormaliserKind::Token,
 ];
 
-/// Parse an RFC 3339 / ISO 8601 timestamp with an explicit offset (`Z`, `+00:00`).
-pub fn timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b.len() > 40 || !b[0].is_ascii_digit() || b.get(4) != Some(&b'-') {
-        return None;
-    }
-    DateTime::parse_from_rfc3339(s).ok()
+/// A date-time string as automatic detection recognises it (ISO 8601 with or without a
+/// zone, `T` or space, any fractional digits; RFC 2822 / HTTP dates).
+pub fn timestamp(s: &str) -> Option<Stamp> {
+    time::text(s)
 }
 
 /// Hyphenated UUID (`8-4-4-4-12` hex digits).
@@ -148,13 +208,11 @@ pub fn is_jwt(s: &str) -> bool {
         .is_some_and(|h| h.get("alg").is_some())
 }
 
-/// Opaque random token: at least 16 characters of base64url / hex with a digit and a letter.
+/// Opaque random token: at least 16 characters of base64 / base64url / hex with enough
+/// entropy that do not read like words ([`token`]). The same automatically, under a rule
+/// and for a redaction marker's kind.
 pub fn is_token(s: &str) -> bool {
-    s.len() >= 16
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'=' | b'+' | b'/'))
-        && s.bytes().any(|c| c.is_ascii_digit())
-        && s.bytes().any(|c| c.is_ascii_alphabetic())
+    token::looks_random(s)
 }
 
 fn is_base64url(s: &str) -> bool {
@@ -162,79 +220,35 @@ fn is_base64url(s: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-
-    #[test]
-    fn timestamps_in_different_formats() {
-        let ts = NormaliserKind::Timestamp;
-        assert_eq!(
-            ts.judge(
-                &json!("2026-01-02T03:04:05Z"),
-                &json!("2026-01-02T03:04:05.000+00:00")
-            ),
-            Verdict::Noise("same instant, different format")
-        );
-        assert_eq!(
-            ts.judge(
-                &json!("2026-01-02T03:04:05Z"),
-                &json!("2026-01-02T03:04:06.5Z")
-            ),
-            Verdict::Noise("different instants")
-        );
-        assert!(matches!(
-            ts.judge(&json!("2026-01-02T03:04:05Z"), &json!(1767323045)),
-            Verdict::KindChanged(_)
-        ));
-        assert!(matches!(
-            ts.judge(&json!("2026-01-02T03:04:05Z"), &json!("yesterday")),
-            Verdict::KindChanged(_)
-        ));
-        assert_eq!(ts.judge(&json!("a"), &json!("b")), Verdict::NotApplicable);
-    }
-
-    #[test]
-    fn uuids_jwts_tokens() {
-        let u1 = json!("0b6a4b0e-8c1f-4a53-9f0e-3c2d1b0a9f8e");
-        let u2 = json!("7d0f3e2a-1b4c-4d5e-8f6a-9b0c1d2e3f4a");
-        assert!(matches!(
-            NormaliserKind::Uuid.judge(&u1, &u2),
-            Verdict::Noise(_)
-        ));
-        assert!(is_jwt(JWT));
-        assert!(!is_jwt("eyJ.not.a-jwt!"));
-        assert!(!is_jwt("abc.def.ghi"));
-        assert!(matches!(
-            NormaliserKind::Jwt.judge(&json!(JWT), &json!("opaque")),
-            Verdict::KindChanged(_)
-        ));
-        assert!(is_token("a8F3k2LmQ9xZ7wB1"));
-        assert!(!is_token("short1"));
-        assert!(!is_token("onlylettersherexxxxx"));
-    }
-
-    #[test]
-    fn markers_keep_their_kind() {
-        use crate::redact::marker::{text_marker, value_marker};
-        let jwt = json!(text_marker(JWT));
-        let other_jwt = json!(text_marker(&format!("{JWT}x")));
-        let number = json!(value_marker(&json!(12345)));
-        assert!(matches!(
-            NormaliserKind::Jwt.judge(&jwt, &other_jwt),
-            Verdict::Noise(_)
-        ));
-        assert!(matches!(
-            NormaliserKind::Jwt.judge(&jwt, &number),
-            Verdict::KindChanged(_)
-        ));
-        assert_eq!(json_type(&number), "number");
-        assert_eq!(json_type(&jwt), "string");
-        let uuid = json!(text_marker("0b6a4b0e-8c1f-4a53-9f0e-3c2d1b0a9f8e"));
-        assert!(NormaliserKind::Uuid.detects(&uuid) && NormaliserKind::Token.detects(&uuid));
-        assert!(!NormaliserKind::Jwt.detects(&json!("[REDACTED]")));
+/// The shape of a value for messages that must not show it: digits become `d`, letters
+/// `a`, everything else stays (`"dddd-dd-dd dd:dd:dd"`); other JSON types by name. Cut at
+/// 48 characters.
+pub fn shape(v: &Value) -> String {
+    match v {
+        Value::String(s) if marker::parse(s).is_some() => "a redacted secret".into(),
+        Value::String(s) => format!("\"{}\"", mask(s)),
+        Value::Number(n) => format!("number {}", mask(&n.to_string())),
+        other => super::value::type_name(other).to_string(),
     }
 }
+
+fn mask(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(48)
+        .map(|c| match c {
+            '0'..='9' => 'd',
+            c if c.is_alphabetic() => 'a',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    if text.chars().nth(48).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "normalise_tests.rs"]
+mod tests;

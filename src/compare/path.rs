@@ -15,9 +15,15 @@ pub enum Seg<'a> {
 }
 
 /// Render a path as a JSON Pointer (`""` for the root).
+///
+/// Pointers longer than [`MAX_POINTER_BYTES`] (very long keys, deep paths) are cut there
+/// and end with `…`: a difference's path stays bounded whatever the body's keys.
 pub fn pointer(path: &[Seg<'_>]) -> String {
     let mut out = String::new();
     for seg in path {
+        if out.len() > MAX_POINTER_BYTES {
+            break;
+        }
         out.push('/');
         match seg {
             Seg::Key(k) => escape_into(k, &mut out),
@@ -26,12 +32,27 @@ pub fn pointer(path: &[Seg<'_>]) -> String {
             }
         }
     }
+    if out.len() > MAX_POINTER_BYTES {
+        let mut end = MAX_POINTER_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
     out
 }
 
-/// Append `key` escaped for a JSON Pointer.
+/// Rendered JSON Pointers are cut past this many bytes.
+pub const MAX_POINTER_BYTES: usize = 1024;
+
+/// Append `key` escaped for a JSON Pointer (at most [`MAX_POINTER_BYTES`] of it and a
+/// character: [`pointer`] cuts the rest).
 pub fn escape_into(key: &str, out: &mut String) {
     for c in key.chars() {
+        if out.len() > MAX_POINTER_BYTES {
+            break;
+        }
         match c {
             '~' => out.push_str("~0"),
             '/' => out.push_str("~1"),

@@ -66,13 +66,20 @@ pub struct NormaliseRule {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NormaliserKind {
-    /// RFC 3339 / ISO 8601 timestamps; equal instants in different formats are equal, and
-    /// different instants are noise as long as both stay timestamps.
+    /// ISO 8601 / RFC 3339 timestamps (with or without a zone, `T` or space, any number of
+    /// fractional digits) and RFC 2822 / HTTP dates; under a rule also dates and epoch
+    /// numbers. Equal instants in different formats are equal, and different instants are
+    /// noise as long as both stay timestamps.
     Timestamp,
     Uuid,
     Jwt,
     /// Opaque random token (long base64/hex string).
     Token,
+    /// Seconds since the Unix epoch (a number, or a string of digits), only where a rule
+    /// declares it.
+    EpochS,
+    /// Milliseconds since the Unix epoch, only where a rule declares it.
+    EpochMs,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]

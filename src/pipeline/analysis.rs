@@ -40,10 +40,14 @@ pub enum Finding {
     AssertionFailed(Note),
     /// A rollback trigger observed on this exchange.
     Trigger(Note),
+    /// A `[compare]` rule that did not apply to the values it met (e.g. a `normalise` rule
+    /// whose normaliser recognised neither side): reported, never silently ignored.
+    RuleWarning(Note),
 }
 
 impl Finding {
-    /// `difference`, `suppressed`, `contract_violation`, `assertion_failed`, `trigger`.
+    /// `difference`, `suppressed`, `contract_violation`, `assertion_failed`, `trigger`,
+    /// `rule_warning`.
     pub fn kind(&self) -> &'static str {
         match self {
             Finding::Difference(_) => "difference",
@@ -51,15 +55,17 @@ impl Finding {
             Finding::ContractViolation(_) => "contract_violation",
             Finding::AssertionFailed(_) => "assertion_failed",
             Finding::Trigger(_) => "trigger",
+            Finding::RuleWarning(_) => "rule_warning",
         }
     }
 
     /// The note of a non-parity finding.
     pub fn note(&self) -> Option<&Note> {
         match self {
-            Finding::ContractViolation(n) | Finding::AssertionFailed(n) | Finding::Trigger(n) => {
-                Some(n)
-            }
+            Finding::ContractViolation(n)
+            | Finding::AssertionFailed(n)
+            | Finding::Trigger(n)
+            | Finding::RuleWarning(n) => Some(n),
             Finding::Difference(_) | Finding::Suppressed(_) => None,
         }
     }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Analysis, Analyzer, RouteKey, Suppressed};
+use super::{Analysis, Analyzer, Finding, Note, RouteKey, Suppressed};
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
 use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
@@ -127,10 +127,18 @@ impl Analyzer for ParityAnalyzer {
             Comparison {
                 differences: found,
                 suppressed: rule_noise,
+                warnings,
                 ..
             },
             baseline,
         ) = compare_with_secondary(primary, candidate, secondary, rules);
+        for w in warnings {
+            analysis.push(Finding::RuleWarning(Note {
+                analyzer: self.name().to_string(),
+                code: w.rule.clone(),
+                message: w.message(),
+            }));
+        }
         let mut suppressed: Vec<Suppressed> = rule_noise
             .into_iter()
             .map(|(difference, reason)| Suppressed {

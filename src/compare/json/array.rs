@@ -215,6 +215,7 @@ impl<'a> Walk<'a, '_> {
             rules: self.rules,
             path,
             out: &mut sub,
+            relation_budget: super::relations::MAX_OBJECTS,
         };
         walk.run(x, y);
         sub.differences.is_empty() && !sub.cut
