@@ -181,6 +181,20 @@ pub fn form_value(body: &[u8]) -> Value {
     Value::Object(map)
 }
 
+/// Where a failing keyword is in the source: `path` is relative to the compiled document,
+/// whose `$defs` are the OpenAPI document's `#/components/schemas` (or a plain schema's own
+/// `$defs`); anything else is under the operation's schema at `pointer` (`file#/...`).
+fn schema_path(pointer: &str, path: &str) -> String {
+    let file = pointer.split('#').next().unwrap_or("");
+    match path.strip_prefix("/$defs/") {
+        Some(rest) if pointer.contains("#/paths/") => {
+            format!("{file}#/components/schemas/{rest}")
+        }
+        Some(_) => format!("{file}#{path}"),
+        None => format!("{pointer}{path}"),
+    }
+}
+
 /// Validate `value`; schema paths are prefixed with `pointer`.
 pub fn validate(schema: &Compiled, value: &Value, pointer: &str, out: &mut Vec<Violation>) {
     if schema.validator.is_valid(value) {
@@ -195,7 +209,7 @@ pub fn validate(schema: &Compiled, value: &Value, pointer: &str, out: &mut Vec<V
         out.push(Violation {
             kind: ViolationKind::Schema,
             instance_path: e.instance_path().to_string(),
-            schema_path: format!("{pointer}{}", e.schema_path()),
+            schema_path: schema_path(pointer, &e.schema_path().to_string()),
             message: e.to_string(),
             masked_message: e.masked().to_string(),
         });

@@ -33,11 +33,11 @@ pub const MODEL_MAX: usize = 64;
 pub struct User {
     pub id: i64,
     pub username: String,
-    #[schemars(required)]
+    #[schemars(required, extend("type" = ["string", "null"]))]
     pub display_name: Option<String>,
     /// `online` once logged in, else `offline`.
     pub status: String,
-    #[schemars(required)]
+    #[schemars(required, extend("type" = ["string", "null"]))]
     pub profile_picture_url: Option<String>,
     #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
