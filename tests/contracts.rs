@@ -413,3 +413,44 @@ fn bad_contract_input_exits_2_naming_file_and_location() {
     assert_eq!(code, 0);
     assert!(stdout.contains("GET /t"), "{stdout}");
 }
+
+#[test]
+fn proxy_and_report_refuse_broken_contracts_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let contracts = dir.path().join("contracts");
+    std::fs::create_dir_all(&contracts).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        contracts.join("api.yaml"),
+        "openapi: 3.1.0\npaths:\n  /a:\n    get:\n      responses: {'200': {description: x\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nadmin_enabled = false\n[targets]\n\
+         p = { url = \"http://127.0.0.1:9\", role = \"primary\" }\n\
+         [contracts]\ndir = \"contracts\"\nfail_on = \"any\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config.display().to_string();
+    let (code, _, stderr) = cutover(&["proxy", "--config", &cfg]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("api.yaml:") && stderr.contains("YAML syntax error"),
+        "{stderr}"
+    );
+
+    // An unknown key in [contracts] is a config error naming file:line.
+    std::fs::write(
+        &config,
+        "[targets]\np = { url = \"http://127.0.0.1:9\", role = \"primary\" }\n\
+         [contracts]\ndir = \"contracts\"\nstrict = true\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, stderr) = cutover(&["proxy", "--config", &cfg]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cutover.toml:5:") && stderr.contains("strict"),
+        "{stderr}"
+    );
+}

@@ -221,3 +221,7 @@ impl Analyzer for ContractAnalyzer {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "contracts_tests.rs"]
+mod tests;
