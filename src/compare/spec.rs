@@ -116,7 +116,7 @@ fn default_min_exchanges() -> u64 {
     10
 }
 fn default_min_repeats() -> u64 {
-    3
+    2
 }
 
 impl RuleSpec {
