@@ -184,7 +184,10 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
         .iter()
         .find(|r| r.route == "POST /ai/query")
         .expect("route");
-    assert_eq!(query.baseline.as_ref().map(|b| b.source.as_str()), Some("secondary"));
+    assert_eq!(
+        query.baseline.as_ref().map(|b| b.source.as_str()),
+        Some("secondary")
+    );
 
     // Re-analysing the recording agrees, and a passing gate exits 0.
     let out = dir.path().join("again");
@@ -223,7 +226,10 @@ fn no_divergence_without_a_secondary_is_full_parity() {
         "{stdout}{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("verdict: PASS — 100.00% parity"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: PASS — 100.00% parity"),
+        "{stdout}"
+    );
     let report: Report =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
             .expect("parses");
@@ -251,7 +257,12 @@ fn no_divergence_without_a_secondary_is_full_parity() {
     // Every suppressed path says why.
     for r in &report.routes {
         for s in &r.suppressed {
-            assert!(!s.reasons.is_empty(), "{} {} without a reason", r.route, s.path);
+            assert!(
+                !s.reasons.is_empty(),
+                "{} {} without a reason",
+                r.route,
+                s.path
+            );
         }
     }
     let again = dir.path().join("again");

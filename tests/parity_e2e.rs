@@ -87,11 +87,14 @@ mirror_writes = true
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
-    let primary =
-        upstream(|_| async { json(serde_json::json!({"id": 1, "name": "ann"})) }).await;
+    let primary = upstream(|_| async { json(serde_json::json!({"id": 1, "name": "ann"})) }).await;
     let failing = || {
         upstream(|_| async {
-            full(500, "application/json", r#"{"detail":"Internal Server Error"}"#)
+            full(
+                500,
+                "application/json",
+                r#"{"detail":"Internal Server Error"}"#,
+            )
         })
     };
     let (candidate, secondary) = (failing().await, failing().await);
@@ -107,7 +110,11 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
                 .send()
                 .await
                 .expect("answer");
-            assert_eq!(r.status(), 200, "the client always gets the primary's answer");
+            assert_eq!(
+                r.status(),
+                200,
+                "the client always gets the primary's answer"
+            );
         }
     })
     .await;
@@ -133,18 +140,22 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
     assert_eq!((r.candidate_errors, r.candidate_5xx), (40, 40));
     let baseline = r.baseline.as_ref().expect("baseline section");
     assert_eq!(baseline.unhealthy, 40);
-    assert_eq!(baseline.unhealthy_pairs[0].reason, "primary 200 → secondary 500");
+    assert_eq!(
+        baseline.unhealthy_pairs[0].reason,
+        "primary 200 → secondary 500"
+    );
     let md = cutover::report::markdown::render(&report);
-    assert!(md.contains("`status` 200 → 500 in 40 of 40 exchanges"), "{md}");
+    assert!(
+        md.contains("`status` 200 → 500 in 40 of 40 exchanges"),
+        "{md}"
+    );
     assert!(md.contains("candidate errors: 40 (40 answered 5xx"), "{md}");
     assert!(md.contains("Unhealthy baseline"), "{md}");
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["routes"][0]["candidate_errors"], 40);
     assert_eq!(json["routes"][0]["baseline"]["unhealthy"], 40);
     assert!(
-        metrics.contains(
-            "cutover_candidate_errors_total{route=\"GET /users/me\",kind=\"5xx\"} 40"
-        ),
+        metrics.contains("cutover_candidate_errors_total{route=\"GET /users/me\",kind=\"5xx\"} 40"),
         "{metrics}"
     );
     assert!(
@@ -170,9 +181,7 @@ async fn each_status_pair_is_its_own_finding_5xx_first() {
         }
     };
     let answer = move |candidate: bool| {
-        move |s: Seen| async move {
-            full(status_of(&s.body, candidate), "application/json", "{}")
-        }
+        move |s: Seen| async move { full(status_of(&s.body, candidate), "application/json", "{}") }
     };
     let primary = upstream(answer(false)).await;
     let candidate = upstream(answer(true)).await;
@@ -206,7 +215,12 @@ async fn each_status_pair_is_its_own_finding_5xx_first() {
         .collect();
     assert_eq!(
         pairs,
-        [(200, 503, 1, 1), (201, 200, 6, 5), (409, 422, 4, 4), (422, 400, 2, 2)],
+        [
+            (200, 503, 1, 1),
+            (201, 200, 6, 5),
+            (409, 422, 4, 4),
+            (422, 400, 2, 2)
+        ],
         "{:?}",
         r.differences
     );

@@ -165,7 +165,13 @@ impl VolatileTable {
 
 /// The decision for a difference of `kind` at a path that changed on its own `changed`
 /// times in `repeats` usable repeats, on a route with `total` compared exchanges.
-pub fn decide(kind: DiffKind, changed: u64, repeats: u64, total: u64, spec: &NoiseSpec) -> Decision {
+pub fn decide(
+    kind: DiffKind,
+    changed: u64,
+    repeats: u64,
+    total: u64,
+    spec: &NoiseSpec,
+) -> Decision {
     if kind != DiffKind::ValueChanged || total < spec.min_exchanges || changed < spec.min_repeats {
         return Decision::Report;
     }

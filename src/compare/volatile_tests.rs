@@ -46,11 +46,17 @@ fn jitter_next_to_a_tracked_counter_is_evidence() {
     // The same question twice: latency jitters on both sides, remaining drops by one on both.
     let (p1, p2) = (answer(200, &query(23, 5)), answer(200, &query(37, 4)));
     let (c1, c2) = (answer(200, &query(12, 5)), answer(200, &query(30, 4)));
-    assert_eq!(volatile_path(&repeat(&p1, &c1, &p2, &c2)), Some("/latency_ms"));
+    assert_eq!(
+        volatile_path(&repeat(&p1, &c1, &p2, &c2)),
+        Some("/latency_ms")
+    );
     // An off-by-one candidate still moves in step (same delta): latency is still the noise,
     // and remaining is never learned.
     let (c1, c2) = (answer(200, &query(12, 4)), answer(200, &query(30, 3)));
-    assert_eq!(volatile_path(&repeat(&p1, &c1, &p2, &c2)), Some("/latency_ms"));
+    assert_eq!(
+        volatile_path(&repeat(&p1, &c1, &p2, &c2)),
+        Some("/latency_ms")
+    );
 }
 
 #[test]
@@ -72,7 +78,10 @@ fn status_or_shape_changes_make_a_repeat_unusable() {
     assert_eq!(repeat(&ok, &ok, &limited, &limited), Repeat::Unusable);
     // The candidate answered a different status to one of them.
     assert_eq!(repeat(&ok, &limited, &ok, &ok), Repeat::Unusable);
-    let other_shape = answer(200, r#"{"answer":"Sure.","latency_ms":"slow","remaining":1}"#);
+    let other_shape = answer(
+        200,
+        r#"{"answer":"Sure.","latency_ms":"slow","remaining":1}"#,
+    );
     assert_eq!(
         repeat(&ok, &ok, &other_shape, &other_shape),
         Repeat::Unusable
@@ -96,7 +105,10 @@ fn learning_needs_enough_repeats_and_exchanges_and_only_hides_value_changes() {
     t.total = 30;
     t.record(&r);
     // One repeat is no evidence (`min_repeats` = 2).
-    assert_eq!(t.decide(&d(DiffKind::ValueChanged), &spec), Decision::Report);
+    assert_eq!(
+        t.decide(&d(DiffKind::ValueChanged), &spec),
+        Decision::Report
+    );
     t.record(&r);
     t.record(&r);
     t.record(&Repeat::Unusable);
@@ -115,5 +127,8 @@ fn learning_needs_enough_repeats_and_exchanges_and_only_hides_value_changes() {
     assert_eq!(t.decide(&d(DiffKind::Missing), &spec), Decision::Report);
     // Too few exchanges on the route: nothing learned yet.
     t.total = 9;
-    assert_eq!(t.decide(&d(DiffKind::ValueChanged), &spec), Decision::Report);
+    assert_eq!(
+        t.decide(&d(DiffKind::ValueChanged), &spec),
+        Decision::Report
+    );
 }

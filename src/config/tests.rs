@@ -92,7 +92,9 @@ fn reference_config_is_valid() {
     let cfg = Config::parse(REFERENCE, "reference.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.routes.len(), 2);
     assert_eq!(
-        cfg.routes.lookup("/ai/query").and_then(|r| r.candidate.as_deref()),
+        cfg.routes
+            .lookup("/ai/query")
+            .and_then(|r| r.candidate.as_deref()),
         Some("ai")
     );
     assert!(

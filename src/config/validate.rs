@@ -7,9 +7,9 @@
 use std::ops::Range;
 
 use super::model::*;
-use toml::Spanned;
 use super::routes::{Route, RouteTable};
 use crate::compare::rules::{RuleError, Rules};
+use toml::Spanned;
 
 /// A validation problem: the byte range it points at, the key, the message.
 pub(crate) type Problem = (Range<usize>, String, String);

@@ -77,7 +77,10 @@ pub struct DiffKey {
 
 impl DiffKey {
     pub fn of(d: &Difference) -> DiffKey {
-        let code = |v: Option<&Value>| v.and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok());
+        let code = |v: Option<&Value>| {
+            v.and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+        };
         let status = match d.kind {
             DiffKind::Status => code(d.primary.as_ref()).zip(code(d.candidate.as_ref())),
             _ => None,
@@ -91,8 +94,7 @@ impl DiffKey {
 
     /// A status difference that changes class (2xx → 5xx, 4xx → 2xx): never noise.
     pub fn changes_status_class(&self) -> bool {
-        self.kind == DiffKind::Status
-            && self.status.is_none_or(|(p, c)| p / 100 != c / 100)
+        self.kind == DiffKind::Status && self.status.is_none_or(|(p, c)| p / 100 != c / 100)
     }
 }
 
@@ -347,7 +349,9 @@ impl RouteStats {
             *self.unhealthy_baseline.entry(why.to_string()).or_default() += 1;
         }
         let compared = analysis.verdict != Verdict::NotCompared;
-        if compared && outcomes.candidate.is_some() && outcomes.secondary.is_some()
+        if compared
+            && outcomes.candidate.is_some()
+            && outcomes.secondary.is_some()
             && analysis.unhealthy_baseline.is_none()
         {
             self.secondary_compared += 1;

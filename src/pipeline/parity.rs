@@ -245,9 +245,11 @@ fn baseline_health(primary: &Outcome, secondary: &Outcome) -> Health {
         return Health::Skip;
     };
     match &secondary.result {
-        OutcomeResult::Failure(f) => {
-            Health::Unhealthy(format!("primary {} → secondary {}", p.status, f.kind.as_str()))
-        }
+        OutcomeResult::Failure(f) => Health::Unhealthy(format!(
+            "primary {} → secondary {}",
+            p.status,
+            f.kind.as_str()
+        )),
         OutcomeResult::Response(s) if s.status / 100 != p.status / 100 => {
             Health::Unhealthy(format!("primary {} → secondary {}", p.status, s.status))
         }

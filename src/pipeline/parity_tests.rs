@@ -294,7 +294,10 @@ fn an_unhealthy_secondary_is_named_and_never_learned_from() {
             .differences()
             .map(|d| format!("{} {}", d.path, d.kind.as_str()))
             .collect();
-        assert!(counted.contains(&"status status".to_string()), "{counted:?}");
+        assert!(
+            counted.contains(&"status status".to_string()),
+            "{counted:?}"
+        );
         assert!(counted.contains(&"/id missing".to_string()), "{counted:?}");
         assert_eq!(an.suppressed().filter(|s| s.learned).count(), 0);
     }
@@ -365,10 +368,22 @@ fn without_a_secondary_volatility_is_learned_from_repeated_identical_requests() 
         &answer(10, 3),
         r#"{"answer":"Sure.","latency_ms":"slow","remaining":3}"#,
     );
-    assert_eq!(paths(&a.analyze(&ex).differences), ["/latency_ms type_changed"]);
+    assert_eq!(
+        paths(&a.analyze(&ex).differences),
+        ["/latency_ms type_changed"]
+    );
     // A counter the candidate gets wrong is never learned: it is state, not noise.
-    let ex = post("/auth/ask", r#"{"prompt":"x"}"#, "dan", &answer(1, 9), &answer(1, 8));
-    assert_eq!(paths(&a.analyze(&ex).differences), ["/remaining value_changed"]);
+    let ex = post(
+        "/auth/ask",
+        r#"{"prompt":"x"}"#,
+        "dan",
+        &answer(1, 9),
+        &answer(1, 8),
+    );
+    assert_eq!(
+        paths(&a.analyze(&ex).differences),
+        ["/remaining value_changed"]
+    );
 }
 
 #[test]
@@ -378,9 +393,17 @@ fn a_route_without_candidate_compares_primary_and_secondary() {
         "[[routes]]\nmatch = \"/auth/**\"",
     );
     let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.routes.lookup("/auth/me").map(|r| r.candidate.clone()), Some(None));
+    assert_eq!(
+        cfg.routes.lookup("/auth/me").map(|r| r.candidate.clone()),
+        Some(None)
+    );
     let a = Stage::new(&cfg);
-    let an = a.analyze(&exchange("/auth/me", r#"{"a":1}"#, None, Some(r#"{"a":2}"#)));
+    let an = a.analyze(&exchange(
+        "/auth/me",
+        r#"{"a":1}"#,
+        None,
+        Some(r#"{"a":2}"#),
+    ));
     assert_eq!(an.verdict, Verdict::Mismatch);
     assert_eq!(paths(&an.differences), ["/a value_changed"]);
     assert!(an.noise.is_empty());

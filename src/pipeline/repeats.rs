@@ -87,7 +87,12 @@ fn body_len(o: &Outcome) -> usize {
 
 impl RepeatCache {
     /// Remember `(primary, other)` as the latest answers to `key`; returns the previous ones.
-    pub fn swap(&mut self, key: u64, primary: &Outcome, other: &Outcome) -> Option<(Outcome, Outcome)> {
+    pub fn swap(
+        &mut self,
+        key: u64,
+        primary: &Outcome,
+        other: &Outcome,
+    ) -> Option<(Outcome, Outcome)> {
         let previous = self.entries.remove(&key).map(|e| {
             self.bytes -= e.bytes;
             (e.primary, e.other)

@@ -204,7 +204,8 @@ impl Shared {
             return Err(NotMirrored::BodyTooLarge);
         }
         // `base` counts the candidate; a route without one mirrors to the secondary alone.
-        let permits = base - u32::from(cfg.candidate.is_none()) + u32::from(self.secondary.is_some());
+        let permits =
+            base - u32::from(cfg.candidate.is_none()) + u32::from(self.secondary.is_some());
         match Arc::clone(&self.shadows).try_acquire_many_owned(permits) {
             Ok(p) => Ok((r, p)),
             Err(_) => Err(NotMirrored::Capacity),

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::compare::DiffKind;
 use crate::compare::noise::{Decision, NoiseCounts, decide};
-use crate::compare::volatile;
 use crate::compare::spec::NoiseSpec;
+use crate::compare::volatile;
 use crate::config::Config;
 use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
 use crate::pipeline::findings::FindingExample;
@@ -312,7 +312,9 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         .map(|(key, p)| PathReport {
             path: key.path.clone(),
             kind: key.kind,
-            status: key.status.map(|(primary, candidate)| StatusPair { primary, candidate }),
+            status: key
+                .status
+                .map(|(primary, candidate)| StatusPair { primary, candidate }),
             count: p.count,
             examples: p.examples.clone(),
         })
