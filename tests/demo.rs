@@ -17,6 +17,11 @@ use cutover::report::{Gate, Report};
 const ROUNDS: usize = 5;
 
 async fn run(divergences: Vec<Divergence>, out: &Path) -> demo::DemoOutcome {
+    run_with(divergences, out, true).await
+}
+
+/// A demo run, with or without the second monolith instance (the secondary).
+async fn run_with(divergences: Vec<Divergence>, out: &Path, secondary: bool) -> demo::DemoOutcome {
     let options = DemoOptions {
         divergences,
         workload: WorkloadOptions {
@@ -24,6 +29,7 @@ async fn run(divergences: Vec<Divergence>, out: &Path) -> demo::DemoOutcome {
             ..WorkloadOptions::default()
         },
         out: Some(out.to_path_buf()),
+        secondary,
         ..DemoOptions::default()
     };
     match demo::run(options).await {
@@ -54,10 +60,26 @@ fn flagged(report: &Report) -> BTreeSet<Effect> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_divergence_is_flagged_where_expected_and_nothing_else() {
+    check_catalogue(true).await;
+}
+
+/// Most teams run no second monolith: noise is then learned from the primary's repeated
+/// identical requests, and the catalogue must hold all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_divergence_is_flagged_without_a_secondary() {
+    check_catalogue(false).await;
+}
+
+async fn check_catalogue(secondary: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut problems = Vec::new();
     for info in catalogue() {
-        let outcome = run(vec![info.divergence], &dir.path().join(info.name)).await;
+        let outcome = run_with(
+            vec![info.divergence],
+            &dir.path().join(info.name),
+            secondary,
+        )
+        .await;
         let mut got = flagged(&outcome.report);
         // This is the parity truth set. A latency gate needs only 10 samples, so on a loaded
         // machine (tests run in parallel) it can fire on a route the divergence never
@@ -158,6 +180,16 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
     assert!(reason("GET /ai/status", "/reset_at").contains("timestamp"));
     assert!(reason("POST /ai/query", "/latency_ms").contains("learned noise"));
     assert!(reason("GET /auth/me", "header:x-request-id").contains("x-request-id"));
+    // With a secondary, learned noise is decided against it.
+    let query = report
+        .routes
+        .iter()
+        .find(|r| r.route == "POST /ai/query")
+        .expect("route");
+    assert_eq!(
+        query.baseline.as_ref().map(|b| b.source.as_str()),
+        Some("secondary")
+    );
 
     // Conformance next to parity: every mirrored route is covered and both sides conform.
     let c = report.totals.contracts.as_ref().expect("contracts checked");
@@ -182,6 +214,82 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
         "{stdout}{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+}
+
+/// `cutover demo --no-divergences --no-secondary --gate`: 100 % parity and exit 0, every
+/// suppression explained — `latency_ms` by what the primary's repeated identical queries
+/// showed — and re-analysing the recording reaches the same verdict.
+#[test]
+fn no_divergence_without_a_secondary_is_full_parity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("demo");
+    let run = cutover_cmd(&[
+        "demo",
+        "--no-divergences",
+        "--no-secondary",
+        "--gate",
+        "--rounds",
+        &ROUNDS.to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("verdict: PASS — 100.00% parity"),
+        "{stdout}"
+    );
+    let report: Report =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+            .expect("parses");
+    assert_eq!(report.totals.parity, 1.0);
+    let query = report
+        .routes
+        .iter()
+        .find(|r| r.route == "POST /ai/query")
+        .expect("route");
+    let baseline = query.baseline.as_ref().expect("baseline");
+    assert_eq!(baseline.source, "primary");
+    assert!(baseline.repeats >= 3, "{baseline:?}");
+    let latency = query
+        .suppressed
+        .iter()
+        .find(|s| s.path == "/latency_ms")
+        .expect("latency_ms suppressed");
+    assert!(
+        latency
+            .reasons
+            .iter()
+            .all(|r| r.reason.starts_with("volatile on the primary")),
+        "{latency:?}"
+    );
+    // Every suppressed path says why.
+    for r in &report.routes {
+        for s in &r.suppressed {
+            assert!(
+                !s.reasons.is_empty(),
+                "{} {} without a reason",
+                r.route,
+                s.path
+            );
+        }
+    }
+    let again = dir.path().join("again");
+    let run = cutover_cmd(&[
+        "report",
+        "--from",
+        &out.join("recording.jsonl").display().to_string(),
+        "--out",
+        &again.display().to_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
 }
 

@@ -33,7 +33,8 @@ pub struct DemoArgs {
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Do not start a second monolith instance (noise is then handled by normalisers only).
+    /// Do not start a second monolith instance (noise is then learned from the primary's
+    /// repeated identical requests, on top of the normalisers).
     #[arg(long)]
     pub no_secondary: bool,
     /// Exit with status 1 when a gate fails (parity, latency, error rate), as `cutover

@@ -180,17 +180,27 @@ fn failure_hint(r: &crate::report::model::RouteReport) -> String {
         .differences
         .iter()
         .take(3)
-        .map(|d| {
-            format!(
+        .map(|d| match d.status {
+            Some(s) => format!("status {}→{} ×{}", s.primary, s.candidate, d.count),
+            None => format!(
                 "{} {}",
                 crate::report::markdown::display_path(&d.path),
                 d.kind.as_str()
-            )
+            ),
         })
         .collect();
     let mut parts = Vec::new();
     if !diffs.is_empty() {
         parts.push(diffs.join(", "));
+    }
+    if r.candidate_errors > 0 {
+        parts.push(format!(
+            "candidate errors {} ({} × 5xx)",
+            r.candidate_errors, r.candidate_5xx
+        ));
+    }
+    if let Some(b) = r.baseline.as_ref().filter(|b| b.unhealthy > 0) {
+        parts.push(format!("unhealthy baseline on {} exchanges", b.unhealthy));
     }
     for g in r.gates.iter().filter(|g| g.fired) {
         match g.gate {

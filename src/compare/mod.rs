@@ -11,6 +11,7 @@ pub mod path;
 pub mod rules;
 pub mod spec;
 pub mod value;
+pub mod volatile;
 
 mod body;
 mod headers;
@@ -168,6 +169,14 @@ pub enum Reason {
     Tolerance(String),
     /// Learned from the secondary (Diffy's method).
     LearnedNoise { r: u64, n: u64, total: u64 },
+    /// Learned from the primary itself, without a secondary: the path changed on its own
+    /// between repeated identical requests `changed` times (out of `repeats` usable repeats
+    /// on the route, `total` exchanges compared); see [`volatile`].
+    Volatile {
+        changed: u64,
+        repeats: u64,
+        total: u64,
+    },
     /// More suppressed differences than [`MAX_SUPPRESSED`].
     Omitted(usize),
 }
@@ -191,6 +200,15 @@ impl fmt::Display for Reason {
             Reason::LearnedNoise { r, n, total } => {
                 write!(f, "learned noise: r={r} n={n} T={total}")
             }
+            Reason::Volatile {
+                changed,
+                repeats,
+                total,
+            } => write!(
+                f,
+                "volatile on the primary: changed on its own between identical requests \
+                 {changed} times in {repeats} repeats (rest of the answer equal), T={total}"
+            ),
             Reason::Omitted(k) => write!(f, "{k} more suppressed differences not listed"),
         }
     }

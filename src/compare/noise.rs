@@ -7,10 +7,17 @@
 //! never hides a `type_changed` on the same path. [`decide`] works online (counts so far)
 //! and offline (final counts, as a report recomputes them). Owns no clock, no I/O.
 //!
+//! Three guards keep failures from hiding as noise: nothing is learned before
+//! `min_exchanges` exchanges (T) were compared on the route; a status difference that
+//! changes class (2xx → 5xx, 4xx → 2xx, ...) is never noise ([`changes_status_class`]);
+//! and status differences are counted per status pair ([`noise_path`]), so a secondary's
+//! `200 → 500` never learns away a candidate's `201 → 200`.
+//!
 //! A table holds at most [`MAX_NOISE_KEYS`] `(path, kind)` entries (plus one fold per kind):
 //! paths past it, or longer than [`MAX_NOISE_PATH_BYTES`], are counted together under
 //! ([`OTHER_PATHS`], kind), so bodies with ever-new keys cannot grow it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -43,9 +50,35 @@ pub enum Decision {
     Noise(Reason),
 }
 
-/// Diffy's decision over counts. `total` is T, the exchanges compared on the route.
+/// The class (1 for 1xx … 5 for 5xx) of a status value.
+pub fn status_class(v: Option<&serde_json::Value>) -> Option<u64> {
+    v.and_then(serde_json::Value::as_u64).map(|s| s / 100)
+}
+
+/// A status difference whose class changes (2xx → 4xx/5xx and back): never noise,
+/// whatever a baseline says.
+pub fn changes_status_class(d: &Difference) -> bool {
+    d.kind == DiffKind::Status
+        && status_class(d.primary.as_ref()) != status_class(d.candidate.as_ref())
+}
+
+/// The path a difference is counted under: a status difference by its pair
+/// (`status 201→200`), so each pair is learned and reported on its own; anything else by
+/// its path.
+pub fn noise_path(d: &Difference) -> Cow<'_, str> {
+    match (d.kind, d.primary.as_ref(), d.candidate.as_ref()) {
+        (DiffKind::Status, Some(p), Some(c)) => Cow::Owned(format!("status {p}→{c}")),
+        _ => Cow::Borrowed(&d.path),
+    }
+}
+
+/// Diffy's decision over counts. `total` is T, the exchanges compared on the route; below
+/// `spec.min_exchanges` nothing is noise yet.
 pub fn decide(counts: NoiseCounts, total: u64, spec: &NoiseSpec) -> Decision {
     let NoiseCounts { r, n } = counts;
+    if total < spec.min_exchanges {
+        return Decision::Report;
+    }
     let noise = Decision::Noise(Reason::LearnedNoise { r, n, total });
     if r <= n {
         return noise;
@@ -80,7 +113,7 @@ impl NoiseTable {
     ) {
         self.total += 1;
         let keys = |ds: &mut dyn Iterator<Item = &'d Difference>| -> BTreeSet<(String, DiffKind)> {
-            ds.map(|d| (d.path.clone(), d.kind)).collect()
+            ds.map(|d| (noise_path(d).into_owned(), d.kind)).collect()
         };
         let candidate = keys(&mut candidate.into_iter());
         let secondary = keys(&mut secondary.into_iter());
@@ -123,9 +156,13 @@ impl NoiseTable {
             .unwrap_or_default()
     }
 
-    /// Decide for one difference with the counts so far.
+    /// Decide for one difference with the counts so far (a status class change is always
+    /// reported).
     pub fn decide(&self, d: &Difference, spec: &NoiseSpec) -> Decision {
-        decide(self.counts(&d.path, d.kind), self.total, spec)
+        if changes_status_class(d) {
+            return Decision::Report;
+        }
+        decide(self.counts(&noise_path(d), d.kind), self.total, spec)
     }
 
     /// Every `(path, kind)` with its final decision (for reports).
@@ -244,6 +281,71 @@ mod tests {
             decide(NoiseCounts { r: 1, n: 0 }, 1_000_000, &spec),
             Decision::Noise(_)
         ));
+    }
+
+    #[test]
+    fn too_few_exchanges_learn_nothing() {
+        let spec = NoiseSpec::default();
+        // The blind spot seen on a real service: one exchange, both sides differing.
+        assert_eq!(
+            decide(NoiseCounts { r: 1, n: 1 }, 1, &spec),
+            Decision::Report
+        );
+        assert_eq!(
+            decide(NoiseCounts { r: 9, n: 9 }, 9, &spec),
+            Decision::Report
+        );
+        assert!(matches!(
+            decide(NoiseCounts { r: 10, n: 10 }, 10, &spec),
+            Decision::Noise(_)
+        ));
+        let strict = NoiseSpec {
+            min_exchanges: 50,
+            ..NoiseSpec::default()
+        };
+        assert_eq!(
+            decide(NoiseCounts { r: 10, n: 10 }, 10, &strict),
+            Decision::Report
+        );
+    }
+
+    fn status(p: u16, c: u16) -> Difference {
+        Difference {
+            path: "status".into(),
+            kind: DiffKind::Status,
+            primary: Some(p.into()),
+            candidate: Some(c.into()),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn a_status_class_change_is_never_noise_and_pairs_count_apart() {
+        let spec = NoiseSpec::default();
+        let mut t = NoiseTable::default();
+        // The secondary fails exactly like the candidate on every exchange.
+        for _ in 0..100 {
+            t.record(&[status(200, 500)], &[status(200, 500)]);
+        }
+        assert_eq!(t.decide(&status(200, 500), &spec), Decision::Report);
+        assert!(changes_status_class(&status(201, 500)));
+        assert!(changes_status_class(&status(404, 200)));
+        assert!(!changes_status_class(&status(201, 200)));
+        // Same class: Diffy decides, per pair.
+        for _ in 0..20 {
+            t.record(&[status(201, 200)], &[status(201, 200)]);
+        }
+        assert!(matches!(
+            t.decide(&status(201, 200), &spec),
+            Decision::Noise(_)
+        ));
+        assert_eq!(
+            t.counts("status 409→422", DiffKind::Status),
+            NoiseCounts::default()
+        );
+        t.record(&[status(409, 422)], &[]);
+        assert_eq!(t.decide(&status(409, 422), &spec), Decision::Report);
+        assert_eq!(noise_path(&status(409, 422)), "status 409→422");
     }
 
     #[test]

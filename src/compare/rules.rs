@@ -138,6 +138,13 @@ impl Rules {
                 )));
             }
         }
+        if noise.min_repeats == 0 {
+            return Err(RuleError::BadNoise(
+                "`min_repeats` must be at least 1 (one repeated request proves nothing \
+                 when it is zero)"
+                    .into(),
+            ));
+        }
         rules.noise = noise.clone();
         Ok(rules)
     }

@@ -27,7 +27,8 @@ pub struct RuleSpec {
     /// Named normalisers applied to values at paths (on top of the automatic detection).
     #[serde(default)]
     pub normalise: Vec<NormaliseRule>,
-    /// Learned-noise thresholds (used when a secondary target is configured).
+    /// Learned-noise thresholds: Diffy's r/n rule with a secondary, volatility learned from
+    /// the primary's repeated identical requests without one.
     #[serde(default)]
     pub noise: NoiseSpec,
 }
@@ -91,6 +92,14 @@ pub struct NoiseSpec {
     /// ... and |r-n|/total exceeds this percentage.
     #[serde(default = "default_absolute_pct")]
     pub absolute_threshold_pct: f64,
+    /// Nothing is learned as noise on a route before this many exchanges were compared
+    /// against a healthy baseline there (T): `r=1 n=1 T=1` is no evidence.
+    #[serde(default = "default_min_exchanges")]
+    pub min_exchanges: u64,
+    /// Without a secondary: a path is volatile on the primary only after this many repeated
+    /// identical requests showed it changing on its own (see `compare::volatile`).
+    #[serde(default = "default_min_repeats")]
+    pub min_repeats: u64,
 }
 
 impl Default for NoiseSpec {
@@ -98,6 +107,8 @@ impl Default for NoiseSpec {
         NoiseSpec {
             relative_threshold_pct: default_relative_pct(),
             absolute_threshold_pct: default_absolute_pct(),
+            min_exchanges: default_min_exchanges(),
+            min_repeats: default_min_repeats(),
         }
     }
 }
@@ -107,6 +118,12 @@ fn default_relative_pct() -> f64 {
 }
 fn default_absolute_pct() -> f64 {
     0.03
+}
+fn default_min_exchanges() -> u64 {
+    10
+}
+fn default_min_repeats() -> u64 {
+    2
 }
 
 impl RuleSpec {

@@ -183,8 +183,11 @@ pub struct RouteConfig {
     /// Path glob: `*` one segment, `**` any depth (`/auth/**`). First match wins.
     #[serde(rename = "match")]
     pub pattern: Spanned<String>,
-    /// Target name (role candidate) that receives copies.
-    pub candidate: Spanned<String>,
+    /// Target name (role candidate) that receives copies. Optional: a route without one is
+    /// mirrored to the secondary alone (an A/A parity check before any candidate exists),
+    /// which then requires a target with role = "secondary".
+    #[serde(default)]
+    pub candidate: Option<Spanned<String>>,
     /// Fraction of matching requests mirrored, 0.0–1.0.
     #[serde(default = "one_spanned")]
     pub sample: Spanned<f64>,

@@ -11,8 +11,8 @@ pub struct Route {
     /// The glob as written (`/auth/**`).
     pub pattern: String,
     matcher: GlobMatcher,
-    /// Candidate target name.
-    pub candidate: String,
+    /// Candidate target name; `None`: mirrored to the secondary alone (A/A).
+    pub candidate: Option<String>,
     pub sample: f64,
     pub mirror_writes: bool,
     pub parity_threshold: f64,
@@ -33,7 +33,7 @@ impl Route {
         Ok(Route {
             matcher: glob.compile_matcher(),
             pattern,
-            candidate: cfg.candidate.get_ref().clone(),
+            candidate: cfg.candidate.as_ref().map(|c| c.get_ref().clone()),
             sample: *cfg.sample.get_ref(),
             mirror_writes: cfg.mirror_writes,
             parity_threshold: *cfg.parity_threshold.get_ref(),

@@ -35,7 +35,7 @@ fn parses_roles_routes_and_defaults() {
     assert_eq!(cfg.file.proxy.shadow_timeout_ms, 5_000);
     assert_eq!(cfg.file.triggers.p95_ms, 300.0);
     let route = cfg.routes.lookup("/auth/users/17").expect("route");
-    assert_eq!(route.candidate, "auth");
+    assert_eq!(route.candidate.as_deref(), Some("auth"));
     assert_eq!(route.sample, 0.5);
     assert_eq!(route.rules.ignore, vec!["/access_token".to_string()]);
     assert!(route.mirrors_method("GET"));
@@ -92,7 +92,9 @@ fn reference_config_is_valid() {
     let cfg = Config::parse(REFERENCE, "reference.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.routes.len(), 2);
     assert_eq!(
-        cfg.routes.lookup("/ai/query").map(|r| r.candidate.as_str()),
+        cfg.routes
+            .lookup("/ai/query")
+            .and_then(|r| r.candidate.as_deref()),
         Some("ai")
     );
     assert!(

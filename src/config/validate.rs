@@ -9,6 +9,7 @@ use std::ops::Range;
 use super::model::*;
 use super::routes::{Route, RouteTable};
 use crate::compare::rules::{RuleError, Rules};
+use toml::Spanned;
 
 /// A validation problem: the byte range it points at, the key, the message.
 pub(crate) type Problem = (Range<usize>, String, String);
@@ -72,41 +73,19 @@ impl ConfigFile {
         let mut routes = Vec::new();
         for (i, r) in self.routes.iter().enumerate() {
             let key = |k: &str| format!("routes[{i}].{k}");
-            let cand = r.candidate.get_ref();
-            match self.targets.get(cand) {
-                None => {
-                    let known: Vec<&str> = self.targets.keys().map(|s| s.as_str()).collect();
-                    return Err((
-                        r.candidate.span(),
-                        key("candidate"),
-                        format!("no target named `{cand}` (targets: {})", known.join(", ")),
-                    ));
-                }
-                Some(t) if t.role != Role::Candidate => {
-                    return Err((
-                        r.candidate.span(),
-                        key("candidate"),
-                        format!(
-                            "target `{cand}` is not a candidate (its role is {:?})",
-                            t.role
-                        ),
-                    ));
-                }
-                Some(_) => {}
+            if let Some(candidate) = &r.candidate {
+                check_candidate(self, candidate, &key)?;
+            } else if secondaries.is_empty() {
+                return Err((
+                    r.pattern.span(),
+                    key("candidate"),
+                    "this route names no candidate and there is no target with role = \
+                     \"secondary\" to mirror it to; name a candidate, or add a secondary \
+                     for an A/A check"
+                        .into(),
+                ));
             }
-            for (field, v) in [
-                ("sample", &r.sample),
-                ("parity_threshold", &r.parity_threshold),
-            ] {
-                let x = *v.get_ref();
-                if !(0.0..=1.0).contains(&x) {
-                    return Err((
-                        v.span(),
-                        key(field),
-                        format!("must be between 0.0 and 1.0, got {x}"),
-                    ));
-                }
-            }
+            check_route_ranges(r, &key)?;
             let rules = self.compare.merged(&r.compare);
             Rules::compile(&rules).map_err(|e| rule_problem(key("compare"), e))?;
             let route = Route::new(r, rules).map_err(|m| (r.pattern.span(), key("match"), m))?;
@@ -144,6 +123,52 @@ impl ConfigFile {
         super::connections::validate(&self.proxy, text)?;
         Ok(RouteTable::new(routes))
     }
+}
+
+/// A route's candidate names a target with role candidate.
+fn check_candidate(
+    file: &ConfigFile,
+    candidate: &Spanned<String>,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), Problem> {
+    let cand = candidate.get_ref();
+    match file.targets.get(cand) {
+        None => {
+            let known: Vec<&str> = file.targets.keys().map(|s| s.as_str()).collect();
+            Err((
+                candidate.span(),
+                key("candidate"),
+                format!("no target named `{cand}` (targets: {})", known.join(", ")),
+            ))
+        }
+        Some(t) if t.role != Role::Candidate => Err((
+            candidate.span(),
+            key("candidate"),
+            format!(
+                "target `{cand}` is not a candidate (its role is {:?})",
+                t.role
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `sample` and `parity_threshold` are fractions.
+fn check_route_ranges(r: &RouteConfig, key: &dyn Fn(&str) -> String) -> Result<(), Problem> {
+    for (field, v) in [
+        ("sample", &r.sample),
+        ("parity_threshold", &r.parity_threshold),
+    ] {
+        let x = *v.get_ref();
+        if !(0.0..=1.0).contains(&x) {
+            return Err((
+                v.span(),
+                key(field),
+                format!("must be between 0.0 and 1.0, got {x}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where `key = ...` is written inside `[section]` (start of the file when not found).

@@ -6,7 +6,8 @@
 //! Every divergence in the reference catalogue has its trigger here: admins and non-admins on
 //! the AI routes, a case variant of an admin name, users without a display name, too-long
 //! display names, missing users, cookie-only authentication, repeated logins for latency
-//! statistics, and enough AI queries to run into the rate limit.
+//! statistics, enough AI queries to run into the rate limit, and a repeated identical query
+//! (what volatility is learned from when no secondary runs).
 
 use std::time::Duration;
 
@@ -287,6 +288,9 @@ pub async fn run(
             d.get("/ai/status", u.token.as_deref()).await;
             d.ai(u, i, false).await;
         }
+        // carol asks the same question again (a double submit): an identical request, from
+        // which the analysis learns what changes on its own without a secondary.
+        d.ai(&carol, i, false).await;
         d.ai(&alice, i, true).await;
 
         // Monolith-only routes (not mirrored).

@@ -64,21 +64,42 @@ impl Default for Aggregate {
     }
 }
 
-/// A differing place: JSON path (or `status`, `header:x`, ...) and kind.
+/// A differing place: JSON path (or `status`, `header:x`, ...) and kind; a status
+/// difference also by its pair, so `201 → 200` and `409 → 422` are counted apart.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DiffKey {
     pub path: String,
     pub kind: DiffKind,
+    /// `(primary, other)` statuses of a `status` difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<(u16, u16)>,
 }
 
 impl DiffKey {
     pub fn of(d: &Difference) -> DiffKey {
+        let code = |v: Option<&Value>| {
+            v.and_then(Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+        };
+        let status = match d.kind {
+            DiffKind::Status => code(d.primary.as_ref()).zip(code(d.candidate.as_ref())),
+            _ => None,
+        };
         DiffKey {
             path: d.path.clone(),
             kind: d.kind,
+            status,
         }
     }
+
+    /// A status difference that changes class (2xx → 5xx, 4xx → 2xx): never noise.
+    pub fn changes_status_class(&self) -> bool {
+        self.kind == DiffKind::Status && self.status.is_none_or(|(p, c)| p / 100 != c / 100)
+    }
 }
+
+/// Distinct `primary → secondary` descriptions kept per route for unhealthy baselines.
+pub const MAX_UNHEALTHY_KINDS: usize = 16;
 
 #[derive(Debug, Default, Clone)]
 pub struct RouteStats {
@@ -115,8 +136,20 @@ pub struct RouteStats {
     pub suppressed: BTreeMap<String, SuppressedStats>,
     /// Primary ≠ secondary counts per path and kind (learned noise, `n` in Diffy's terms).
     pub noise: BTreeMap<DiffKey, u64>,
-    /// Exchanges compared against a secondary.
+    /// Exchanges compared against a healthy secondary (Diffy's T).
     pub secondary_compared: u64,
+    /// Exchanges whose secondary answered another status class than the primary, or
+    /// failed: not learned from, per `primary 200 → secondary 500` (bounded; `other`).
+    pub unhealthy_baseline: BTreeMap<String, u64>,
+    /// Exchanges compared without a healthy secondary (the T of volatility learning).
+    pub self_compared: u64,
+    /// Of those: repeats of an earlier identical request that were comparable.
+    pub repeats: u64,
+    /// Per JSON path: repeats that showed it changing on its own (bounded by
+    /// [`MAX_DIFF_KEYS`]; further paths are not counted, never folded).
+    pub volatile: BTreeMap<String, u64>,
+    /// Exchanges compared primary vs secondary because the route names no candidate (A/A).
+    pub secondary_only: u64,
     /// How many exchanges showed exactly this set of (counted or learned-noise) differences,
     /// as indexes into `keys` (read with [`RouteStats::signatures`]). Bounded: past
     /// [`MAX_SIGNATURES`] distinct sets, or for sets over [`MAX_SIGNATURE_KEYS`], exchanges
@@ -220,7 +253,16 @@ impl RouteStats {
         if is_error(&outcomes.primary) {
             self.primary_errors += 1;
         }
-        if let Some(candidate) = &outcomes.candidate {
+        // The compared side: the candidate, or the secondary on an A/A route.
+        let other = match (&outcomes.candidate, &outcomes.secondary) {
+            (Some(c), _) => Some(c),
+            (None, Some(s)) if analysis.verdict != Verdict::NotCompared => {
+                self.secondary_only += 1;
+                Some(s)
+            }
+            _ => None,
+        };
+        if let Some(candidate) = other {
             self.candidate_requests += 1;
             self.primary_paired += 1;
             if is_error(&outcomes.primary) {
@@ -301,8 +343,35 @@ impl RouteStats {
                 };
             *entry.reasons.entry(reason.to_string()).or_default() += 1;
         }
-        if outcomes.secondary.is_some() {
+        if let Some(why) = &analysis.unhealthy_baseline {
+            let why = if self.unhealthy_baseline.len() >= MAX_UNHEALTHY_KINDS
+                && !self.unhealthy_baseline.contains_key(why)
+            {
+                "other"
+            } else {
+                why.as_str()
+            };
+            *self.unhealthy_baseline.entry(why.to_string()).or_default() += 1;
+        }
+        let compared = analysis.verdict != Verdict::NotCompared;
+        if compared
+            && outcomes.candidate.is_some()
+            && outcomes.secondary.is_some()
+            && analysis.unhealthy_baseline.is_none()
+        {
             self.secondary_compared += 1;
+        } else if compared {
+            self.self_compared += 1;
+        }
+        if analysis.repeat {
+            self.repeats += 1;
+        }
+        if let Some(d) = &analysis.volatile {
+            if let Some(n) = self.volatile.get_mut(&d.path) {
+                *n += 1;
+            } else if self.volatile.len() < MAX_DIFF_KEYS && d.path.len() <= MAX_PATH_BYTES {
+                self.volatile.insert(d.path.clone(), 1);
+            }
         }
         let mut seen = Vec::with_capacity(analysis.noise.len());
         for d in &analysis.noise {
@@ -361,6 +430,7 @@ fn bounded_key<V>(map: &BTreeMap<DiffKey, V>, key: DiffKey) -> DiffKey {
         DiffKey {
             path: OTHER_PATHS.to_string(),
             kind: key.kind,
+            status: None,
         }
     }
 }

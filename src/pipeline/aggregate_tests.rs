@@ -137,6 +137,7 @@ fn per_route_maps_are_bounded_by_hostile_bodies() {
         let other = DiffKey {
             path: OTHER_PATHS.into(),
             kind,
+            status: None,
         };
         assert!(r.differences[&other].count <= n as u64);
     }

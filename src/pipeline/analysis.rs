@@ -27,6 +27,18 @@ pub struct Analysis {
     /// Contract checks of the request and each answer (empty without `[contracts]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contracts: Vec<super::contracts::SideCheck>,
+    /// The secondary could not serve as a baseline for this exchange (it answered another
+    /// status class than the primary, or failed): `primary 200 → secondary 500`. Nothing was
+    /// learned from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_baseline: Option<String>,
+    /// Without a healthy secondary: this exchange repeated an earlier identical request and
+    /// the two primary answers were comparable (`compare::volatile`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
+    /// ... and this path changed on its own between them (evidence of volatility).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Difference>,
 }
 
 /// One typed finding about an exchange.
@@ -117,6 +129,9 @@ impl Analysis {
             findings: Vec::new(),
             noise: Vec::new(),
             contracts: Vec::new(),
+            unhealthy_baseline: None,
+            repeat: false,
+            volatile: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod findings;
 pub mod gates;
 pub mod latency;
 pub mod parity;
+pub mod repeats;
 pub mod route;
 
 use std::sync::atomic::{AtomicU64, Ordering};

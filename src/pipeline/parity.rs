@@ -1,26 +1,36 @@
 //! The parity analyzer: plugs the `compare` engine into the pipeline.
 //!
 //! Owns the per-exchange glue: which rules apply (the first `[[routes]]` entry matching the
-//! request path, else the global `[compare]`) and the learned-noise state (one
-//! [`NoiseTable`] per [`RouteKey`], behind a `Mutex` because [`Analyzer::analyze`] takes
-//! `&self`). Grouping happened before ([`super::Analyzers`]); the noise map is keyed by the
+//! request path, else the global `[compare]`), the compared pair (primary vs candidate, or
+//! primary vs secondary on a route with no candidate: an A/A check), and the learned-noise
+//! state (one [`NoiseTable`] and one [`VolatileTable`] per [`RouteKey`], behind a `Mutex`
+//! because [`Analyzer::analyze`] takes `&self`). With a healthy secondary, Diffy's r/n rule
+//! decides; a secondary that answers another status class than the primary (or fails) is an
+//! unhealthy baseline: counted on the analysis, never learned from. Without a healthy
+//! secondary, volatility is learned from the primary's repeated identical requests
+//! (`compare::volatile`, previous answers kept in a bounded [`RepeatCache`]). Grouping happened before ([`super::Analyzers`]); the noise map is keyed by the
 //! grouper's routes, so it holds at most `max_routes` + 1 (overflow) rows. It never formats
 //! reports and never does I/O; reports recompute final noise decisions from [`ParityAnalyzer::noise`].
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::repeats::{self, RepeatCache};
 use super::{Analysis, Analyzer, Finding, Note, RouteKey, Suppressed};
 use crate::compare::noise::{Decision, NoiseCounts, NoiseTable};
 use crate::compare::spec::NoiseSpec;
+use crate::compare::volatile::{self, Answers, Repeat, VolatileTable};
 use crate::compare::{Comparison, DiffKind, RuleError, Rules, compare_with_secondary};
 use crate::config::{Config, Route};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Outcome, OutcomeResult};
 
 /// Learned noise for one report row, with the thresholds that apply to it.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RouteNoise {
+    /// Diffy's counts against a healthy secondary.
     pub table: NoiseTable,
+    /// Without one: volatility learned from the primary's repeated identical requests.
+    pub volatile: VolatileTable,
     pub spec: NoiseSpec,
 }
 
@@ -43,6 +53,8 @@ pub struct ParityAnalyzer {
     /// `[grouping] max_routes`: the noise map never holds more rows (plus the overflow).
     max_routes: usize,
     noise: Mutex<BTreeMap<RouteKey, RouteNoise>>,
+    /// The last answers per distinct request (bounded), for volatility without a secondary.
+    repeats: Mutex<RepeatCache>,
 }
 
 impl ParityAnalyzer {
@@ -59,6 +71,7 @@ impl ParityAnalyzer {
             routes,
             max_routes: config.file.grouping.limits().max_routes,
             noise: Mutex::new(BTreeMap::new()),
+            repeats: Mutex::new(RepeatCache::default()),
         })
     }
 
@@ -83,6 +96,7 @@ impl ParityAnalyzer {
             routes,
             max_routes: config.file.grouping.limits().max_routes,
             noise: Mutex::new(BTreeMap::new()),
+            repeats: Mutex::new(RepeatCache::default()),
         };
         (analyzer, errors)
     }
@@ -111,18 +125,22 @@ impl Analyzer for ParityAnalyzer {
     }
 
     fn analyze(&self, route: &RouteKey, exchange: &Exchange, analysis: &mut Analysis) {
-        let request = &exchange.request;
-        let Some(candidate) = &exchange.outcomes.candidate else {
-            return;
-        };
         if exchange.client_aborted() {
             // The client left before the primary answered: not the candidate's fault.
             return;
         }
+        let outcomes = &exchange.outcomes;
+        // The compared pair: primary vs candidate, or primary vs secondary on a route that
+        // names no candidate (an A/A check; no baseline then).
+        let (other, secondary) = match (&outcomes.candidate, &outcomes.secondary) {
+            (Some(c), s) => (c, s.as_ref()),
+            (None, Some(s)) => (s, None),
+            (None, None) => return,
+        };
+        let request = &exchange.request;
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);
-        let primary = &exchange.outcomes.primary;
-        let secondary = exchange.outcomes.secondary.as_ref();
+        let primary = &outcomes.primary;
         let (
             Comparison {
                 differences: found,
@@ -131,7 +149,7 @@ impl Analyzer for ParityAnalyzer {
                 ..
             },
             baseline,
-        ) = compare_with_secondary(primary, candidate, secondary, rules);
+        ) = compare_with_secondary(primary, other, secondary, rules);
         for w in warnings {
             analysis.push(Finding::RuleWarning(Note {
                 analyzer: self.name().to_string(),
@@ -147,41 +165,103 @@ impl Analyzer for ParityAnalyzer {
                 learned: false,
             })
             .collect();
-        let (differences, noise) = match baseline {
-            None => (found, Vec::new()),
-            Some(baseline) => {
-                let baseline = baseline.differences;
-                let mut kept = Vec::with_capacity(found.len());
-                let mut guard = match self.noise.lock() {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                // Keyed by the grouper's (capped) routes; the guard keeps it so should another
-                // grouping ever hand out more.
-                let key = if guard.len() > self.max_routes && !guard.contains_key(route) {
-                    RouteKey::overflow()
-                } else {
-                    route.clone()
-                };
-                let entry = guard.entry(key).or_insert_with(|| RouteNoise {
-                    table: NoiseTable::default(),
-                    spec: rules.noise.clone(),
-                });
-                entry.table.record(&found, &baseline);
-                for d in found {
-                    match entry.table.decide(&d, &entry.spec) {
-                        Decision::Report => kept.push(d),
-                        Decision::Noise(reason) => suppressed.push(Suppressed {
-                            difference: d,
-                            reason: reason.to_string(),
-                            learned: true,
-                        }),
+        let health = secondary.map(|s| baseline_health(primary, s));
+        let mut guard = match self.noise.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Keyed by the grouper's (capped) routes; the guard keeps it so should another
+        // grouping ever hand out more.
+        let key = if guard.len() > self.max_routes && !guard.contains_key(route) {
+            RouteKey::overflow()
+        } else {
+            route.clone()
+        };
+        let entry = guard.entry(key).or_insert_with(|| RouteNoise {
+            table: NoiseTable::default(),
+            volatile: VolatileTable::default(),
+            spec: rules.noise.clone(),
+        });
+        let mut noise = Vec::new();
+        match (baseline, health) {
+            (Some(baseline), Some(Health::Healthy)) => {
+                // Diffy: learn from what the secondary disagrees on.
+                entry.table.record(&found, &baseline.differences);
+                noise = baseline.differences;
+            }
+            (_, health) => {
+                if let Some(Health::Unhealthy(why)) = health {
+                    analysis.unhealthy_baseline = Some(why);
+                }
+                if entry.table.total == 0 {
+                    // No healthy baseline so far: learn volatility from the primary itself.
+                    entry.volatile.total += 1;
+                    let fp = repeats::fingerprint(request);
+                    let previous = match self.repeats.lock() {
+                        Ok(mut c) => c.swap(fp, primary, other),
+                        Err(poisoned) => poisoned.into_inner().swap(fp, primary, other),
+                    };
+                    if let Some((p1, o1)) = previous {
+                        let first = Answers {
+                            primary: &p1,
+                            other: &o1,
+                        };
+                        let second = Answers { primary, other };
+                        let repeat = volatile::evidence(first, second, rules);
+                        entry.volatile.record(&repeat);
+                        if let Repeat::Usable(found) = repeat {
+                            analysis.repeat = true;
+                            analysis.volatile = found;
+                        }
                     }
                 }
-                (kept, baseline)
             }
-        };
-        analysis.set_parity(differences, suppressed, noise);
+        }
+        let mut kept = Vec::with_capacity(found.len());
+        for d in found {
+            let decision = if entry.table.total > 0 {
+                entry.table.decide(&d, &entry.spec)
+            } else {
+                entry.volatile.decide(&d, &entry.spec)
+            };
+            match decision {
+                Decision::Report => kept.push(d),
+                Decision::Noise(reason) => suppressed.push(Suppressed {
+                    difference: d,
+                    reason: reason.to_string(),
+                    learned: true,
+                }),
+            }
+        }
+        drop(guard);
+        analysis.set_parity(kept, suppressed, noise);
+    }
+}
+
+/// Whether the secondary's answer can serve as a baseline for this exchange.
+#[derive(Debug, Clone, PartialEq)]
+enum Health {
+    Healthy,
+    /// `primary 200 → secondary 500`: another status class, or a failure.
+    Unhealthy(String),
+    /// The primary failed itself: nothing to learn, nothing to blame on the secondary.
+    Skip,
+}
+
+fn baseline_health(primary: &Outcome, secondary: &Outcome) -> Health {
+    let Some(p) = primary.response() else {
+        return Health::Skip;
+    };
+    match &secondary.result {
+        OutcomeResult::Failure(f) => Health::Unhealthy(format!(
+            "primary {} → secondary {}",
+            p.status,
+            f.kind.as_str()
+        )),
+        OutcomeResult::Response(s) if s.status / 100 != p.status / 100 => {
+            Health::Unhealthy(format!("primary {} → secondary {}", p.status, s.status))
+        }
+        OutcomeResult::Response(_) => Health::Healthy,
     }
 }
 

@@ -154,8 +154,16 @@ fn learned_noise_from_the_secondary() {
         let c = format!(r#"{{"n":{i},"nonce":"c{i}","stable":2}}"#);
         let s = format!(r#"{{"n":{i},"nonce":"s{i}","stable":1}}"#);
         let an = a.analyze(&exchange("/auth/me", &p, Some(&c), Some(&s)));
-        assert_eq!(paths(&an.differences), ["/stable value_changed"]);
         assert_eq!(paths(&an.noise), ["/nonce value_changed"]);
+        if i + 1 < 10 {
+            // Below `min_exchanges` nothing is learned yet.
+            assert_eq!(
+                paths(&an.differences),
+                ["/nonce value_changed", "/stable value_changed"]
+            );
+            continue;
+        }
+        assert_eq!(paths(&an.differences), ["/stable value_changed"]);
         let reason = an
             .suppressed
             .first()
@@ -307,4 +315,157 @@ fn a_rule_that_never_applies_reaches_the_report() {
     assert!(!message.contains("10:49"), "{message}");
     let md = crate::report::markdown::render(&report);
     assert!(md.contains("rule_warning"), "{md}");
+fn with_status(mut o: Outcome, status: u16) -> Outcome {
+    if let OutcomeResult::Response(r) = &mut o.result {
+        r.status = status;
+    }
+    o
+}
+
+#[test]
+fn an_unhealthy_secondary_is_named_and_never_learned_from() {
+    let a = analyzer();
+    for _ in 0..30 {
+        let mut ex = exchange(
+            "/auth/me",
+            r#"{"id":1}"#,
+            Some(r#"{"detail":"boom"}"#),
+            Some(r#"{"detail":"boom"}"#),
+        );
+        ex.outcomes.candidate = ex.outcomes.candidate.map(|o| with_status(o, 500));
+        ex.outcomes.secondary = ex.outcomes.secondary.map(|o| with_status(o, 500));
+        let an = a.stage.analyze(&ex);
+        assert_eq!(
+            an.unhealthy_baseline.as_deref(),
+            Some("primary 200 → secondary 500")
+        );
+        assert!(an.noise.is_empty());
+        let counted: Vec<String> = an
+            .differences()
+            .map(|d| format!("{} {}", d.path, d.kind.as_str()))
+            .collect();
+        assert!(
+            counted.contains(&"status status".to_string()),
+            "{counted:?}"
+        );
+        assert!(counted.contains(&"/id missing".to_string()), "{counted:?}");
+        assert_eq!(an.suppressed().filter(|s| s.learned).count(), 0);
+    }
+    // Nothing was counted into Diffy's table from those exchanges.
+    let noise = a.noise();
+    assert_eq!(noise.get("GET /auth/me").map_or(0, |r| r.table.total), 0);
+}
+
+#[test]
+fn a_status_class_change_is_reported_even_when_the_secondary_agrees() {
+    let a = analyzer();
+    // The secondary answers 404 like the candidate where the primary answers 200: that is
+    // an unhealthy baseline, and the candidate's 404 is reported every time.
+    for _ in 0..20 {
+        let mut ex = exchange("/auth/users/1", "{}", Some("{}"), Some("{}"));
+        ex.outcomes.candidate = ex.outcomes.candidate.map(|o| with_status(o, 404));
+        ex.outcomes.secondary = ex.outcomes.secondary.map(|o| with_status(o, 404));
+        let an = a.analyze(&ex);
+        assert_eq!(paths(&an.differences), ["status status"]);
+    }
+}
+
+/// A POST with a body, as repeated by a client.
+fn post(uri: &str, body: &str, token: &str, p: &str, c: &str) -> Exchange {
+    let mut ex = exchange(uri, p, Some(c), None);
+    ex.request.method = "POST".into();
+    ex.request.body = Body::from(body);
+    ex.request.headers = vec![("authorization".into(), format!("Bearer {token}"))];
+    ex
+}
+
+#[test]
+fn without_a_secondary_volatility_is_learned_from_repeated_identical_requests() {
+    let a = analyzer();
+    let answer = |latency: u32, remaining: u32| {
+        format!(r#"{{"answer":"Sure.","latency_ms":{latency},"remaining":{remaining}}}"#)
+    };
+    let mut last = None;
+    for i in 0..12u32 {
+        // Every other request repeats the previous one: jitter moves on both sides, the
+        // counter moves in step.
+        let prompt = format!(r#"{{"prompt":"q{}"}}"#, i / 2);
+        let remaining = 20 - i;
+        let ex = post(
+            "/auth/ask",
+            &prompt,
+            "carol",
+            &answer(10 + i, remaining),
+            &answer(50 + 2 * i, remaining),
+        );
+        last = Some(a.analyze(&ex));
+    }
+    let last = last.unwrap_or_else(|| panic!("analysed"));
+    // Six repeats proved latency_ms volatile; T = 12 exchanges.
+    assert_eq!(paths(&last.differences), Vec::<String>::new());
+    let reason = last
+        .suppressed
+        .iter()
+        .find(|s| s.difference.path == "/latency_ms")
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.starts_with("volatile on the primary"), "{reason}");
+    // A real change inside the volatile field is still reported.
+    let ex = post(
+        "/auth/ask",
+        r#"{"prompt":"new"}"#,
+        "carol",
+        &answer(10, 3),
+        r#"{"answer":"Sure.","latency_ms":"slow","remaining":3}"#,
+    );
+    assert_eq!(
+        paths(&a.analyze(&ex).differences),
+        ["/latency_ms type_changed"]
+    );
+    // A counter the candidate gets wrong is never learned: it is state, not noise.
+    let ex = post(
+        "/auth/ask",
+        r#"{"prompt":"x"}"#,
+        "dan",
+        &answer(1, 9),
+        &answer(1, 8),
+    );
+    assert_eq!(
+        paths(&a.analyze(&ex).differences),
+        ["/remaining value_changed"]
+    );
+}
+
+#[test]
+fn a_route_without_candidate_compares_primary_and_secondary() {
+    let text = CONFIG.replace(
+        "[[routes]]\nmatch = \"/auth/**\"\ncandidate = \"auth\"",
+        "[[routes]]\nmatch = \"/auth/**\"",
+    );
+    let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cfg.routes.lookup("/auth/me").map(|r| r.candidate.clone()),
+        Some(None)
+    );
+    let a = Stage::new(&cfg);
+    let an = a.analyze(&exchange(
+        "/auth/me",
+        r#"{"a":1}"#,
+        None,
+        Some(r#"{"a":2}"#),
+    ));
+    assert_eq!(an.verdict, Verdict::Mismatch);
+    assert_eq!(paths(&an.differences), ["/a value_changed"]);
+    assert!(an.noise.is_empty());
+    // Without a secondary such a route is refused, naming the place.
+    let lone = text.replace(
+        "monolith2 = { url = \"http://127.0.0.1:8003\", role = \"secondary\" }\n",
+        "",
+    );
+    let err = Config::parse(&lone, "cutover.toml")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("routes[0].candidate"), "{err}");
+    assert!(err.contains("secondary"), "{err}");
 }

@@ -74,7 +74,8 @@ pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggre
         if let Some(slot) = per_route.get_mut(i) {
             slot.matched += stats.matched;
             slot.mismatched += stats.mismatched;
-            slot.candidate_errors += stats.candidate_errors;
+            // 5xx answers are candidate errors as much as transport failures.
+            slot.candidate_errors += stats.candidate_errors + stats.candidate_5xx;
         }
     }
     let mut out = String::new();

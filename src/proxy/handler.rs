@@ -271,7 +271,10 @@ fn spawn_shadows(
     primary: tokio::sync::oneshot::Receiver<OutcomeResult>,
 ) {
     let shared = Arc::clone(shared);
-    let candidate = shadow_request(&shared, m.route, method, pq, headers, &m.body, "candidate");
+    // A route with no candidate is mirrored to the secondary alone (an A/A check).
+    let candidate = shared.route_candidates[m.route]
+        .as_ref()
+        .map(|t| shadow_request(t, method, pq, headers, &m.body, "candidate"));
     let secondary = shared.secondary.as_ref().map(|s| {
         build_request(
             s,
@@ -292,9 +295,9 @@ fn spawn_shadows(
             seq,
             ..
         } = m;
-        let cand_target = &shared.route_candidates[route];
         let cand = async {
-            match candidate {
+            let cand_target = shared.route_candidates[route].as_ref()?;
+            Some(match candidate? {
                 Ok(req) => {
                     upstream::call(cand_target, req, &shared.limits(), &shared.observed(route))
                         .await
@@ -303,7 +306,7 @@ fn spawn_shadows(
                     target: cand_target.name.clone(),
                     result: dropped(&e.to_string()),
                 },
-            }
+            })
         };
         let sec = async {
             match (secondary, shared.secondary.as_ref()) {
@@ -345,7 +348,7 @@ fn spawn_shadows(
             outcomes: Outcomes {
                 primary,
                 secondary,
-                candidate: Some(candidate),
+                candidate,
             },
         };
         shared.submit(exchange, route);
@@ -354,8 +357,7 @@ fn spawn_shadows(
 }
 
 fn shadow_request(
-    shared: &Shared,
-    route: usize,
+    target: &upstream::Target,
     method: &Method,
     pq: &PathAndQuery,
     headers: &HeaderMap,
@@ -363,7 +365,7 @@ fn shadow_request(
     role: &'static str,
 ) -> Result<Request<ForwardBody>, http::Error> {
     build_request(
-        &shared.route_candidates[route],
+        target,
         method,
         pq,
         headers.clone(),

@@ -75,7 +75,9 @@ impl ProxyLogs {
             tracing::info!(
                 "route {}: candidate {}, sample {}, mirror_writes {}, parity_threshold {}",
                 r.pattern,
-                r.candidate,
+                r.candidate
+                    .as_deref()
+                    .unwrap_or("none (secondary only: A/A)"),
                 r.sample,
                 r.mirror_writes,
                 r.parity_threshold

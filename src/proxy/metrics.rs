@@ -348,6 +348,37 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP cutover_candidate_errors_total Candidate answers with a 5xx status \
+             (kind=\"5xx\") and transport failures (kind=\"transport\"), per route.\n\
+             # TYPE cutover_candidate_errors_total counter"
+        );
+        for (route, s) in &aggregate.routes {
+            for (kind, n) in [("5xx", s.candidate_5xx), ("transport", s.candidate_errors)] {
+                let _ = writeln!(
+                    out,
+                    "cutover_candidate_errors_total{{route=\"{}\",kind=\"{kind}\"}} {n}",
+                    escape(route.as_str())
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP cutover_baseline_unhealthy_total Exchanges whose secondary answered another \
+             status class than the primary (or failed): not used to learn noise.\n\
+             # TYPE cutover_baseline_unhealthy_total counter"
+        );
+        for (route, s) in &aggregate.routes {
+            let n: u64 = s.unhealthy_baseline.values().sum();
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "cutover_baseline_unhealthy_total{{route=\"{}\"}} {n}",
+                    escape(route.as_str())
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
             "# HELP cutover_routes Routes in the live aggregate (the overflow route included); \
              at most max_routes + 1.\n# TYPE cutover_routes gauge\ncutover_routes {}",
             aggregate.routes.len()

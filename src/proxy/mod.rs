@@ -119,8 +119,9 @@ pub enum ProxyError {
 pub struct Shared {
     mode: ProxyMode,
     routes: Vec<Route>,
-    /// The candidate target of each route, by route index.
-    route_candidates: Vec<Target>,
+    /// The candidate target of each route, by route index (`None`: the route is mirrored
+    /// to the secondary alone, an A/A check).
+    route_candidates: Vec<Option<Target>>,
     primary: Target,
     secondary: Option<Target>,
     shadows: Arc<Semaphore>,
@@ -202,7 +203,9 @@ impl Shared {
         if declared.is_some_and(|n| n > self.max_body as u64) {
             return Err(NotMirrored::BodyTooLarge);
         }
-        let permits = base + u32::from(self.secondary.is_some());
+        // `base` counts the candidate; a route without one mirrors to the secondary alone.
+        let permits =
+            base - u32::from(cfg.candidate.is_none()) + u32::from(self.secondary.is_some());
         match Arc::clone(&self.shadows).try_acquire_many_owned(permits) {
             Ok(p) => Ok((r, p)),
             Err(_) => Err(NotMirrored::Capacity),
@@ -420,7 +423,12 @@ fn build_shared(
     let routes_len = routes.len();
     let route_candidates = routes
         .iter()
-        .map(|r| target(&r.candidate, p.shadow_timeout_ms))
+        .map(|r| {
+            r.candidate
+                .as_deref()
+                .map(|c| target(c, p.shadow_timeout_ms))
+                .transpose()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let metrics = Metrics::new(routes.iter().map(|r| r.pattern.clone()).collect(), names);
     // Client connections are capped below the descriptor limit (raised to its hard limit

@@ -143,14 +143,18 @@ pub fn analysis_config(config: &Config) -> Value {
         .routes
         .iter()
         .map(|r| {
-            json!({
+            let mut route = json!({
                 "match": r.pattern.get_ref(),
-                "candidate": r.candidate.get_ref(),
                 "sample": *r.sample.get_ref(),
                 "mirror_writes": r.mirror_writes,
                 "parity_threshold": *r.parity_threshold.get_ref(),
                 "compare": rules(&r.compare),
-            })
+            });
+            // A route without a candidate (A/A) has no key: TOML has no null.
+            if let (Some(c), Some(obj)) = (&r.candidate, route.as_object_mut()) {
+                obj.insert("candidate".into(), json!(c.get_ref()));
+            }
+            route
         })
         .collect();
     let g = &f.grouping;

@@ -122,10 +122,11 @@ impl Style {
     }
 }
 
-/// The simulated model latency: real elapsed time plus 5–40 ms of jitter.
+/// The simulated model latency: real elapsed time plus 5–500 ms of jitter (a model's
+/// latency spreads wide; two answers rarely report the same figure).
 pub fn latency_ms(elapsed: std::time::Duration) -> i64 {
     let real = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX / 2);
-    real + fastrand::i64(5..=40)
+    real + fastrand::i64(5..=500)
 }
 
 #[cfg(test)]

@@ -73,9 +73,32 @@ pub fn render(report: &Report) -> String {
             for f in &r.failures {
                 let _ = writeln!(out, "- {f}");
             }
-            // Array positions folded (`/0/id`, `/1/id` → `/*/id`): one line per shape.
+            if r.candidate_errors > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {} errors: {} ({} answered 5xx, {} transport failures)",
+                    other_side(r),
+                    r.candidate_errors,
+                    r.candidate_5xx,
+                    r.candidate_errors - r.candidate_5xx
+                );
+            }
+            // Array positions folded (`/0/id`, `/1/id` → `/*/id`): one line per shape; each
+            // status pair is its own line.
             let mut shown: Vec<(String, &str)> = Vec::new();
             for d in &r.differences {
+                if let Some(pair) = d.status {
+                    let _ = write!(
+                        out,
+                        "- `status` {} → {} in {} of {} exchanges",
+                        pair.primary, pair.candidate, d.count, r.compared
+                    );
+                    if let Some(ex) = d.examples.first() {
+                        let _ = write!(out, " — e.g. `{}`", ex.request);
+                    }
+                    out.push('\n');
+                    continue;
+                }
                 let shape = (index_shape(&d.path), d.kind.as_str());
                 if shown.contains(&shape) {
                     continue;
@@ -111,6 +134,30 @@ pub fn render(report: &Report) -> String {
         }
     }
     contracts_section(report, &mut out);
+    let unhealthy: Vec<_> = report
+        .routes
+        .iter()
+        .filter_map(|r| Some((r, r.baseline.as_ref()?.unhealthy_sentence()?)))
+        .collect();
+    if !unhealthy.is_empty() {
+        out.push_str("\n### Baseline\n\n");
+        for (r, sentence) in unhealthy {
+            let _ = writeln!(out, "- `{}`: {sentence}", r.route);
+        }
+    }
+    let aa: Vec<_> = report
+        .routes
+        .iter()
+        .filter(|r| r.pair == "primary_secondary")
+        .map(|r| format!("`{}`", r.route))
+        .collect();
+    if !aa.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nA/A routes (no candidate; the secondary is compared with the primary): {}",
+            aa.join(", ")
+        );
+    }
     if report.routes.iter().any(|r| !r.findings.is_empty()) {
         out.push_str("\n### Other findings\n\n");
         for r in &report.routes {
@@ -157,6 +204,15 @@ pub fn render(report: &Report) -> String {
         out.push_str("\n\n… (cut; see report.json / index.html for the rest)\n");
     }
     out
+}
+
+/// What the primary was compared with on a route.
+fn other_side(r: &super::model::RouteReport) -> &'static str {
+    if r.pair == "primary_secondary" {
+        "secondary"
+    } else {
+        "candidate"
+    }
 }
 
 /// `/3/id` → `/*/id`: array positions replaced by `*`.

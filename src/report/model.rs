@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use crate::compare::DiffKind;
 use crate::compare::noise::{Decision, NoiseCounts, decide};
 use crate::compare::spec::NoiseSpec;
+use crate::compare::volatile;
 use crate::config::Config;
 use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
 use crate::pipeline::findings::FindingExample;
@@ -97,9 +98,13 @@ impl Overflow {
 pub struct RouteReport {
     /// `METHOD /path/{template}`.
     pub route: String,
-    /// Candidate target, when a configured route covers it.
+    /// Candidate target, when a configured route covers it and names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate: Option<String>,
+    /// What was compared: `primary_candidate`, or `primary_secondary` on a route that names
+    /// no candidate (an A/A check of two primary instances).
+    #[serde(default = "primary_candidate")]
+    pub pair: String,
     pub total: u64,
     pub compared: u64,
     pub matched: u64,
@@ -108,7 +113,12 @@ pub struct RouteReport {
     /// Of `not_compared`: exchanges whose client went away before the primary answered.
     #[serde(default)]
     pub client_aborted: u64,
+    /// Candidate answers with a 5xx status plus transport failures (what the error-rate
+    /// gate counts).
     pub candidate_errors: u64,
+    /// Of `candidate_errors`: answers with a 5xx status.
+    #[serde(default)]
+    pub candidate_5xx: u64,
     pub parity: f64,
     pub parity_threshold: f64,
     pub gate: Gate,
@@ -129,6 +139,51 @@ pub struct RouteReport {
     pub suppressed: Vec<SuppressedReport>,
     pub status_matrix: Vec<StatusCell>,
     pub latency: LatencyReport,
+    /// Where learned noise came from on this route, and how healthy the baseline was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
+}
+
+fn primary_candidate() -> String {
+    "primary_candidate".into()
+}
+
+/// The baseline learned noise was decided against.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BaselineReport {
+    /// `secondary` (Diffy's r/n rule against a second primary instance), `primary`
+    /// (volatility learned from the primary's repeated identical requests), or `none`
+    /// (nothing compared yet).
+    pub source: String,
+    /// Exchanges compared against a healthy secondary (Diffy's T).
+    pub secondary_compared: u64,
+    /// Exchanges whose secondary answered another status class than the primary, or
+    /// failed: an unhealthy baseline, never learned from.
+    pub unhealthy: u64,
+    /// `primary 200 → secondary 500` with counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy_pairs: Vec<ReasonCount>,
+    /// Without a healthy secondary: comparable repeats of identical requests seen.
+    pub repeats: u64,
+}
+
+impl BaselineReport {
+    /// One sentence about an unhealthy secondary, when there is one.
+    pub fn unhealthy_sentence(&self) -> Option<String> {
+        (self.unhealthy > 0).then(|| {
+            let pairs: Vec<String> = self
+                .unhealthy_pairs
+                .iter()
+                .map(|p| format!("{} ×{}", p.reason, p.count))
+                .collect();
+            format!(
+                "Unhealthy baseline: the secondary answered another status class than the \
+                 primary (or failed) on {} exchanges ({}); nothing was learned from them.",
+                self.unhealthy,
+                pairs.join(", ")
+            )
+        })
+    }
 }
 
 /// Exchanges showing one non-parity finding.
@@ -146,9 +201,18 @@ pub struct FindingReport {
 pub struct PathReport {
     pub path: String,
     pub kind: DiffKind,
+    /// A `status` difference's pair: each pair is its own finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusPair>,
     /// Exchanges showing this difference.
     pub count: u64,
     pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusPair {
+    pub primary: u16,
+    pub candidate: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -237,6 +301,7 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         .map(|r| &r.rules.noise)
         .unwrap_or(&config.file.compare.noise);
     let learned = learned_noise(stats, spec);
+    let baseline = baseline_report(stats);
     // An exchange matches when every difference it showed is finally noise.
     let (mut matched, mut mismatched) = (stats.unsigned_matched, stats.unsigned_mismatched);
     for (signature, count) in stats.signatures() {
@@ -255,11 +320,25 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         .map(|(key, p)| PathReport {
             path: key.path.clone(),
             kind: key.kind,
+            status: key
+                .status
+                .map(|(primary, candidate)| StatusPair { primary, candidate }),
             count: p.count,
             examples: p.examples.clone(),
         })
         .collect();
-    differences.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+    // Status changes lead, those to a 5xx first; then by count.
+    let rank = |d: &PathReport| match d.status {
+        Some(s) if s.candidate >= 500 => 0,
+        _ if d.kind == DiffKind::Status => 1,
+        _ => 2,
+    };
+    differences.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| a.path.cmp(&b.path))
+    });
     let mut suppressed: BTreeMap<&str, SuppressedReport> = BTreeMap::new();
     for (path, s) in &stats.suppressed {
         suppressed.insert(
@@ -355,14 +434,20 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         .collect();
     RouteReport {
         route: key.to_string(),
-        candidate: route.map(|r| r.candidate.clone()),
+        candidate: route.and_then(|r| r.candidate.clone()),
+        pair: if stats.secondary_only > 0 && stats.secondary_only == stats.candidate_requests {
+            "primary_secondary".into()
+        } else {
+            primary_candidate()
+        },
         total: stats.total,
         compared,
         matched,
         mismatched,
         not_compared: stats.not_compared,
         client_aborted: stats.client_aborted,
-        candidate_errors: stats.candidate_errors,
+        candidate_errors: stats.candidate_errors + stats.candidate_5xx,
+        candidate_5xx: stats.candidate_5xx,
         parity,
         parity_threshold: threshold,
         gate: if failures.is_empty() {
@@ -378,19 +463,60 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         suppressed,
         status_matrix,
         latency,
+        baseline,
     }
 }
 
-/// Diffy's decision over the final counts: for each differing (path, kind), `r` exchanges
-/// where primary ≠ candidate, `n` where primary ≠ secondary, over the `T` exchanges that had
-/// a secondary. Returns the keys that are noise, with the reason. Without a secondary every
-/// difference counts (the normalisers carry the load).
+fn baseline_report(stats: &RouteStats) -> Option<BaselineReport> {
+    let unhealthy: u64 = stats.unhealthy_baseline.values().sum();
+    let source = if stats.secondary_compared > 0 {
+        "secondary"
+    } else if stats.self_compared > 0 {
+        "primary"
+    } else if unhealthy == 0 {
+        return None;
+    } else {
+        "none"
+    };
+    Some(BaselineReport {
+        source: source.into(),
+        secondary_compared: stats.secondary_compared,
+        unhealthy,
+        unhealthy_pairs: stats
+            .unhealthy_baseline
+            .iter()
+            .map(|(reason, count)| ReasonCount {
+                reason: reason.clone(),
+                count: *count,
+            })
+            .collect(),
+        repeats: stats.repeats,
+    })
+}
+
+/// The learned-noise decision over the final counts. With a healthy secondary, Diffy's: for
+/// each differing (path, kind), `r` exchanges where primary ≠ candidate, `n` where
+/// primary ≠ secondary, over the `T` exchanges compared against a healthy secondary.
+/// Without one, volatility learned from the primary's repeated identical requests
+/// (`compare::volatile`). Returns the keys that are noise, with the reason. A status class
+/// change is never noise.
 fn learned_noise(stats: &RouteStats, spec: &NoiseSpec) -> BTreeMap<DiffKey, String> {
     let mut out = BTreeMap::new();
     if stats.secondary_compared == 0 {
+        for key in stats.differences.keys() {
+            let changed = stats.volatile.get(&key.path).copied().unwrap_or(0);
+            let decision =
+                volatile::decide(key.kind, changed, stats.repeats, stats.self_compared, spec);
+            if let Decision::Noise(reason) = decision {
+                out.insert(key.clone(), reason.to_string());
+            }
+        }
         return out;
     }
     for (key, p) in &stats.differences {
+        if key.changes_status_class() {
+            continue;
+        }
         let n = stats.noise.get(key).copied().unwrap_or(0);
         let counts = NoiseCounts { r: p.count, n };
         if let Decision::Noise(reason) = decide(counts, stats.secondary_compared, spec) {
