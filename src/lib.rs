@@ -10,6 +10,7 @@ pub mod compare;
 pub mod config;
 pub mod demo;
 pub mod exchange;
+pub mod identity;
 pub mod pipeline;
 pub mod proxy;
 pub mod ratelog;

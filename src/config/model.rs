@@ -29,6 +29,9 @@ pub struct ConfigFile {
     /// Secret header and field names added to / kept out of the built-in lists.
     #[serde(default)]
     pub redaction: super::redaction::RedactionConfig,
+    /// Client identities: ordered shadows per identity, identity labels in reports.
+    #[serde(default)]
+    pub identity: super::identity::IdentityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod analyzers;
 pub mod findings;
 pub mod gates;
+pub mod identities;
 pub mod latency;
 pub mod parity;
 pub mod route;

@@ -26,6 +26,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::capture::{Buffered, Capture, ClientBody, TeeBody, buffer_request, micros};
 use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
+use super::order::Ticket;
 use super::{Shared, edge};
 use crate::config::ProxyMode;
 use crate::exchange::{
@@ -114,6 +115,10 @@ struct Mirror {
     at: chrono::DateTime<Utc>,
     /// Arrival sequence number (`Exchange::seq`).
     seq: u64,
+    /// The request's places in its identity's queues (`None`: unordered).
+    ticket: Option<Ticket>,
+    /// The identity label (`Exchange::identity`).
+    identity: Option<String>,
 }
 
 async fn inline(
@@ -134,44 +139,53 @@ async fn inline(
             }
             (None, ForwardBody::stream(body))
         }
-        Ok((r, permit)) => {
-            let at = Utc::now();
-            let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-            match buffer_request(body, shared.max_body).await {
-                Ok(Buffered::Complete(bytes)) => {
-                    shared.metrics.mirrored(r);
-                    let recorded =
-                        record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-                    let mirror = Mirror {
-                        route: r,
-                        permit,
-                        recorded,
-                        body: bytes.clone(),
-                        at,
-                        seq,
-                    };
-                    (Some(mirror), ForwardBody::full(bytes))
-                }
-                Ok(Buffered::Overflow { prefix, rest }) => {
-                    shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
-                    note = NotMirrored::BodyTooLarge.as_str();
-                    (
-                        None,
-                        ForwardBody::Chain {
-                            prefix: Some(prefix),
-                            rest: Box::new(rest),
-                        },
-                    )
-                }
-                Err(e) => {
-                    return error_response(
-                        StatusCode::BAD_REQUEST,
-                        "bad request body",
-                        &e.to_string(),
-                    );
+        Ok((r, permit)) => match shared.admit(r, &parts.headers, peer, false) {
+            Err(reason) => {
+                note = reason.as_str();
+                shared.metrics.not_mirrored(r, reason);
+                (None, ForwardBody::stream(body))
+            }
+            Ok((ticket, identity)) => {
+                let at = Utc::now();
+                let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+                match buffer_request(body, shared.max_body).await {
+                    Ok(Buffered::Complete(bytes)) => {
+                        shared.metrics.mirrored(r);
+                        let recorded =
+                            record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+                        let mirror = Mirror {
+                            route: r,
+                            permit,
+                            recorded,
+                            body: bytes.clone(),
+                            at,
+                            seq,
+                            ticket,
+                            identity,
+                        };
+                        (Some(mirror), ForwardBody::full(bytes))
+                    }
+                    Ok(Buffered::Overflow { prefix, rest }) => {
+                        shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+                        note = NotMirrored::BodyTooLarge.as_str();
+                        (
+                            None,
+                            ForwardBody::Chain {
+                                prefix: Some(prefix),
+                                rest: Box::new(rest),
+                            },
+                        )
+                    }
+                    Err(e) => {
+                        return error_response(
+                            StatusCode::BAD_REQUEST,
+                            "bad request body",
+                            &e.to_string(),
+                        );
+                    }
                 }
             }
-        }
+        },
     };
     let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
     let shadows = mirror.map(|m| {
@@ -290,12 +304,24 @@ fn spawn_shadows(
             recorded,
             at,
             seq,
+            mut ticket,
+            identity,
             ..
         } = m;
         let cand_target = &shared.route_candidates[route];
+        let cand_lane = ticket.as_mut().and_then(|t| t.take(cand_target.index));
+        let sec_lane = match (ticket.as_mut(), shared.secondary.as_ref()) {
+            (Some(t), Some(s)) => t.take(s.index),
+            _ => None,
+        };
         let cand = async {
+            // Moved in: dropped once this copy completed, which lets the next one go.
+            let mut lane = cand_lane;
             match candidate {
                 Ok(req) => {
+                    if let Some(l) = lane.as_mut() {
+                        l.turn().await;
+                    }
                     upstream::call(cand_target, req, &shared.limits(), &shared.observed(route))
                         .await
                 }
@@ -306,6 +332,10 @@ fn spawn_shadows(
             }
         };
         let sec = async {
+            let mut lane = sec_lane;
+            if let Some(l) = lane.as_mut() {
+                l.turn().await;
+            }
             match (secondary, shared.secondary.as_ref()) {
                 // Boxed: most deployments have no secondary, and an inline slot for its
                 // call would sit in every in-flight shadow task.
@@ -336,9 +366,11 @@ fn spawn_shadows(
         {
             shared.drops.client_aborted(route);
         }
+        drop(ticket);
         let exchange = Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
             seq,
+            identity,
             at,
             route: route_label,
             request: recorded,
@@ -389,7 +421,13 @@ async fn mirror_target(
             .logs
             .request(&parts.method, pq.as_str(), pattern, 204, 0, note);
     };
-    let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
+    let decided = shared
+        .decide(route, &parts.method, &parts.headers, 2)
+        .and_then(|(r, permit)| {
+            let (ticket, identity) = shared.admit(r, &parts.headers, peer, true)?;
+            Ok((r, permit, ticket, identity))
+        });
+    let (r, permit, mut ticket, identity) = match decided {
         Ok(x) => x,
         Err(reason) => {
             if let Some(r) = route {
@@ -426,8 +464,13 @@ async fn mirror_target(
         None,
     );
     let task_shared = Arc::clone(&shared);
+    let primary_lane = ticket.as_mut().and_then(|t| t.take(shared.primary.index));
     tokio::spawn(async move {
         let s = &task_shared;
+        let mut lane = primary_lane;
+        if let Some(l) = lane.as_mut() {
+            l.turn().await;
+        }
         let result = match primary_req {
             Ok(req) => {
                 upstream::call(&s.primary, req, &s.limits(), &s.observed(r))
@@ -436,6 +479,7 @@ async fn mirror_target(
             }
             Err(e) => dropped(&e.to_string()),
         };
+        drop(lane);
         let _ = tx.send(result);
     });
     let m = Mirror {
@@ -445,6 +489,8 @@ async fn mirror_target(
         body: bytes,
         at,
         seq,
+        ticket,
+        identity,
     };
     spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
     no_content()

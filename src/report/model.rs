@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
 use crate::pipeline::findings::FindingExample;
 use crate::pipeline::gates::{self, GateResult, RouteFigures};
+pub use crate::pipeline::identities::{IdentityReport, LabelCount};
 use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::{Aggregate, RouteKey};
 
@@ -142,6 +143,9 @@ pub struct PathReport {
     /// Exchanges showing this difference.
     pub count: u64,
     pub examples: Vec<Example>,
+    /// Which identities it appeared for (absent when no exchange carried an identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<IdentityReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -162,6 +166,10 @@ pub struct StatusCell {
     pub primary: String,
     pub candidate: String,
     pub count: u64,
+    /// For a status change: which identities it appeared for (absent when none was
+    /// labelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<IdentityReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -249,6 +257,7 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
             kind: key.kind,
             count: p.count,
             examples: p.examples.clone(),
+            identities: p.identities.report(),
         })
         .collect();
     differences.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
@@ -293,6 +302,10 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
             primary: p.clone(),
             candidate: c.clone(),
             count: *count,
+            identities: stats
+                .status_identities
+                .get(&(p.clone(), c.clone()))
+                .and_then(|i| i.report()),
         })
         .collect();
     let (primary, candidate) = (
