@@ -61,7 +61,7 @@ pub async fn handle(
     }
     match shared.mode {
         ProxyMode::Inline => inline(shared, peer, req).await,
-        ProxyMode::MirrorTarget => mirror_target(shared, peer, req).await,
+        ProxyMode::MirrorTarget => super::mirror_target::mirror_target(shared, peer, req).await,
     }
 }
 
@@ -106,19 +106,19 @@ impl Drop for PrimarySender {
 }
 
 /// What the shadow task needs to know about the request.
-struct Mirror {
-    route: usize,
-    permit: OwnedSemaphorePermit,
-    recorded: RecordedRequest,
-    body: bytes::Bytes,
+pub(super) struct Mirror {
+    pub(super) route: usize,
+    pub(super) permit: OwnedSemaphorePermit,
+    pub(super) recorded: RecordedRequest,
+    pub(super) body: bytes::Bytes,
     /// When the request arrived.
-    at: chrono::DateTime<Utc>,
+    pub(super) at: chrono::DateTime<Utc>,
     /// Arrival sequence number (`Exchange::seq`).
-    seq: u64,
+    pub(super) seq: u64,
     /// The request's places in its identity's queues (`None`: unordered).
-    ticket: Option<Ticket>,
+    pub(super) ticket: Option<Ticket>,
     /// The identity label (`Exchange::identity`).
-    identity: Option<String>,
+    pub(super) identity: Option<String>,
 }
 
 async fn inline(
@@ -276,7 +276,7 @@ async fn inline(
 }
 
 /// One task per mirrored request: call the shadows, wait for the primary's outcome, submit.
-fn spawn_shadows(
+pub(super) fn spawn_shadows(
     shared: &Arc<Shared>,
     m: Mirror,
     method: &Method,
@@ -404,99 +404,7 @@ fn shadow_request(
     )
 }
 
-/// Mirror-target mode: answer 204 at once, then call every target from a task.
-async fn mirror_target(
-    shared: Arc<Shared>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ClientBody> {
-    let at = Utc::now();
-    let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-    let (mut parts, body) = req.into_parts();
-    let route = shared.route_index(parts.uri.path());
-    let log = |note: &str| {
-        let pq = origin_form(&parts.uri);
-        let pattern = route_pattern(&shared, route);
-        shared
-            .logs
-            .request(&parts.method, pq.as_str(), pattern, 204, 0, note);
-    };
-    let decided = shared
-        .decide(route, &parts.method, &parts.headers, 2)
-        .and_then(|(r, permit)| {
-            let (ticket, identity) = shared.admit(r, &parts.headers, peer, true)?;
-            Ok((r, permit, ticket, identity))
-        });
-    let (r, permit, mut ticket, identity) = match decided {
-        Ok(x) => x,
-        Err(reason) => {
-            if let Some(r) = route {
-                shared.metrics.not_mirrored(r, reason);
-            }
-            log(mirror_note(route, reason));
-            return no_content();
-        }
-    };
-    let bytes = match buffer_request(body, shared.max_body).await {
-        Ok(Buffered::Complete(b)) => b,
-        Ok(Buffered::Overflow { .. }) => {
-            shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
-            log(NotMirrored::BodyTooLarge.as_str());
-            return no_content();
-        }
-        Err(_) => {
-            log("bad_request_body");
-            return no_content();
-        }
-    };
-    shared.metrics.mirrored(r);
-    log("yes");
-    let pq = origin_form(&parts.uri);
-    let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
-    let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
-    let primary_req = build_request(
-        &shared.primary,
-        &parts.method,
-        &pq,
-        headers.clone(),
-        ForwardBody::full(bytes.clone()),
-        None,
-    );
-    let task_shared = Arc::clone(&shared);
-    let primary_lane = ticket.as_mut().and_then(|t| t.take(shared.primary.index));
-    tokio::spawn(async move {
-        let s = &task_shared;
-        let mut lane = primary_lane;
-        if let Some(l) = lane.as_mut() {
-            l.turn().await;
-        }
-        let result = match primary_req {
-            Ok(req) => {
-                upstream::call(&s.primary, req, &s.limits(), &s.observed(r))
-                    .await
-                    .result
-            }
-            Err(e) => dropped(&e.to_string()),
-        };
-        drop(lane);
-        let _ = tx.send(result);
-    });
-    let m = Mirror {
-        route: r,
-        permit,
-        recorded,
-        body: bytes,
-        at,
-        seq,
-        ticket,
-        identity,
-    };
-    spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
-    no_content()
-}
-
-fn record_request(
+pub(super) fn record_request(
     method: &Method,
     pq: &PathAndQuery,
     headers: &HeaderMap,
@@ -511,7 +419,7 @@ fn record_request(
     }
 }
 
-fn dropped(message: &str) -> OutcomeResult {
+pub(super) fn dropped(message: &str) -> OutcomeResult {
     OutcomeResult::Failure(Failure {
         kind: FailureKind::Dropped,
         elapsed_us: 0,
@@ -519,7 +427,7 @@ fn dropped(message: &str) -> OutcomeResult {
     })
 }
 
-fn no_content() -> Response<ClientBody> {
+pub(super) fn no_content() -> Response<ClientBody> {
     let mut resp = Response::new(ClientBody::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp

@@ -72,6 +72,7 @@ mod handler;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
+mod mirror_target;
 pub mod order;
 mod worker;
 
@@ -212,37 +213,6 @@ impl Shared {
             Ok(p) => Ok((r, p)),
             Err(_) => Err(NotMirrored::Capacity),
         }
-    }
-
-    /// The identity of a request about to be mirrored on `route`, and its places in the
-    /// identity's queues: one per shadow target (the candidate, the secondary) and, when
-    /// `primary_too` (mirror-target mode, where the primary's call is a copy as well), the
-    /// primary. Refused when the identity's queue or the identity table is full.
-    fn admit(
-        &self,
-        route: usize,
-        headers: &HeaderMap,
-        peer: SocketAddr,
-        primary_too: bool,
-    ) -> Result<(Option<order::Ticket>, Option<String>), NotMirrored> {
-        let who = self.identity.identify(headers, &peer.to_string());
-        let Some(order) = &self.order else {
-            return Ok((None, who.label));
-        };
-        let mut targets = Vec::with_capacity(3);
-        if let Some(c) = self.route_candidates.get(route) {
-            targets.push(c.index);
-        }
-        if let Some(s) = &self.secondary {
-            targets.push(s.index);
-        }
-        if primary_too {
-            targets.push(self.primary.index);
-        }
-        targets.sort_unstable();
-        targets.dedup();
-        let ticket = order.admit(who.key, &targets)?;
-        Ok((Some(ticket), who.label))
     }
 
     /// Hand a mirrored exchange of route `route` to the pipeline (logged at debug; its

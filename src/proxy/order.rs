@@ -17,11 +17,14 @@
 //! entry is removed when its last ticket is dropped. Never touches the primary's path.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use http::HeaderMap;
 use tokio::sync::oneshot;
 
+use super::Shared;
 use super::metrics::NotMirrored;
 
 /// Shards of the identity map (a power of two).
@@ -170,6 +173,39 @@ impl Lane {
     /// This copy completed: let the next one go (also done by dropping the lane).
     pub fn finish(&mut self) {
         self.done.take();
+    }
+}
+
+impl Shared {
+    /// The identity of a request about to be mirrored on `route`, and its places in the
+    /// identity's queues: one per shadow target (the candidate, the secondary) and, when
+    /// `primary_too` (mirror-target mode, where the primary's call is a copy as well), the
+    /// primary. Refused when the identity's queue or the identity table is full.
+    pub(super) fn admit(
+        &self,
+        route: usize,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        primary_too: bool,
+    ) -> Result<(Option<Ticket>, Option<String>), NotMirrored> {
+        let who = self.identity.identify(headers, &peer.to_string());
+        let Some(order) = &self.order else {
+            return Ok((None, who.label));
+        };
+        let mut targets = Vec::with_capacity(3);
+        if let Some(c) = self.route_candidates.get(route) {
+            targets.push(c.index);
+        }
+        if let Some(s) = &self.secondary {
+            targets.push(s.index);
+        }
+        if primary_too {
+            targets.push(self.primary.index);
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let ticket = order.admit(who.key, &targets)?;
+        Ok((Some(ticket), who.label))
     }
 }
 
