@@ -36,12 +36,17 @@ struct Harness {
 
 impl Harness {
     async fn start(primary: &str, candidate: &str, identity: &str) -> Harness {
+        Harness::with(primary, candidate, identity, "").await
+    }
+
+    async fn with(primary: &str, candidate: &str, identity: &str, proxy: &str) -> Harness {
         let toml = format!(
             r#"
 [proxy]
 listen = "127.0.0.1:0"
 admin = "127.0.0.1:0"
 shadow_timeout_ms = 30000
+{proxy}
 
 [targets]
 mono = {{ url = "{primary}", role = "primary" }}
@@ -77,6 +82,17 @@ mirror_writes = true
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: &str) {
+        self.send_expect(method, path, token, body, 200).await;
+    }
+
+    async fn send_expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &str,
+        status: u16,
+    ) {
         let resp = self
             .client
             .request(method, self.url(path))
@@ -85,7 +101,7 @@ mirror_writes = true
             .send()
             .await
             .expect("proxy answers");
-        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.status(), status);
         let _ = resp.bytes().await;
     }
 
@@ -211,6 +227,35 @@ async fn read_after_write_reaches_the_candidate_in_order() {
         .flat_map(|i| [format!("PUT {i}"), "GET ".to_string()])
         .collect();
     assert_eq!(order, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_target_mode_orders_the_primary_copy_too() {
+    const ROUNDS: usize = 50;
+    // Behind NGINX `mirror` cutover answers 204 at once and calls every target itself: the
+    // primary's copy is one more copy to keep in order.
+    let slow_put = || async {
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(1..6))).await;
+    };
+    let primary = stateful(slow_put).await;
+    let candidate = stateful(slow_put).await;
+    let h = Harness::with(
+        &primary.url(),
+        &candidate.url(),
+        "max_queued_per_identity = 1024",
+        "mode = \"mirror-target\"",
+    )
+    .await;
+    for i in 1..=ROUNDS {
+        let put = reqwest::Method::PUT;
+        h.send_expect(put, "/api/value", "client-a", &i.to_string(), 204)
+            .await;
+        h.send_expect(reqwest::Method::GET, "/api/value", "client-a", "", 204)
+            .await;
+    }
+    assert_eq!(h.exchanges(2 * ROUNDS).await.len(), 2 * ROUNDS);
+    let (_, aggregate, _) = h.stop().await;
+    assert_eq!(totals(&aggregate), (2 * ROUNDS as u64, 0));
 }
 
 /// A candidate that holds each PUT until the next GET has arrived (or 3 s passed).
@@ -366,6 +411,28 @@ async fn a_divergence_one_user_sees_is_attributed_to_that_user() {
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
     )
     .expect("json");
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema")).expect("parses");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json breaks the schema: {errors:#?}"
+    );
+    let mut broken = json.clone();
+    broken["routes"][0]["status_matrix"] = serde_json::json!([{
+        "primary": "404", "candidate": "200", "count": 1,
+        "identities": {"labels": [{"label": "", "count": 1}], "summary": "x"}
+    }]);
+    assert!(
+        !validator.is_valid(&broken),
+        "an empty label breaks the schema"
+    );
     let route = json["routes"]
         .as_array()
         .expect("routes")
