@@ -154,6 +154,7 @@ ignore = ["/request_id"]
         let exchange = Exchange {
             id: 1,
             seq: 1,
+            identity: None,
             at: chrono::Utc::now(),
             route: "GET /users/page/1".into(),
             request: RecordedRequest {

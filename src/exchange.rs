@@ -19,6 +19,11 @@ pub struct Exchange {
     /// cutover (`0` in recordings made before it was recorded).
     #[serde(default)]
     pub seq: u64,
+    /// Who sent the request: a non-secret label (a JWT claim such as `sub`, or a short
+    /// credential fingerprint `cred:1a2b3c`; `[identity] label`). Absent for anonymous
+    /// requests, when switched off, and in recordings made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// When the request reached cutover.
     pub at: DateTime<Utc>,
     /// `METHOD /path` as received; grouping into templates happens in the analysis.
@@ -254,6 +259,7 @@ mod tests {
         Exchange {
             id: 7,
             seq: 7,
+            identity: None,
             at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_default(),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod demo;
 pub mod exchange;
+pub mod identity;
 pub mod pipeline;
 pub mod proxy;
 pub mod ratelog;

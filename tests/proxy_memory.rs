@@ -231,6 +231,7 @@ fn report_over_a_hostile_recording_is_bounded_and_names_the_overflow() {
         let ex = Exchange {
             id: i,
             seq: i,
+            identity: None,
             at: chrono::Utc::now(),
             route: format!("{method} {uri}"),
             request: RecordedRequest {

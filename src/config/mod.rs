@@ -7,6 +7,7 @@
 mod addr;
 mod connections;
 mod grouping;
+mod identity;
 mod model;
 mod redaction;
 mod routes;
@@ -16,6 +17,7 @@ mod tls;
 mod validate;
 
 pub use addr::parse_listen;
+pub use identity::{DEFAULT_CREDENTIAL_COOKIES, IdentityConfig, LabelMode};
 pub use model::*;
 pub use redaction::RedactionConfig;
 pub use routes::{Route, RouteTable};
@@ -104,6 +106,9 @@ impl Config {
             ConfigError::Invalid(locate(text, name, span.start, key, message))
         })?;
         strict::check(&file, text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+        })?;
+        identity::check(&file.identity, text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {

@@ -59,6 +59,9 @@ pub enum ContractGate {
     #[default]
     Candidate,
     Any,
+    /// Client identities: ordered shadows per identity, identity labels in reports.
+    #[serde(default)]
+    pub identity: super::identity::IdentityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::findings::FindingStats;
+use super::identities::IdentityCounts;
 use super::latency::Latency;
 use super::{Analysis, RouteKey, Verdict};
 use crate::compare::grouping::DEFAULT_MAX_ROUTES;
@@ -129,6 +130,9 @@ pub struct RouteStats {
     pub conformance: super::conformance::ConformanceStats,
     /// `primary status → candidate status` (`err` for a transport failure) with counts.
     pub status_matrix: BTreeMap<(String, String), u64>,
+    /// Per differing status pair (primary ≠ candidate, same keys as `status_matrix`): which
+    /// identities saw it.
+    pub status_identities: BTreeMap<(String, String), IdentityCounts>,
     /// Differences per path and kind: those that counted and those learned noise
     /// suppressed so far (`r` in Diffy's terms). The report decides over the final counts.
     pub differences: BTreeMap<DiffKey, PathStats>,
@@ -170,6 +174,8 @@ pub struct RouteStats {
 pub struct PathStats {
     pub count: u64,
     pub examples: Vec<Example>,
+    /// Which identities the exchanges showing it came from.
+    pub identities: IdentityCounts,
 }
 
 /// One exchange showing a difference, enough to reproduce it.
@@ -279,6 +285,12 @@ impl RouteStats {
             {
                 cell = ("other".to_string(), "other".to_string());
             }
+            if cell.0 != cell.1 {
+                self.status_identities
+                    .entry(cell.clone())
+                    .or_default()
+                    .add(exchange.identity.as_deref());
+            }
             *self.status_matrix.entry(cell).or_default() += 1;
         }
         // Counted differences and those learned noise suppressed so far both enter the
@@ -304,6 +316,7 @@ impl RouteStats {
             }
             let path = self.differences.entry(key.clone()).or_default();
             path.count += 1;
+            path.identities.add(exchange.identity.as_deref());
             if path.examples.len() < EXAMPLES_PER_PATH {
                 path.examples.push(example(exchange, d, redaction));
             }

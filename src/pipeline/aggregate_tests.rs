@@ -16,6 +16,7 @@ fn exchange() -> Exchange {
     Exchange {
         id: 1,
         seq: 1,
+        identity: None,
         at: chrono::Utc::now(),
         route: "GET /x".into(),
         request: RecordedRequest {

@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod contracts;
 pub mod findings;
 pub mod gates;
+pub mod identities;
 pub mod latency;
 pub mod parity;
 pub mod repeats;

@@ -88,6 +88,7 @@ fn exchange(uri: &str, p: &str, c: Option<&str>, s: Option<&str>) -> Exchange {
     Exchange {
         id: 1,
         seq: 1,
+        identity: None,
         at: Utc::now(),
         route: format!("GET {uri}"),
         request: RecordedRequest {

@@ -120,20 +120,25 @@ pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggre
     if summary.primary_errors > 0 {
         let _ = writeln!(out, "primary transport errors: {}", summary.primary_errors);
     }
-    let capacity: u64 = summary
-        .routes
-        .iter()
-        .filter_map(|r| r.not_mirrored.get("capacity"))
-        .sum();
+    let reason = |name: &str| -> u64 {
+        summary
+            .routes
+            .iter()
+            .filter_map(|r| r.not_mirrored.get(name))
+            .sum()
+    };
+    let capacity = reason("capacity");
     let _ = writeln!(
         out,
-        "exchanges not analysed: analysis_queue_full={}, analysis_queue_bytes={}, shadow_memory={}, late={}, client_aborted={}; copies not made: shadow_capacity={}",
+        "exchanges not analysed: analysis_queue_full={}, analysis_queue_bytes={}, shadow_memory={}, late={}, client_aborted={}; copies not made: shadow_capacity={}, identity_queue_full={}, identities_full={}",
         summary.analysis_queue_full,
         summary.analysis_queue_bytes,
         summary.dropped_shadow_memory,
         summary.late_exchanges,
         summary.client_aborted,
-        capacity
+        capacity,
+        reason("identity_queue_full"),
+        reason("identities_full")
     );
     let _ = writeln!(
         out,
@@ -169,7 +174,8 @@ pub struct RouteSummary {
     pub requests: u64,
     pub mirrored: u64,
     /// Requests on the route that were not mirrored, by reason (`sampled_out`, `method`,
-    /// `body_too_large`, `capacity`, `shadow_copy`, `upgrade`).
+    /// `body_too_large`, `capacity`, `shadow_copy`, `upgrade`, `identity_queue_full`,
+    /// `identities_full`).
     pub not_mirrored: BTreeMap<String, u64>,
     /// Mirrored requests whose client went away before the primary answered.
     pub client_aborted: u64,

@@ -26,6 +26,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::capture::{Buffered, Capture, ClientBody, TeeBody, buffer_request, micros};
 use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
+use super::order::Ticket;
 use super::{Shared, edge};
 use crate::config::ProxyMode;
 use crate::exchange::{
@@ -60,7 +61,7 @@ pub async fn handle(
     }
     match shared.mode {
         ProxyMode::Inline => inline(shared, peer, req).await,
-        ProxyMode::MirrorTarget => mirror_target(shared, peer, req).await,
+        ProxyMode::MirrorTarget => super::mirror_target::mirror_target(shared, peer, req).await,
     }
 }
 
@@ -105,15 +106,19 @@ impl Drop for PrimarySender {
 }
 
 /// What the shadow task needs to know about the request.
-struct Mirror {
-    route: usize,
-    permit: OwnedSemaphorePermit,
-    recorded: RecordedRequest,
-    body: bytes::Bytes,
+pub(super) struct Mirror {
+    pub(super) route: usize,
+    pub(super) permit: OwnedSemaphorePermit,
+    pub(super) recorded: RecordedRequest,
+    pub(super) body: bytes::Bytes,
     /// When the request arrived.
-    at: chrono::DateTime<Utc>,
+    pub(super) at: chrono::DateTime<Utc>,
     /// Arrival sequence number (`Exchange::seq`).
-    seq: u64,
+    pub(super) seq: u64,
+    /// The request's places in its identity's queues (`None`: unordered).
+    pub(super) ticket: Option<Ticket>,
+    /// The identity label (`Exchange::identity`).
+    pub(super) identity: Option<String>,
 }
 
 async fn inline(
@@ -134,44 +139,53 @@ async fn inline(
             }
             (None, ForwardBody::stream(body))
         }
-        Ok((r, permit)) => {
-            let at = Utc::now();
-            let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-            match buffer_request(body, shared.max_body).await {
-                Ok(Buffered::Complete(bytes)) => {
-                    shared.metrics.mirrored(r);
-                    let recorded =
-                        record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-                    let mirror = Mirror {
-                        route: r,
-                        permit,
-                        recorded,
-                        body: bytes.clone(),
-                        at,
-                        seq,
-                    };
-                    (Some(mirror), ForwardBody::full(bytes))
-                }
-                Ok(Buffered::Overflow { prefix, rest }) => {
-                    shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
-                    note = NotMirrored::BodyTooLarge.as_str();
-                    (
-                        None,
-                        ForwardBody::Chain {
-                            prefix: Some(prefix),
-                            rest: Box::new(rest),
-                        },
-                    )
-                }
-                Err(e) => {
-                    return error_response(
-                        StatusCode::BAD_REQUEST,
-                        "bad request body",
-                        &e.to_string(),
-                    );
+        Ok((r, permit)) => match shared.admit(r, &parts.headers, peer, false) {
+            Err(reason) => {
+                note = reason.as_str();
+                shared.metrics.not_mirrored(r, reason);
+                (None, ForwardBody::stream(body))
+            }
+            Ok((ticket, identity)) => {
+                let at = Utc::now();
+                let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+                match buffer_request(body, shared.max_body).await {
+                    Ok(Buffered::Complete(bytes)) => {
+                        shared.metrics.mirrored(r);
+                        let recorded =
+                            record_request(&parts.method, &pq, &parts.headers, bytes.clone());
+                        let mirror = Mirror {
+                            route: r,
+                            permit,
+                            recorded,
+                            body: bytes.clone(),
+                            at,
+                            seq,
+                            ticket,
+                            identity,
+                        };
+                        (Some(mirror), ForwardBody::full(bytes))
+                    }
+                    Ok(Buffered::Overflow { prefix, rest }) => {
+                        shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
+                        note = NotMirrored::BodyTooLarge.as_str();
+                        (
+                            None,
+                            ForwardBody::Chain {
+                                prefix: Some(prefix),
+                                rest: Box::new(rest),
+                            },
+                        )
+                    }
+                    Err(e) => {
+                        return error_response(
+                            StatusCode::BAD_REQUEST,
+                            "bad request body",
+                            &e.to_string(),
+                        );
+                    }
                 }
             }
-        }
+        },
     };
     let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
     let shadows = mirror.map(|m| {
@@ -262,7 +276,7 @@ async fn inline(
 }
 
 /// One task per mirrored request: call the shadows, wait for the primary's outcome, submit.
-fn spawn_shadows(
+pub(super) fn spawn_shadows(
     shared: &Arc<Shared>,
     m: Mirror,
     method: &Method,
@@ -293,12 +307,28 @@ fn spawn_shadows(
             recorded,
             at,
             seq,
+            mut ticket,
+            identity,
             ..
         } = m;
+        let cand_target = shared.route_candidates[route].as_ref();
+        let cand_lane = match (ticket.as_mut(), cand_target) {
+            (Some(t), Some(c)) => t.take(c.index),
+            _ => None,
+        };
+        let sec_lane = match (ticket.as_mut(), shared.secondary.as_ref()) {
+            (Some(t), Some(s)) => t.take(s.index),
+            _ => None,
+        };
         let cand = async {
-            let cand_target = shared.route_candidates[route].as_ref()?;
+            let cand_target = cand_target?;
+            // Moved in: dropped once this copy completed, which lets the next one go.
+            let mut lane = cand_lane;
             Some(match candidate? {
                 Ok(req) => {
+                    if let Some(l) = lane.as_mut() {
+                        l.turn().await;
+                    }
                     upstream::call(cand_target, req, &shared.limits(), &shared.observed(route))
                         .await
                 }
@@ -309,6 +339,10 @@ fn spawn_shadows(
             })
         };
         let sec = async {
+            let mut lane = sec_lane;
+            if let Some(l) = lane.as_mut() {
+                l.turn().await;
+            }
             match (secondary, shared.secondary.as_ref()) {
                 // Boxed: most deployments have no secondary, and an inline slot for its
                 // call would sit in every in-flight shadow task.
@@ -339,9 +373,11 @@ fn spawn_shadows(
         {
             shared.drops.client_aborted(route);
         }
+        drop(ticket);
         let exchange = Exchange {
             id: shared.next_id.fetch_add(1, Ordering::Relaxed),
             seq,
+            identity,
             at,
             route: route_label,
             request: recorded,
@@ -374,85 +410,7 @@ fn shadow_request(
     )
 }
 
-/// Mirror-target mode: answer 204 at once, then call every target from a task.
-async fn mirror_target(
-    shared: Arc<Shared>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ClientBody> {
-    let at = Utc::now();
-    let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-    let (mut parts, body) = req.into_parts();
-    let route = shared.route_index(parts.uri.path());
-    let log = |note: &str| {
-        let pq = origin_form(&parts.uri);
-        let pattern = route_pattern(&shared, route);
-        shared
-            .logs
-            .request(&parts.method, pq.as_str(), pattern, 204, 0, note);
-    };
-    let (r, permit) = match shared.decide(route, &parts.method, &parts.headers, 2) {
-        Ok(x) => x,
-        Err(reason) => {
-            if let Some(r) = route {
-                shared.metrics.not_mirrored(r, reason);
-            }
-            log(mirror_note(route, reason));
-            return no_content();
-        }
-    };
-    let bytes = match buffer_request(body, shared.max_body).await {
-        Ok(Buffered::Complete(b)) => b,
-        Ok(Buffered::Overflow { .. }) => {
-            shared.metrics.not_mirrored(r, NotMirrored::BodyTooLarge);
-            log(NotMirrored::BodyTooLarge.as_str());
-            return no_content();
-        }
-        Err(_) => {
-            log("bad_request_body");
-            return no_content();
-        }
-    };
-    shared.metrics.mirrored(r);
-    log("yes");
-    let pq = origin_form(&parts.uri);
-    let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
-    let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
-    let primary_req = build_request(
-        &shared.primary,
-        &parts.method,
-        &pq,
-        headers.clone(),
-        ForwardBody::full(bytes.clone()),
-        None,
-    );
-    let task_shared = Arc::clone(&shared);
-    tokio::spawn(async move {
-        let s = &task_shared;
-        let result = match primary_req {
-            Ok(req) => {
-                upstream::call(&s.primary, req, &s.limits(), &s.observed(r))
-                    .await
-                    .result
-            }
-            Err(e) => dropped(&e.to_string()),
-        };
-        let _ = tx.send(result);
-    });
-    let m = Mirror {
-        route: r,
-        permit,
-        recorded,
-        body: bytes,
-        at,
-        seq,
-    };
-    spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
-    no_content()
-}
-
-fn record_request(
+pub(super) fn record_request(
     method: &Method,
     pq: &PathAndQuery,
     headers: &HeaderMap,
@@ -467,7 +425,7 @@ fn record_request(
     }
 }
 
-fn dropped(message: &str) -> OutcomeResult {
+pub(super) fn dropped(message: &str) -> OutcomeResult {
     OutcomeResult::Failure(Failure {
         kind: FailureKind::Dropped,
         elapsed_us: 0,
@@ -475,7 +433,7 @@ fn dropped(message: &str) -> OutcomeResult {
     })
 }
 
-fn no_content() -> Response<ClientBody> {
+pub(super) fn no_content() -> Response<ClientBody> {
     let mut resp = Response::new(ClientBody::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp

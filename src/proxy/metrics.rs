@@ -30,16 +30,24 @@ pub enum NotMirrored {
     ShadowCopy,
     /// A protocol upgrade (WebSocket, ...): tunnelled to the primary, never mirrored.
     Upgrade,
+    /// The client identity already had `[identity] max_queued_per_identity` ordered copies
+    /// waiting or in flight.
+    IdentityQueueFull,
+    /// `[identity] max_identities` identities already had ordered copies waiting or in
+    /// flight.
+    IdentitiesFull,
 }
 
 impl NotMirrored {
-    pub const ALL: [NotMirrored; 6] = [
+    pub const ALL: [NotMirrored; 8] = [
         NotMirrored::SampledOut,
         NotMirrored::Method,
         NotMirrored::BodyTooLarge,
         NotMirrored::Capacity,
         NotMirrored::ShadowCopy,
         NotMirrored::Upgrade,
+        NotMirrored::IdentityQueueFull,
+        NotMirrored::IdentitiesFull,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +57,8 @@ impl NotMirrored {
             NotMirrored::Capacity => "capacity",
             NotMirrored::ShadowCopy => "shadow_copy",
             NotMirrored::Upgrade => "upgrade",
+            NotMirrored::IdentityQueueFull => "identity_queue_full",
+            NotMirrored::IdentitiesFull => "identities_full",
         }
     }
 }

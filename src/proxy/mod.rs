@@ -72,6 +72,8 @@ mod handler;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
+mod mirror_target;
+pub mod order;
 mod worker;
 
 use std::net::SocketAddr;
@@ -152,6 +154,10 @@ pub struct Shared {
     pipeline_stats: Arc<PipelineStats>,
     /// Rate limits and redaction of log lines.
     pub logs: logs::ProxyLogs,
+    /// How a request's client identity is read (`[identity]`).
+    identity: crate::identity::IdentityRules,
+    /// Per-identity queues of shadow copies (`None` when `[identity] ordered = false`).
+    order: Option<Arc<order::ShadowOrder>>,
 }
 
 impl Shared {
@@ -467,6 +473,13 @@ fn build_shared(
         drops: ClientAborts::new(routes_len),
         pipeline_stats,
         logs: logs::ProxyLogs::new(crate::redact::Redaction::for_config(&config.file)),
+        identity: crate::identity::IdentityRules::for_config(&config.file.identity),
+        order: config.file.identity.ordered.then(|| {
+            order::ShadowOrder::new(
+                config.file.identity.max_identities,
+                config.file.identity.max_queued_per_identity,
+            )
+        }),
     })
 }
 

@@ -9,6 +9,7 @@ fn exchange(id: u64) -> Exchange {
     Exchange {
         id,
         seq: id,
+        identity: None,
         at: chrono::Utc::now(),
         route: "POST /auth/login".into(),
         request: RecordedRequest {

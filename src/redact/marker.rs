@@ -158,6 +158,21 @@ pub fn marker(kind: SecretKind, canonical: &[u8]) -> String {
     format!("{MARKER_PREFIX}{} {class}]", kind.as_str())
 }
 
+/// HMAC-SHA256 of `data` under the per-process key, in its own `domain` (so a digest made
+/// for one use never equals a marker class or another use's digest). For fingerprints that
+/// must identify a secret within one run without revealing it (client identities).
+pub fn keyed_digest(domain: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts a 32-byte key"),
+    };
+    mac.update(b"cutover-digest\0");
+    mac.update(domain);
+    mac.update(&[0]);
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
 /// The marker of a text value (a header value, a form or query value, an XML text, a
 /// path segment). An existing marker is returned unchanged.
 pub fn text_marker(s: &str) -> String {

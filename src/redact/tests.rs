@@ -52,6 +52,7 @@ fn json_fields_at_any_depth_and_forms_and_queries() {
     let ex = Exchange {
         id: 1,
         seq: 1,
+        identity: None,
         at: chrono::Utc::now(),
         route: "POST /auth/login".into(),
         request: RecordedRequest {

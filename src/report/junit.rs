@@ -38,6 +38,9 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
                         d.count,
                         r.compared
                     ));
+                    if let Some(who) = &d.identities {
+                        description.push_str(&format!("  {}\n", who.summary));
+                    }
                     for ex in d.examples.iter().take(2) {
                         description.push_str(&format!(
                             "  {}: primary {} / candidate {}\n",

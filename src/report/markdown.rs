@@ -128,8 +128,21 @@ pub fn render(report: &Report) -> String {
                         short(ex.candidate.as_ref())
                     );
                 }
+                if let Some(who) = &d.identities {
+                    let _ = write!(out, " — {}", who.summary);
+                }
                 out.push('\n');
                 shown.push(shape);
+            }
+            // Status changes attributed to the identities that saw them.
+            for s in r.status_matrix.iter().filter(|s| s.primary != s.candidate) {
+                if let Some(who) = &s.identities {
+                    let _ = writeln!(
+                        out,
+                        "- status {} → {} in {} exchanges {}",
+                        s.primary, s.candidate, s.count, who.summary
+                    );
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::pipeline::aggregate::{DiffKey, Example, RouteStats};
 use crate::pipeline::findings::FindingExample;
 use crate::pipeline::gates::{self, GateResult, RouteFigures};
+pub use crate::pipeline::identities::{IdentityReport, LabelCount};
 use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::{Aggregate, RouteKey};
 
@@ -207,6 +208,9 @@ pub struct PathReport {
     /// Exchanges showing this difference.
     pub count: u64,
     pub examples: Vec<Example>,
+    /// Which identities it appeared for (absent when no exchange carried an identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<IdentityReport>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -233,6 +237,10 @@ pub struct StatusCell {
     pub primary: String,
     pub candidate: String,
     pub count: u64,
+    /// For a status change: which identities it appeared for (absent when none was
+    /// labelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identities: Option<IdentityReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -325,6 +333,7 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
                 .map(|(primary, candidate)| StatusPair { primary, candidate }),
             count: p.count,
             examples: p.examples.clone(),
+            identities: p.identities.report(),
         })
         .collect();
     // Status changes lead, those to a 5xx first; then by count.
@@ -380,6 +389,10 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
             primary: p.clone(),
             candidate: c.clone(),
             count: *count,
+            identities: stats
+                .status_identities
+                .get(&(p.clone(), c.clone()))
+                .and_then(|i| i.report()),
         })
         .collect();
     let (primary, candidate) = (

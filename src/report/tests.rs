@@ -26,6 +26,7 @@ fn exchange(
     Exchange {
         id,
         seq: id,
+        identity: None,
         at: Utc::now(),
         route: format!("GET {path}"),
         request: RecordedRequest {

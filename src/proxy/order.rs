@@ -1,0 +1,274 @@
+//! Ordered shadows: shadow copies of one client identity's requests reach each target in
+//! the order the requests arrived, while different identities run concurrently.
+//!
+//! Owns a sharded map from identity fingerprint ([`crate::identity::ClientIdentity::key`])
+//! to that identity's queue, and the [`Ticket`]s it hands out. A request takes its ticket
+//! *on arrival* (in the handler, before its body is read or the primary is called), which
+//! fixes its place; per target the ticket holds the previous copy's completion signal and
+//! its own. A copy is sent to a target only once the previous copy of the same identity to
+//! that target has completed (answered, failed, timed out, or was never sent). Identities
+//! on different worker threads share the map (std mutexes, held only for a few map
+//! operations; the waiting uses runtime-independent `tokio::sync::oneshot` channels), so
+//! ordering holds whichever connection or thread a request arrives on.
+//!
+//! Bounds: at most `max_queued_per_identity` copies of one identity waiting or in flight,
+//! at most `max_identities` identities with copies waiting or in flight; past either, the
+//! copy is not made and counted (`identity_queue_full`, `identities_full`). An identity's
+//! entry is removed when its last ticket is dropped. Never touches the primary's path.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::HeaderMap;
+use tokio::sync::oneshot;
+
+use super::Shared;
+use super::metrics::NotMirrored;
+
+/// Shards of the identity map (a power of two).
+const SHARDS: usize = 64;
+
+/// Per-identity FIFOs, one lane per target.
+#[derive(Debug)]
+pub struct ShadowOrder {
+    shards: Box<[Mutex<HashMap<u128, Entry>>]>,
+    identities: AtomicUsize,
+    max_identities: usize,
+    max_queued: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Tickets alive for this identity.
+    pending: usize,
+    /// Per target index: the completion signal of the last copy queued to it.
+    tails: Vec<(usize, oneshot::Receiver<()>)>,
+}
+
+impl ShadowOrder {
+    pub fn new(max_identities: usize, max_queued: usize) -> Arc<ShadowOrder> {
+        Arc::new(ShadowOrder {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            identities: AtomicUsize::new(0),
+            max_identities: max_identities.max(1),
+            max_queued: max_queued.max(1),
+        })
+    }
+
+    fn shard(&self, key: u128) -> MutexGuard<'_, HashMap<u128, Entry>> {
+        let m = &self.shards[(key as usize) & (SHARDS - 1)];
+        match m.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Take the next place in `key`'s queue for each of `targets` (target indexes), or
+    /// say why the copy cannot be made.
+    pub fn admit(self: &Arc<Self>, key: u128, targets: &[usize]) -> Result<Ticket, NotMirrored> {
+        let mut shard = self.shard(key);
+        if !shard.contains_key(&key) {
+            let admitted = self
+                .identities
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < self.max_identities).then_some(n + 1)
+                })
+                .is_ok();
+            if !admitted {
+                return Err(NotMirrored::IdentitiesFull);
+            }
+        }
+        let entry = shard.entry(key).or_default();
+        if entry.pending >= self.max_queued {
+            // Only an entry with tickets alive can be full: it is never left empty here.
+            return Err(NotMirrored::IdentityQueueFull);
+        }
+        entry.pending += 1;
+        let mut lanes = Vec::with_capacity(targets.len());
+        for &target in targets {
+            let (done, tail) = oneshot::channel();
+            let prev = match entry.tails.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, slot)) => Some(std::mem::replace(slot, tail)),
+                None => {
+                    entry.tails.push((target, tail));
+                    None
+                }
+            };
+            lanes.push(Lane {
+                target,
+                prev,
+                done: Some(done),
+            });
+        }
+        Ok(Ticket {
+            order: Arc::clone(self),
+            key,
+            lanes,
+        })
+    }
+
+    /// Identities with copies waiting or in flight now.
+    pub fn identities(&self) -> usize {
+        self.identities.load(Ordering::Relaxed)
+    }
+
+    fn release(&self, key: u128) {
+        let mut shard = self.shard(key);
+        if let Some(e) = shard.get_mut(&key) {
+            e.pending = e.pending.saturating_sub(1);
+            if e.pending == 0 {
+                shard.remove(&key);
+                self.identities.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// One request's places in its identity's queue. Dropping it (or a [`Lane`] taken from
+/// it) lets the next copy of the same identity go.
+#[derive(Debug)]
+pub struct Ticket {
+    order: Arc<ShadowOrder>,
+    key: u128,
+    lanes: Vec<Lane>,
+}
+
+impl Ticket {
+    /// The place for `target` (taken out, to be awaited and dropped by the call to it).
+    pub fn take(&mut self, target: usize) -> Option<Lane> {
+        let i = self.lanes.iter().position(|l| l.target == target)?;
+        Some(self.lanes.swap_remove(i))
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // Completion signals first: once `pending` reaches zero the entry goes, and no
+        // later copy may find a stale tail.
+        self.lanes.clear();
+        self.order.release(self.key);
+    }
+}
+
+/// One copy's place in one target's lane.
+#[derive(Debug)]
+pub struct Lane {
+    target: usize,
+    prev: Option<oneshot::Receiver<()>>,
+    /// Dropped when this copy completes: the next copy's `prev` resolves.
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Lane {
+    /// Wait until the previous copy of this identity to this target has completed.
+    pub async fn turn(&mut self) {
+        if let Some(prev) = self.prev.take() {
+            // Err: the sender was dropped, which is how completion is signalled.
+            let _ = prev.await;
+        }
+    }
+
+    /// This copy completed: let the next one go (also done by dropping the lane).
+    pub fn finish(&mut self) {
+        self.done.take();
+    }
+}
+
+impl Shared {
+    /// The identity of a request about to be mirrored on `route`, and its places in the
+    /// identity's queues: one per shadow target (the candidate, the secondary) and, when
+    /// `primary_too` (mirror-target mode, where the primary's call is a copy as well), the
+    /// primary. Refused when the identity's queue or the identity table is full.
+    pub(super) fn admit(
+        &self,
+        route: usize,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        primary_too: bool,
+    ) -> Result<(Option<Ticket>, Option<String>), NotMirrored> {
+        let who = self.identity.identify(headers, &peer.to_string());
+        let Some(order) = &self.order else {
+            return Ok((None, who.label));
+        };
+        let mut targets = Vec::with_capacity(3);
+        if let Some(c) = self.route_candidates.get(route) {
+            targets.push(c.index);
+        }
+        if let Some(s) = &self.secondary {
+            targets.push(s.index);
+        }
+        if primary_too {
+            targets.push(self.primary.index);
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let ticket = order.admit(who.key, &targets)?;
+        Ok((Some(ticket), who.label))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn one_identity_waits_for_its_previous_copy_per_target() {
+        let order = ShadowOrder::new(10, 10);
+        let mut first = order.admit(1, &[7, 8]).expect("admitted");
+        let mut second = order.admit(1, &[7, 8]).expect("admitted");
+        let mut other = order.admit(2, &[7]).expect("another identity");
+        // Another identity does not wait.
+        other.take(7).expect("lane").turn().await;
+        let mut l7 = second.take(7).expect("lane");
+        let waiting = tokio::spawn(async move {
+            l7.turn().await;
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the second copy waits for the first"
+        );
+        // Target 8 finishing does not release target 7.
+        first.take(8).expect("lane").finish();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        first.take(7).expect("lane").finish();
+        waiting.await.expect("released");
+        second.take(8).expect("lane").turn().await;
+        assert_eq!(order.identities(), 2);
+        drop((first, second, other));
+        assert_eq!(order.identities(), 0, "entries go with their last ticket");
+    }
+
+    #[test]
+    fn bounds_refuse_and_release() {
+        let order = ShadowOrder::new(2, 2);
+        let a1 = order.admit(1, &[0]).expect("a1");
+        let a2 = order.admit(1, &[0]).expect("a2");
+        assert_eq!(
+            order.admit(1, &[0]).err(),
+            Some(NotMirrored::IdentityQueueFull)
+        );
+        let b = order.admit(2, &[0]).expect("b");
+        assert_eq!(
+            order.admit(3, &[0]).err(),
+            Some(NotMirrored::IdentitiesFull)
+        );
+        drop(a1);
+        let a3 = order.admit(1, &[0]).expect("room again");
+        drop((a2, a3, b));
+        assert!(order.admit(3, &[0]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_ticket_lets_the_next_go() {
+        let order = ShadowOrder::new(4, 4);
+        let first = order.admit(9, &[1]).expect("first");
+        let mut second = order.admit(9, &[1]).expect("second");
+        drop(first);
+        second.take(1).expect("lane").turn().await;
+    }
+}
