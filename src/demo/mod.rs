@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub ai_rate_limit: u32,
     /// Analyzers to run after parity (tests, future capabilities).
     pub analyzers: Vec<Arc<dyn Analyzer>>,
+    /// A progress line on stderr while the workload runs, when stderr is a terminal.
+    pub progress: bool,
 }
 
 impl Default for DemoOptions {
@@ -68,6 +70,7 @@ impl Default for DemoOptions {
             bcrypt_cost: 4,
             ai_rate_limit: 6,
             analyzers: Vec::new(),
+            progress: false,
         }
     }
 }
@@ -122,6 +125,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     info.recordings = vec![recording.display().to_string()];
     let mut run = RunBuilder::new(Arc::new(config))
         .sink(Box::new(sink))
+        .progress(options.progress)
         .report(out, info);
     for a in &options.analyzers {
         run = run.analyzer(Arc::clone(a));

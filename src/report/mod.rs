@@ -7,6 +7,9 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod order;
+pub mod terminal;
+pub mod view;
 
 /// Reading recordings lives in [`crate::record`] (the one owner of the format).
 pub use crate::record::{RecordingStats, read_recorded_lines, read_recordings};
@@ -98,3 +101,5 @@ pub fn run_id() -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_render;
