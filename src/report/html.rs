@@ -31,6 +31,7 @@ struct RouteHtml {
     headline: Option<String>,
     leads: Vec<LeadHtml>,
     rest: Vec<GroupHtml>,
+    suppressed: Vec<view::SuppressedGroup>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +81,7 @@ fn route_html(r: &RouteReport) -> RouteHtml {
             })
             .collect(),
         rest: v.rest.iter().map(group_html).collect(),
+        suppressed: view::suppressed_groups(r),
     }
 }
 

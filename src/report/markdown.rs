@@ -300,6 +300,11 @@ fn example(out: &mut String, g: &Group<'_>, detail: Detail, indent: &str) {
         return;
     };
     let request = ex.request.replace('`', "'");
+    if g.kind == crate::compare::DiffKind::Status {
+        // The pair is in the headline already.
+        let _ = writeln!(out, " — e.g. `{request}`");
+        return;
+    }
     match view::diff_lines(ex).filter(|_| view::shows_as_diff(ex)) {
         Some(lines) => {
             let _ = writeln!(out, " — e.g. `{request}`");
@@ -371,7 +376,13 @@ fn findings(out: &mut String, report: &Report, detail: Detail) {
 }
 
 fn suppressed(out: &mut String, report: &Report, detail: Detail) {
-    let count: usize = report.routes.iter().map(|r| r.suppressed.len()).sum();
+    let groups: Vec<(&str, Vec<view::SuppressedGroup>)> = report
+        .routes
+        .iter()
+        .map(|r| (r.route.as_str(), view::suppressed_groups(r)))
+        .filter(|(_, g)| !g.is_empty())
+        .collect();
+    let count: usize = groups.iter().map(|(_, g)| g.len()).sum();
     if count == 0 {
         return;
     }
@@ -386,18 +397,22 @@ fn suppressed(out: &mut String, report: &Report, detail: Detail) {
         out,
         "\n<details><summary>Suppressed as noise ({count} route paths)</summary>\n"
     );
-    for r in &report.routes {
-        for s in &r.suppressed {
+    for (route, groups) in &groups {
+        for s in groups {
             let reasons: Vec<String> = s
                 .reasons
                 .iter()
                 .map(|rc| format!("{} ({}×)", rc.reason, rc.count))
                 .collect();
+            let positions = if s.positions > 1 {
+                format!(" (at {} array positions)", s.positions)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "- `{}` `{}`: {}",
-                r.route,
-                display_path(&s.path),
+                "- `{route}` `{}`{positions}: {}",
+                s.shape,
                 reasons.join("; ")
             );
         }

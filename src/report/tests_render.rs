@@ -316,8 +316,8 @@ fn array_positions_are_grouped_the_same_way_everywhere() {
         1,
         "/auth/list",
         JSON,
-        r#"{"items":[{"x":1},{"x":2},{"x":3}]}"#,
-        r#"{"items":[{"x":"1"},{"x":"2"},{"x":"3"}]}"#,
+        r#"{"items":[{"x":1,"t":"2026-01-01T00:00:01Z"},{"x":2,"t":"2026-01-01T00:00:02Z"},{"x":3,"t":"2026-01-01T00:00:03Z"}]}"#,
+        r#"{"items":[{"x":"1","t":"2026-01-01T00:01:01Z"},{"x":"2","t":"2026-01-01T00:01:02Z"},{"x":"3","t":"2026-01-01T00:01:03Z"}]}"#,
         200,
     )];
     let report = build(&exchanges);
@@ -335,7 +335,20 @@ fn array_positions_are_grouped_the_same_way_everywhere() {
         "{}",
         out.markdown
     );
-    assert_eq!(out.markdown.matches("/items/").count(), 1, "one line");
+    assert_eq!(out.markdown.matches("/items/").count(), 2, "one line each: {}", out.markdown);
+    assert!(
+        out.markdown
+            .contains("`GET /auth/list` `/items/*/t` (at 3 array positions): normaliser: timestamp"),
+        "{}",
+        out.markdown
+    );
+    assert!(
+        out.html.contains(
+            "<code>/items/*/t</code> <span class=\"muted\">(at 3 array positions)</span>"
+        ),
+        "{}",
+        out.html
+    );
     assert!(out.html.contains(
         "<code>/items/*/x</code> — type_changed in 1 of 1 exchanges (at 3 array positions)"
     ));

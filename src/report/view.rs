@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::model::{PathReport, RouteReport};
+use super::model::{PathReport, ReasonCount, RouteReport};
 use super::order::is_headline;
 use crate::compare::DiffKind;
 use crate::pipeline::aggregate::Example;
@@ -231,6 +231,49 @@ fn lead_label(route: &RouteReport, group: &Group<'_>, whole_matrix: bool) -> Str
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Suppressed paths of one shape (array positions folded), with their reasons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuppressedGroup {
+    /// The path with array positions as `*`, as displayed.
+    pub shape: String,
+    /// Exchanges at the most frequent position.
+    pub count: u64,
+    /// Distinct paths folded.
+    pub positions: usize,
+    /// Each reason with its count at the position where it was most frequent.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// A route's suppressed paths grouped by shape, in the model's order.
+pub fn suppressed_groups(route: &RouteReport) -> Vec<SuppressedGroup> {
+    let mut out: Vec<SuppressedGroup> = Vec::new();
+    for s in &route.suppressed {
+        let shape = display_path(&index_shape(&s.path)).to_string();
+        let at = match out.iter().position(|g| g.shape == shape) {
+            Some(at) => at,
+            None => {
+                out.push(SuppressedGroup {
+                    shape,
+                    count: 0,
+                    positions: 0,
+                    reasons: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let g = &mut out[at];
+        g.count = g.count.max(s.count);
+        g.positions += 1;
+        for rc in &s.reasons {
+            match g.reasons.iter_mut().find(|r| r.reason == rc.reason) {
+                Some(r) => r.count = r.count.max(rc.count),
+                None => g.reasons.push(rc.clone()),
+            }
+        }
+    }
+    out
 }
 
 /// A value as people read it: `(absent)` when the side has no value, JSON text otherwise
