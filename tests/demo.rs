@@ -304,13 +304,7 @@ fn report_command_input_errors_exit_2_and_name_the_place() {
 fn no_progress_line_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo");
-    let run = cutover_cmd(&[
-        "demo",
-        "--rounds",
-        "8",
-        "--out",
-        &out.display().to_string(),
-    ]);
+    let run = cutover_cmd(&["demo", "--rounds", "8", "--out", &out.display().to_string()]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains('\r'), "{stderr:?}");

@@ -75,7 +75,11 @@ fn route_html(r: &RouteReport) -> RouteHtml {
             .iter()
             .map(|l| LeadHtml {
                 title: l.title(),
-                server_error: l.group.members.iter().any(|m| super::order::is_server_error(m)),
+                server_error: l
+                    .group
+                    .members
+                    .iter()
+                    .any(|m| super::order::is_server_error(m)),
                 group: group_html(&l.group),
                 folded: l.folded.iter().map(group_html).collect(),
             })
@@ -109,7 +113,11 @@ fn group_html(g: &Group<'_>) -> GroupHtml {
                     request_body: ex.request_body.clone(),
                     primary: value_text(ex.primary.as_ref()),
                     candidate: value_text(ex.candidate.as_ref()),
-                    detail: if diff.is_some() { None } else { ex.detail.clone() },
+                    detail: if diff.is_some() {
+                        None
+                    } else {
+                        ex.detail.clone()
+                    },
                     diff,
                 }
             })

@@ -314,11 +314,7 @@ fn example(out: &mut String, g: &Group<'_>, detail: Detail, indent: &str) {
                     let _ = writeln!(out, "{indent}{}", l.text.replace("```", "'''"));
                 }
                 if lines.len() > DIFF_LINES {
-                    let _ = writeln!(
-                        out,
-                        "{indent}… {} more lines",
-                        lines.len() - DIFF_LINES
-                    );
+                    let _ = writeln!(out, "{indent}… {} more lines", lines.len() - DIFF_LINES);
                 }
                 let _ = writeln!(out, "{indent}```");
             }

@@ -103,3 +103,5 @@ pub fn run_id() -> String {
 mod tests;
 #[cfg(test)]
 mod tests_render;
+#[cfg(test)]
+mod tests_size;

@@ -61,7 +61,11 @@ pub fn failure_hint(r: &RouteReport) -> String {
         if with > 0 {
             text.push_str(&format!(
                 " (+{with} {} with it)",
-                if with == 1 { "difference" } else { "differences" }
+                if with == 1 {
+                    "difference"
+                } else {
+                    "differences"
+                }
             ));
         }
         diffs.push(text);

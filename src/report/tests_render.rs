@@ -21,7 +21,14 @@ fn response(status: u16, content_type: &str, body: &str) -> OutcomeResult {
 }
 
 /// One exchange on `GET {path}`: the primary answers 200, the candidate `status`.
-fn exchange(id: u64, path: &str, ct: &str, primary: &str, candidate: &str, status: u16) -> Exchange {
+fn exchange(
+    id: u64,
+    path: &str,
+    ct: &str,
+    primary: &str,
+    candidate: &str,
+    status: u16,
+) -> Exchange {
     Exchange {
         id,
         seq: id,
@@ -119,7 +126,7 @@ fn outputs(report: &Report) -> Outputs {
     }
 }
 
-fn route<'a>(report: &'a Report, name: &str) -> &'a RouteReport {
+pub(super) fn route<'a>(report: &'a Report, name: &str) -> &'a RouteReport {
     report
         .routes
         .iter()
@@ -129,7 +136,7 @@ fn route<'a>(report: &'a Report, name: &str) -> &'a RouteReport {
 
 /// `/ai/status` answers 500 with a different body on two of four exchanges (status change
 /// and the body fields it caused); `/ai/models` differs in a body field only.
-fn status_report() -> Report {
+pub(super) fn status_report() -> Report {
     let ok = r#"{"ok":true,"model":"m1","count":3}"#;
     let boom = r#"{"detail":"boom"}"#;
     let mut exchanges = Vec::new();
@@ -198,7 +205,11 @@ fn a_status_change_leads_its_route_in_every_output() {
         "{}",
         out.junit
     );
-    assert!(out.junit.contains("type=\"value_changed\""), "{}", out.junit);
+    assert!(
+        out.junit.contains("type=\"value_changed\""),
+        "{}",
+        out.junit
+    );
 }
 
 #[test]
@@ -260,7 +271,8 @@ fn null_is_never_shown_as_absent() {
         out.markdown
     );
     assert!(
-        out.html.contains("<td class=\"primary-val\"><pre>null</pre>"),
+        out.html
+            .contains("<td class=\"primary-val\"><pre>null</pre>"),
         "{}",
         out.html
     );
@@ -298,13 +310,19 @@ fn text_and_sse_bodies_render_as_unified_diffs() {
     let md = &out.markdown;
     assert!(md.contains("```diff\n"), "{md}");
     assert!(md.contains("\n  -beta\n  +BETA\n"), "{md}");
-    assert!(md.contains("+helloworld") || md.contains("+hellothere"), "{md}");
+    assert!(
+        md.contains("+helloworld") || md.contains("+hellothere"),
+        "{md}"
+    );
     assert!(!md.contains("(absent)"), "{md}");
     let html = &out.html;
     assert!(html.contains("<span class=\"del\">-beta</span>"), "{html}");
     assert!(html.contains("<span class=\"add\">+BETA</span>"), "{html}");
     assert!(html.contains("<span class=\"hunk\">@@"), "{html}");
-    assert!(html.contains("<span class=\"add\">+hellothere</span>"), "{html}");
+    assert!(
+        html.contains("<span class=\"add\">+hellothere</span>"),
+        "{html}"
+    );
     assert!(!html.contains("(absent)"), "{html}");
     assert!(out.junit.contains("  -beta\n"), "{}", out.junit);
     assert!(out.junit.contains("  +BETA\n"), "{}", out.junit);
@@ -321,7 +339,11 @@ fn array_positions_are_grouped_the_same_way_everywhere() {
         200,
     )];
     let report = build(&exchanges);
-    assert_eq!(report.routes[0].differences.len(), 3, "json keeps every path");
+    assert_eq!(
+        report.routes[0].differences.len(),
+        3,
+        "json keeps every path"
+    );
     let out = outputs(&report);
     assert!(
         out.terminal
@@ -335,10 +357,16 @@ fn array_positions_are_grouped_the_same_way_everywhere() {
         "{}",
         out.markdown
     );
-    assert_eq!(out.markdown.matches("/items/").count(), 2, "one line each: {}", out.markdown);
-    assert!(
+    assert_eq!(
+        out.markdown.matches("/items/").count(),
+        2,
+        "one line each: {}",
         out.markdown
-            .contains("`GET /auth/list` `/items/*/t` (at 3 array positions): normaliser: timestamp"),
+    );
+    assert!(
+        out.markdown.contains(
+            "`GET /auth/list` `/items/*/t` (at 3 array positions): normaliser: timestamp"
+        ),
         "{}",
         out.markdown
     );
@@ -418,7 +446,10 @@ fn junit_carries_time_timestamp_and_a_type_per_finding_kind() {
         .collect();
     assert_eq!(
         types,
-        [Some("status".to_string()), Some("value_changed".to_string())]
+        [
+            Some("status".to_string()),
+            Some("value_changed".to_string())
+        ]
     );
 }
 
@@ -440,7 +471,8 @@ fn report_json_carries_version_duration_and_config_digest_and_matches_the_schema
             .as_str()
             .is_some_and(|d| d.starts_with("sha256:"))
     );
-    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
     let schema: serde_json::Value =
         serde_json::from_slice(&std::fs::read(schema_path).expect("schema")).expect("parses");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
@@ -449,95 +481,6 @@ fn report_json_carries_version_duration_and_config_digest_and_matches_the_schema
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-}
-
-/// A failing route with 40 differing paths, each with 5 large examples and a text diff.
-fn heavy_failing(name: &str, template: &RouteReport) -> RouteReport {
-    let mut r = template.clone();
-    r.route = name.to_string();
-    let big = serde_json::Value::String("x".repeat(1_500));
-    let diff = format!(
-        "--- primary\n+++ candidate\n@@ -1,40 +1,40 @@\n{}",
-        (0..40)
-            .map(|i| format!("-line {i} of the primary\n+line {i} of the candidate\n"))
-            .collect::<String>()
-    );
-    r.differences = (0..40)
-        .map(|i| super::model::PathReport {
-            path: format!("/field{i}"),
-            kind: if i % 2 == 0 {
-                crate::compare::DiffKind::ValueChanged
-            } else {
-                crate::compare::DiffKind::Text
-            },
-            count: 3,
-            examples: (0..5)
-                .map(|e| crate::pipeline::aggregate::Example {
-                    exchange: e,
-                    request: format!("{name} #{e}"),
-                    request_body: Some("b".repeat(500)),
-                    primary: (i % 2 == 0).then(|| big.clone()),
-                    candidate: (i % 2 == 0).then(|| serde_json::Value::Null),
-                    detail: (i % 2 == 1).then(|| diff.clone()),
-                })
-                .collect(),
-            headline: None,
-        })
-        .collect();
-    r
-}
-
-fn large_report(failing: usize, passing: usize) -> Report {
-    let base = status_report();
-    let fail = route(&base, "GET /ai/models").clone();
-    let mut pass = fail.clone();
-    pass.gate = Gate::Pass;
-    pass.failures.clear();
-    pass.differences.clear();
-    pass.parity = 1.0;
-    let mut report = base.clone();
-    report.routes = (0..failing)
-        .map(|i| heavy_failing(&format!("GET /fail/route-{i:04}"), &fail))
-        .chain((0..passing).map(|i| {
-            let mut r = pass.clone();
-            r.route = format!("GET /pass/route-{i:04}");
-            r
-        }))
-        .collect();
-    report.totals.routes_failing = failing;
-    report
-}
-
-#[test]
-fn summary_md_with_500_routes_and_50_failures_lists_every_failure_within_the_limit() {
-    let report = large_report(50, 450);
-    let md = markdown::render(&report);
-    assert!(md.len() < 65_536, "{} bytes", md.len());
-    for i in 0..50 {
-        let name = format!("GET /fail/route-{i:04}");
-        assert!(md.contains(&format!("**`{name}`**")), "{name} cut");
-    }
-    assert!(md.contains("450 passing routes not listed"), "passing collapse first");
-    assert!(!md.contains("(cut"), "nothing is cut");
-}
-
-#[test]
-fn summary_md_keeps_full_detail_when_it_fits() {
-    let report = large_report(2, 3);
-    let md = markdown::render(&report);
-    assert!(md.len() < markdown::MAX_BYTES);
-    assert!(md.contains("GET /pass/route-0002"), "passing rows listed");
-    assert!(md.contains("```diff"), "diff blocks kept");
-    assert!(!md.contains("more differing paths"));
-}
-
-#[test]
-fn summary_md_says_so_when_even_one_line_per_failing_route_does_not_fit() {
-    let report = large_report(3_000, 10);
-    let md = markdown::render(&report);
-    assert!(md.len() < 65_536, "{} bytes", md.len());
-    assert!(md.contains("GET /fail/route-0000"));
-    assert!(md.contains("more failing routes not listed here"), "the cut is said");
 }
 
 #[test]

@@ -145,7 +145,10 @@ mod tests {
 
     impl Write for Shared {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::ErrorKind::Other)?.extend_from_slice(buf);
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -185,15 +188,27 @@ mod tests {
         }
         sink.count(Verdict::Mismatch);
         sink.count(Verdict::NotCompared);
-        assert!(!sink.draw_at(start + Duration::from_millis(500)), "too early");
+        assert!(
+            !sink.draw_at(start + Duration::from_millis(500)),
+            "too early"
+        );
         assert_eq!(out.text(), "");
         assert!(sink.draw_at(start + Duration::from_secs(2)));
-        assert!(!sink.draw_at(start + Duration::from_millis(2_100)), "too soon");
+        assert!(
+            !sink.draw_at(start + Duration::from_millis(2_100)),
+            "too soon"
+        );
         assert!(sink.draw_at(start + Duration::from_millis(2_300)));
         sink.finish();
         let text = out.text();
-        assert!(text.starts_with("\r2.0 s · 5 exchanges analysed · 3/s"), "{text:?}");
-        assert!(text.contains("parity so far 75.00% (3 of 4)\x1b[K"), "{text:?}");
+        assert!(
+            text.starts_with("\r2.0 s · 5 exchanges analysed · 3/s"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("parity so far 75.00% (3 of 4)\x1b[K"),
+            "{text:?}"
+        );
         assert_eq!(text.matches('\r').count(), 3, "two draws and the clear");
         assert!(text.ends_with("\r\x1b[K"), "{text:?}");
     }
