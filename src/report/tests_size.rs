@@ -93,7 +93,10 @@ fn summary_md_keeps_full_detail_when_it_fits() {
 fn summary_md_says_so_when_even_one_line_per_failing_route_does_not_fit() {
     let report = large_report(3_000, 10);
     let md = markdown::render(&report);
-    eprintln!("summary.md for 3,010 routes, 3,000 failing: {} bytes", md.len());
+    eprintln!(
+        "summary.md for 3,010 routes, 3,000 failing: {} bytes",
+        md.len()
+    );
     assert!(md.len() < 65_536, "{} bytes", md.len());
     assert!(md.contains("GET /fail/route-0000"));
     assert!(
