@@ -421,6 +421,26 @@ fn report_command_input_errors_exit_2_and_name_the_place() {
     assert!(stderr.contains("no exchanges"), "{stderr}");
 }
 
+/// The progress line is for terminals only: with stderr piped, `cutover demo` and
+/// `cutover report` print none (no `\r`-updated line), however long they run.
+#[test]
+fn no_progress_line_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("demo");
+    let run = cutover_cmd(&["demo", "--rounds", "8", "--out", &out.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(!stderr.contains("exchanges analysed"), "{stderr:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("verdict: FAIL"));
+
+    let again = report_cmd(&out.join("recording.jsonl"), &dir.path().join("again"));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(!stderr.contains("exchanges analysed"), "{stderr:?}");
+}
+
 /// (test cases, failures) of a JUnit document.
 fn quick_junit_parse(xml: &str) -> (usize, usize) {
     let count = |needle: &str| xml.matches(needle).count();

@@ -453,6 +453,7 @@ async fn client_abort_before_the_primary_answers_is_counted_not_mismatched() {
         source: "proxy".into(),
         divergences: Vec::new(),
         recordings: Vec::new(),
+        ..Default::default()
     };
     let ctx = cutover::report::ReportContext {
         config: &config,

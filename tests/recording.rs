@@ -112,6 +112,7 @@ async fn live_run(toml: &str, path: &Path, requests: &[(&str, Value)]) -> Value 
                 source: "proxy".into(),
                 divergences: Vec::new(),
                 recordings: vec![path.display().to_string()],
+                ..Default::default()
             },
         },
     );

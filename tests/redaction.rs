@@ -78,6 +78,7 @@ async fn no_bypass_reaches_the_recording_the_report_files_or_metrics() {
                 source: "proxy".into(),
                 divergences: Vec::new(),
                 recordings: Vec::new(),
+                ..Default::default()
             },
         },
     );

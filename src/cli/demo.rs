@@ -66,6 +66,7 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
         },
         out: args.out,
         secondary: !args.no_secondary,
+        progress: true,
         ..defaults
     };
     let outcome = demo::run(options).await.map_err(|error| CliError {

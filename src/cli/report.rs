@@ -6,9 +6,8 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{CliError, Status};
-use crate::pipeline::gates::GateKind;
 use crate::record;
-use crate::report::{self, Gate, Report};
+use crate::report::{self, Report};
 use crate::run::{Exit, RecordingSource, RunBuilder, RunError, run_info};
 
 #[derive(Debug, Args)]
@@ -69,6 +68,7 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     let outcome = RunBuilder::new(Arc::new(config))
         .configured_contracts()
         .map_err(CliError::usage)?
+        .progress(true)
         .report(out, info)
         .run(RecordingSource { recording })
         .await?;
@@ -101,123 +101,8 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     Ok(outcome.exit.into())
 }
 
-/// One line per route and where the files are.
+/// One line per route (worst first, each failing one with what leads it), the verdict,
+/// and where the files are ([`crate::report::terminal`]).
 pub fn print_verdict(report: &Report, written: &report::Written) {
-    for r in &report.routes {
-        println!(
-            "{:<4} {:<36} {:>6} compared  {:>6.1}% parity{}",
-            match r.gate {
-                Gate::Pass => "ok",
-                Gate::Fail => "FAIL",
-            },
-            r.route,
-            r.compared,
-            r.parity * 100.0,
-            failure_hint(r)
-        );
-        if let Some(c) = &r.contracts {
-            use crate::report::contracts::phrase;
-            let violations: Vec<String> = c
-                .violations
-                .iter()
-                .take(3)
-                .map(|v| {
-                    let at = if v.instance_path.is_empty() {
-                        "/"
-                    } else {
-                        &v.instance_path
-                    };
-                    format!("{} {} at {at}", v.side.as_str(), v.kind.as_str())
-                })
-                .collect();
-            println!(
-                "     contract: {}; primary {}, candidate {}{}",
-                c.coverage(),
-                phrase(&c.primary),
-                phrase(&c.candidate),
-                if violations.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", violations.join(", "))
-                }
-            );
-        }
-    }
-    println!(
-        "verdict: {} — {:.2}% parity over {} compared exchanges, {} of {} routes failing",
-        match report.verdict {
-            Gate::Pass => "PASS",
-            Gate::Fail => "FAIL",
-        },
-        report.totals.parity * 100.0,
-        report.totals.compared,
-        report.totals.routes_failing,
-        report.routes.len()
-    );
-    if let Some(c) = &report.totals.contracts {
-        use crate::report::contracts::phrase;
-        println!(
-            "contracts: primary {}, candidate {}, requests {}; {} routes covered, {} uncovered",
-            phrase(&c.primary),
-            phrase(&c.candidate),
-            phrase(&c.request),
-            c.routes_covered,
-            c.routes_uncovered
-        );
-    }
-    if let Some(o) = &report.totals.overflow {
-        println!("warning: {}", o.sentence());
-    }
-    println!("report: {}", written.html.display());
-}
-
-/// A few words on why a route failed: its first differences, then every fired trigger.
-fn failure_hint(r: &crate::report::model::RouteReport) -> String {
-    if r.failures.is_empty() {
-        return String::new();
-    }
-    let diffs: Vec<String> = r
-        .differences
-        .iter()
-        .take(3)
-        .map(|d| match d.status {
-            Some(s) => format!("status {}→{} ×{}", s.primary, s.candidate, d.count),
-            None => format!(
-                "{} {}",
-                crate::report::markdown::display_path(&d.path),
-                d.kind.as_str()
-            ),
-        })
-        .collect();
-    let mut parts = Vec::new();
-    if !diffs.is_empty() {
-        parts.push(diffs.join(", "));
-    }
-    if r.candidate_errors > 0 {
-        parts.push(format!(
-            "candidate errors {} ({} × 5xx)",
-            r.candidate_errors, r.candidate_5xx
-        ));
-    }
-    if let Some(b) = r.baseline.as_ref().filter(|b| b.unhealthy > 0) {
-        parts.push(format!("unhealthy baseline on {} exchanges", b.unhealthy));
-    }
-    for g in r.gates.iter().filter(|g| g.fired) {
-        match g.gate {
-            GateKind::LatencyP95 | GateKind::LatencyIncrease => parts.push(format!(
-                "P95 {:.1} → {:.1} ms",
-                r.latency.primary.p95_ms, r.latency.candidate.p95_ms
-            )),
-            GateKind::ErrorRate => parts.push(format!(
-                "errors {:.1}% (primary {:.1}%, limit {:.1}%)",
-                g.value,
-                g.primary.unwrap_or(0.0),
-                g.limit
-            )),
-            GateKind::Contract => parts.push(format!("{} contract violations", g.value)),
-            GateKind::Parity => {}
-        }
-    }
-    parts.dedup();
-    format!("  — {}", parts.join("; "))
+    print!("{}", report::terminal::render(report, &written.html));
 }

@@ -197,9 +197,12 @@ impl fmt::Display for Reason {
                 Ok(())
             }
             Reason::Tolerance(t) => write!(f, "{t}"),
-            Reason::LearnedNoise { r, n, total } => {
-                write!(f, "learned noise: r={r} n={n} T={total}")
-            }
+            Reason::LearnedNoise { r, n, total } => write!(
+                f,
+                "learned noise: the candidate differed from the primary in r={r} exchanges, \
+                 the secondary (a second primary) in n={n}, of T={total} compared with both \
+                 — the primary disagrees with itself about as often"
+            ),
             Reason::Volatile {
                 changed,
                 repeats,

@@ -261,7 +261,9 @@ mod tests {
                 total: 100
             }
             .to_string(),
-            "learned noise: r=48 n=50 T=100"
+            "learned noise: the candidate differed from the primary in r=48 exchanges, the \
+             secondary (a second primary) in n=50, of T=100 compared with both — the primary \
+             disagrees with itself about as often"
         );
         // r > n but within 20 % of each other: noise.
         assert!(matches!(

@@ -82,6 +82,8 @@ fn demo_contracts(
             &reference::api::monolith_openapi(),
         )?)),
     })
+    /// A progress line on stderr while the workload runs, when stderr is a terminal.
+    pub progress: bool,
 }
 
 impl Default for DemoOptions {
@@ -101,6 +103,7 @@ impl Default for DemoOptions {
             ai_rate_limit: 6,
             analyzers: Vec::new(),
             contracts: DemoContracts::default(),
+            progress: false,
         }
     }
 }
@@ -162,6 +165,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     info.recordings = vec![recording.display().to_string()];
     let mut run = RunBuilder::new(Arc::new(config))
         .sink(Box::new(sink))
+        .progress(options.progress)
         .report(out, info);
     if let Some(c) = contracts {
         run = run.contracts(c);

@@ -187,12 +187,28 @@ pub struct Example {
     /// Redacted request body (cut), when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The primary's value; `None` when absent (a JSON `null` is `Some(Value::Null)`, also
+    /// when read back from `report.json`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub primary: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub candidate: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// A key that is present holds a value, `null` included (plain `Option<Value>` would read
+/// `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Default, Clone)]

@@ -1,16 +1,127 @@
-//! `summary.md`: the report as a pull-request comment. Short: one table, then the counted
-//! differences with one example each, suppressed noise folded away. Kept under GitHub's
-//! comment limit.
+//! `summary.md`: the report as a pull-request comment. Failing routes first, worst first;
+//! each failing route's status changes lead, with the differences they brought folded
+//! beneath; one example each (text bodies as a ```diff block); suppressed noise folded away.
+//!
+//! It always fits a GitHub comment (65,536 characters): when the full rendering is too
+//! long, detail is given up in this order — the suppressed-noise list, the passing routes'
+//! rows (collapsed to a count), diff blocks, examples, then all but the leading groups of
+//! each failing route. A failing route is never left out unless even one line per failing
+//! route does not fit (thousands of failing routes), and then the cut is said.
 
 use std::fmt::Write as _;
 
-use super::model::{Gate, Report};
+use super::model::{Gate, Report, RouteReport};
+use super::view::{self, Group, cut_chars, short_value};
 use crate::pipeline::gates::GateKind;
 
-/// GitHub rejects comments over 65,536 characters; stay well below.
-const MAX_CHARS: usize = 60_000;
+pub use super::view::{display_path, index_shape};
+
+/// GitHub rejects comments over 65,536 characters; stay below it in bytes (≥ characters).
+pub const MAX_BYTES: usize = 60_000;
+
+/// Lines of a text diff shown in a ```diff block.
+const DIFF_LINES: usize = 24;
+
+/// How much detail one rendering gives.
+#[derive(Debug, Clone, Copy)]
+struct Detail {
+    /// One table row per passing route (else a count).
+    passing_rows: bool,
+    /// The suppressed-noise list (else a count).
+    suppressed: bool,
+    /// ```diff blocks for text bodies.
+    diffs: bool,
+    /// One example per group.
+    examples: bool,
+    /// Groups shown per failing route (leads count first).
+    max_groups: usize,
+    /// Other analyzers' findings listed (else counted).
+    findings: bool,
+}
+
+const LEVELS: [Detail; 7] = [
+    Detail {
+        passing_rows: true,
+        suppressed: true,
+        diffs: true,
+        examples: true,
+        max_groups: usize::MAX,
+        findings: true,
+    },
+    Detail {
+        passing_rows: true,
+        suppressed: false,
+        diffs: true,
+        examples: true,
+        max_groups: usize::MAX,
+        findings: true,
+    },
+    Detail {
+        passing_rows: false,
+        suppressed: false,
+        diffs: true,
+        examples: true,
+        max_groups: usize::MAX,
+        findings: true,
+    },
+    Detail {
+        passing_rows: false,
+        suppressed: false,
+        diffs: false,
+        examples: true,
+        max_groups: usize::MAX,
+        findings: true,
+    },
+    Detail {
+        passing_rows: false,
+        suppressed: false,
+        diffs: false,
+        examples: false,
+        max_groups: 12,
+        findings: true,
+    },
+    Detail {
+        passing_rows: false,
+        suppressed: false,
+        diffs: false,
+        examples: false,
+        max_groups: 4,
+        findings: false,
+    },
+    Detail {
+        passing_rows: false,
+        suppressed: false,
+        diffs: false,
+        examples: false,
+        max_groups: 1,
+        findings: false,
+    },
+];
 
 pub fn render(report: &Report) -> String {
+    for detail in LEVELS {
+        if let Some(text) = render_with(report, detail, usize::MAX) {
+            return text;
+        }
+    }
+    // One line per failing route does not fit: as many failing routes as fit, then the cut
+    // said in words.
+    let (mut lo, mut hi) = (0, report.totals.routes_failing);
+    let last = LEVELS[LEVELS.len() - 1];
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if render_with(report, last, mid).is_some() {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    render_with(report, last, lo).unwrap_or_default()
+}
+
+/// The summary at one level of detail with at most `max_failing` failing routes, or `None`
+/// as soon as it exceeds [`MAX_BYTES`] (the work per attempt stays bounded by the limit).
+fn render_with(report: &Report, detail: Detail, max_failing: usize) -> Option<String> {
     let mut out = String::new();
     let t = &report.totals;
     let verdict = match report.verdict {
@@ -19,9 +130,11 @@ pub fn render(report: &Report) -> String {
     };
     let _ = writeln!(
         out,
-        "## cutover parity: {verdict} — {:.2}% parity over {} compared exchanges\n",
+        "## cutover parity: {verdict} — {:.2}% parity over {} compared exchanges, {} of {} routes failing\n",
         t.parity * 100.0,
-        t.compared
+        t.compared,
+        t.routes_failing,
+        report.routes.len()
     );
     if !report.run.divergences.is_empty() {
         let _ = writeln!(
@@ -33,11 +146,65 @@ pub fn render(report: &Report) -> String {
     if let Some(o) = &t.overflow {
         let _ = writeln!(out, "⚠️ {}\n", o.sentence());
     }
+    let failing: Vec<&RouteReport> = report
+        .routes
+        .iter()
+        .filter(|r| r.gate == Gate::Fail)
+        .collect();
+    let passing = report.routes.len() - failing.len();
+    let shown_failing = &failing[..failing.len().min(max_failing)];
+    let rows: Vec<&RouteReport> = if detail.passing_rows {
+        shown_failing
+            .iter()
+            .copied()
+            .chain(report.routes.iter().filter(|r| r.gate == Gate::Pass))
+            .collect()
+    } else {
+        shown_failing.to_vec()
+    };
+    if !rows.is_empty() {
+        table(&mut out, &rows)?;
+    }
+    if shown_failing.len() < failing.len() {
+        let _ = writeln!(
+            out,
+            "\n… {} more failing routes not listed here (the comment would exceed GitHub's \
+             limit); see report.json or index.html.",
+            failing.len() - shown_failing.len()
+        );
+    }
+    if !detail.passing_rows && passing > 0 {
+        let _ = writeln!(
+            out,
+            "\n✅ {passing} passing routes not listed (see index.html for every route)."
+        );
+    }
+    if !shown_failing.is_empty() {
+        out.push_str("\n### What differs\n");
+        for r in shown_failing {
+            route_details(&mut out, r, detail);
+            fits(&out)?;
+        }
+    }
+    contracts_section(report, &mut out);
+    baseline_section(report, &mut out);
+    findings(&mut out, report, detail);
+    fits(&out)?;
+    suppressed(&mut out, report, detail);
+    fits(&out)?;
+    Some(out)
+}
+
+fn fits(out: &str) -> Option<()> {
+    (out.len() <= MAX_BYTES).then_some(())
+}
+
+fn table(out: &mut String, rows: &[&RouteReport]) -> Option<()> {
     out.push_str(
         "| route | candidate | compared | parity | P95 primary → candidate | errors primary → candidate | gate |\n",
     );
     out.push_str("|---|---|---:|---:|---:|---:|---|\n");
-    for r in &report.routes {
+    for r in rows {
         let errors = r
             .gates
             .iter()
@@ -60,163 +227,250 @@ pub fn render(report: &Report) -> String {
                 Gate::Fail => "**fail**",
             }
         );
+        fits(out)?;
     }
-    let failing: Vec<_> = report
-        .routes
-        .iter()
-        .filter(|r| r.gate == Gate::Fail)
-        .collect();
-    if !failing.is_empty() {
-        out.push_str("\n### What differs\n");
-        for r in failing {
-            let _ = writeln!(out, "\n**`{}`**", r.route);
-            for f in &r.failures {
-                let _ = writeln!(out, "- {f}");
+    Some(())
+}
+
+fn route_details(out: &mut String, r: &RouteReport, detail: Detail) {
+    let _ = writeln!(out, "\n**`{}`**", r.route);
+    for f in &r.failures {
+        let _ = writeln!(out, "- {f}");
+    }
+    if r.candidate_errors > 0 {
+        let _ = writeln!(
+            out,
+            "- {} errors: {} ({} answered 5xx, {} transport failures)",
+            other_side(r),
+            r.candidate_errors,
+            r.candidate_5xx,
+            r.candidate_errors - r.candidate_5xx
+        );
+    }
+    // Status changes attributed to the identities that saw them.
+    for st in r.status_matrix.iter().filter(|st| st.primary != st.candidate) {
+        if let Some(who) = &st.identities {
+            let _ = writeln!(
+                out,
+                "- status {} → {} in {} exchanges {}",
+                st.primary, st.candidate, st.count, who.summary
+            );
+        }
+    }
+    let view = view::route_view(r);
+    let mut budget = detail.max_groups;
+    let mut hidden = 0usize;
+    for lead in &view.leads {
+        if budget == 0 {
+            hidden += 1 + lead.folded.len();
+            continue;
+        }
+        budget -= 1;
+        let _ = write!(
+            out,
+            "- **{}** in {} of {} exchanges",
+            lead.title(),
+            lead.group.count,
+            r.compared
+        );
+        example(out, &lead.group, detail, "  ");
+        for g in &lead.folded {
+            if budget == 0 {
+                hidden += 1;
+                continue;
             }
-            if r.candidate_errors > 0 {
-                let _ = writeln!(
-                    out,
-                    "- {} errors: {} ({} answered 5xx, {} transport failures)",
-                    other_side(r),
-                    r.candidate_errors,
-                    r.candidate_5xx,
-                    r.candidate_errors - r.candidate_5xx
-                );
+            budget -= 1;
+            group_line(out, g, r, detail, "  ");
+        }
+    }
+    for g in &view.rest {
+        if budget == 0 {
+            hidden += 1;
+            continue;
+        }
+        budget -= 1;
+        group_line(out, g, r, detail, "");
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "- … {hidden} more differing paths (see report.json or index.html)"
+        );
+    }
+}
+
+fn group_line(out: &mut String, g: &Group<'_>, r: &RouteReport, detail: Detail, indent: &str) {
+    let _ = write!(
+        out,
+        "{indent}- `{}` {} in {} of {} exchanges",
+        g.shape,
+        g.kind.as_str(),
+        g.count,
+        r.compared
+    );
+    if g.positions() > 1 {
+        let _ = write!(out, " (at {} array positions)", g.positions());
+    }
+    if let Some(who) = g.members.first().and_then(|d| d.identities.as_ref()) {
+        let _ = write!(out, " — {}", who.summary);
+    }
+    example(out, g, detail, &format!("{indent}  "));
+}
+
+/// The group's first example after the line, and its diff block when it is a text diff;
+/// ends the line.
+fn example(out: &mut String, g: &Group<'_>, detail: Detail, indent: &str) {
+    let Some(ex) = g.examples(1).into_iter().next().filter(|_| detail.examples) else {
+        out.push('\n');
+        return;
+    };
+    let request = ex.request.replace('`', "'");
+    if g.kind == crate::compare::DiffKind::Status {
+        // The pair is in the headline already.
+        let _ = writeln!(out, " — e.g. `{request}`");
+        return;
+    }
+    match view::diff_lines(ex).filter(|_| view::shows_as_diff(ex)) {
+        Some(lines) => {
+            let _ = writeln!(out, " — e.g. `{request}`");
+            if detail.diffs {
+                let _ = writeln!(out, "{indent}```diff");
+                for l in lines.iter().take(DIFF_LINES) {
+                    let _ = writeln!(out, "{indent}{}", l.text.replace("```", "'''"));
+                }
+                if lines.len() > DIFF_LINES {
+                    let _ = writeln!(out, "{indent}… {} more lines", lines.len() - DIFF_LINES);
+                }
+                let _ = writeln!(out, "{indent}```");
             }
-            // Array positions folded (`/0/id`, `/1/id` → `/*/id`): one line per shape; each
-            // status pair is its own line.
-            let mut shown: Vec<(String, &str)> = Vec::new();
-            for d in &r.differences {
-                if let Some(pair) = d.status {
-                    let _ = write!(
-                        out,
-                        "- `status` {} → {} in {} of {} exchanges",
-                        pair.primary, pair.candidate, d.count, r.compared
-                    );
-                    if let Some(ex) = d.examples.first() {
-                        let _ = write!(out, " — e.g. `{}`", ex.request);
-                    }
-                    out.push('\n');
-                    continue;
-                }
-                let shape = (index_shape(&d.path), d.kind.as_str());
-                if shown.contains(&shape) {
-                    continue;
-                }
-                let positions = r
-                    .differences
-                    .iter()
-                    .filter(|x| x.kind == d.kind && index_shape(&x.path) == shape.0)
-                    .count();
+        }
+        None => {
+            let _ = write!(
+                out,
+                " — e.g. `{request}`: primary `{}`, candidate `{}`",
+                short_value(ex.primary.as_ref(), 60).replace('`', "'"),
+                short_value(ex.candidate.as_ref(), 60).replace('`', "'")
+            );
+            if ex.primary.is_none()
+                && ex.candidate.is_none()
+                && let Some(d) = &ex.detail
+            {
                 let _ = write!(
                     out,
-                    "- `{}` {} in {} of {} exchanges",
-                    display_path(&shape.0),
-                    shape.1,
-                    d.count,
-                    r.compared
+                    " ({})",
+                    cut_chars(d.lines().next().unwrap_or(""), 100).replace('`', "'")
                 );
-                if positions > 1 {
-                    let _ = write!(out, " (at {positions} array positions)");
-                }
-                if let Some(ex) = d.examples.first() {
-                    let _ = write!(
-                        out,
-                        " — e.g. `{}`: primary `{}`, candidate `{}`",
-                        ex.request,
-                        short(ex.primary.as_ref()),
-                        short(ex.candidate.as_ref())
-                    );
-                }
-                if let Some(who) = &d.identities {
-                    let _ = write!(out, " — {}", who.summary);
-                }
-                out.push('\n');
-                shown.push(shape);
             }
-            // Status changes attributed to the identities that saw them.
-            for s in r.status_matrix.iter().filter(|s| s.primary != s.candidate) {
-                if let Some(who) = &s.identities {
-                    let _ = writeln!(
-                        out,
-                        "- status {} → {} in {} exchanges {}",
-                        s.primary, s.candidate, s.count, who.summary
-                    );
-                }
-            }
+            out.push('\n');
         }
     }
-    contracts_section(report, &mut out);
-    let unhealthy: Vec<_> = report
-        .routes
-        .iter()
-        .filter_map(|r| Some((r, r.baseline.as_ref()?.unhealthy_sentence()?)))
-        .collect();
-    if !unhealthy.is_empty() {
-        out.push_str("\n### Baseline\n\n");
-        for (r, sentence) in unhealthy {
-            let _ = writeln!(out, "- `{}`: {sentence}", r.route);
-        }
+}
+
+fn findings(out: &mut String, report: &Report, detail: Detail) {
+    let count: usize = report.routes.iter().map(|r| r.findings.len()).sum();
+    if count == 0 {
+        return;
     }
-    let aa: Vec<_> = report
-        .routes
-        .iter()
-        .filter(|r| r.pair == "primary_secondary")
-        .map(|r| format!("`{}`", r.route))
-        .collect();
-    if !aa.is_empty() {
+    if !detail.findings {
         let _ = writeln!(
             out,
-            "\nA/A routes (no candidate; the secondary is compared with the primary): {}",
-            aa.join(", ")
+            "\n{count} findings of other analyzers not listed (see report.json)."
         );
+        return;
     }
-    if report.routes.iter().any(|r| !r.findings.is_empty()) {
-        out.push_str("\n### Other findings\n\n");
-        for r in &report.routes {
-            for f in &r.findings {
-                let example = f.examples.first().map_or("", |e| e.message.as_str());
-                let _ = writeln!(
-                    out,
-                    "- `{}` {} ({}) `{}` in {} exchanges: {}",
-                    r.route, f.kind, f.analyzer, f.code, f.count, example
-                );
-            }
+    out.push_str("\n### Other findings\n\n");
+    for r in &report.routes {
+        for f in &r.findings {
+            let example = f.examples.first().map_or("", |e| e.message.as_str());
+            let _ = writeln!(
+                out,
+                "- `{}` {} ({}) `{}` in {} exchanges: {}",
+                r.route,
+                f.kind,
+                f.analyzer,
+                f.code,
+                f.count,
+                cut_chars(example, 200)
+            );
         }
     }
-    let suppressed: usize = report.routes.iter().map(|r| r.suppressed.len()).sum();
-    if suppressed > 0 {
+}
+
+fn suppressed(out: &mut String, report: &Report, detail: Detail) {
+    let groups: Vec<(&str, Vec<view::SuppressedGroup>)> = report
+        .routes
+        .iter()
+        .map(|r| (r.route.as_str(), view::suppressed_groups(r)))
+        .filter(|(_, g)| !g.is_empty())
+        .collect();
+    let count: usize = groups.iter().map(|(_, g)| g.len()).sum();
+    if count == 0 {
+        return;
+    }
+    if !detail.suppressed {
         let _ = writeln!(
             out,
-            "\n<details><summary>Suppressed as noise ({suppressed} route paths)</summary>\n"
+            "\n{count} route paths suppressed as noise, each with its reason in index.html."
         );
-        for r in &report.routes {
-            for s in &r.suppressed {
-                let reasons: Vec<String> = s
-                    .reasons
-                    .iter()
-                    .map(|rc| format!("{} ({}×)", rc.reason, rc.count))
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "- `{}` `{}`: {}",
-                    r.route,
-                    display_path(&s.path),
-                    reasons.join("; ")
-                );
-            }
-        }
-        out.push_str("\n</details>\n");
+        return;
     }
-    if out.len() > MAX_CHARS {
-        let mut end = MAX_CHARS;
-        while !out.is_char_boundary(end) {
-            end -= 1;
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Suppressed as noise ({count} route paths)</summary>\n"
+    );
+    for (route, groups) in &groups {
+        for s in groups {
+            let reasons: Vec<String> = s
+                .reasons
+                .iter()
+                .map(|rc| format!("{} ({}×)", rc.reason, rc.count))
+                .collect();
+            let positions = if s.positions > 1 {
+                format!(" (at {} array positions)", s.positions)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "- `{route}` `{}`{positions}: {}",
+                s.shape,
+                reasons.join("; ")
+            );
         }
-        out.truncate(end);
-        out.push_str("\n\n… (cut; see report.json / index.html for the rest)\n");
     }
-    out
+    out.push_str("\n</details>\n");
+}
+
+/// Conformance per route and side; violations are listed under "Other findings".
+fn contracts_section(report: &Report, out: &mut String) {
+    use super::contracts::phrase;
+    let Some(t) = &report.totals.contracts else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Contracts\n\nRequests {}, primary {}, candidate {}; {} routes covered, {} uncovered.\n",
+        phrase(&t.request),
+        phrase(&t.primary),
+        phrase(&t.candidate),
+        t.routes_covered,
+        t.routes_uncovered
+    );
+    out.push_str("| route | coverage | request | primary | candidate | violations |\n");
+    out.push_str("|---|---|---|---|---|---:|\n");
+    for r in &report.routes {
+        let Some(c) = &r.contracts else { continue };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            r.route,
+            c.coverage(),
+            phrase(&c.request),
+            phrase(&c.primary),
+            phrase(&c.candidate),
+            c.violations.iter().map(|v| v.count).sum::<u64>()
+        );
+    }
 }
 
 /// What the primary was compared with on a route.
@@ -225,37 +479,6 @@ fn other_side(r: &super::model::RouteReport) -> &'static str {
         "secondary"
     } else {
         "candidate"
-    }
-}
-
-/// `/3/id` → `/*/id`: array positions replaced by `*`.
-pub fn index_shape(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-                "*"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// JSON Pointer `""` is the whole body.
-pub fn display_path(path: &str) -> &str {
-    if path.is_empty() { "/" } else { path }
-}
-
-fn short(v: Option<&serde_json::Value>) -> String {
-    let Some(v) = v else {
-        return "(absent)".into();
-    };
-    let s = v.to_string().replace('`', "'");
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s
     }
 }
 
@@ -287,6 +510,34 @@ fn contracts_section(report: &Report, out: &mut String) {
             phrase(&c.primary),
             phrase(&c.candidate),
             c.violations.iter().map(|v| v.count).sum::<u64>()
+        );
+    }
+}
+
+/// Routes whose secondary could not serve as a baseline, and A/A routes.
+fn baseline_section(report: &Report, out: &mut String) {
+    let unhealthy: Vec<_> = report
+        .routes
+        .iter()
+        .filter_map(|r| Some((r, r.baseline.as_ref()?.unhealthy_sentence()?)))
+        .collect();
+    if !unhealthy.is_empty() {
+        out.push_str("\n### Baseline\n\n");
+        for (r, sentence) in unhealthy {
+            let _ = writeln!(out, "- `{}`: {sentence}", r.route);
+        }
+    }
+    let aa: Vec<_> = report
+        .routes
+        .iter()
+        .filter(|r| r.pair == "primary_secondary")
+        .map(|r| format!("`{}`", r.route))
+        .collect();
+    if !aa.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nA/A routes (no candidate; the secondary is compared with the primary): {}",
+            aa.join(", ")
         );
     }
 }

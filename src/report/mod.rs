@@ -8,6 +8,9 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod order;
+pub mod terminal;
+pub mod view;
 
 /// Reading recordings lives in [`crate::record`] (the one owner of the format).
 pub use crate::record::{RecordingStats, read_recorded_lines, read_recordings};
@@ -99,3 +102,7 @@ pub fn run_id() -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_render;
+#[cfg(test)]
+mod tests_size;

@@ -34,7 +34,7 @@ pub struct Report {
     pub routes: Vec<RouteReport>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
     /// Run identifier (also the report folder's name).
     pub id: String,
@@ -47,6 +47,16 @@ pub struct RunInfo {
     /// Recording files the report was built from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recordings: Vec<String>,
+    /// The cutover version that wrote the report (set by [`Report::build`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
+    /// Wall-clock time of the run, from its start to the report (set by the run builder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// `sha256:<hex>` of the analysis configuration, as in a recording's header
+    /// ([`crate::record::config_digest`]; set by [`Report::build`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -211,6 +221,11 @@ pub struct PathReport {
     /// Which identities it appeared for (absent when no exchange carried an identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identities: Option<IdentityReport>,
+    /// The status (or transport) difference this one appeared with in every exchange that
+    /// showed it: renderers fold it beneath that headline. Absent for headlines themselves
+    /// and for differences that also appeared without a status change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -261,19 +276,25 @@ pub struct ReportContext<'a> {
 }
 
 impl Report {
+    /// The report over `aggregate`: routes worst first ([`super::order::sort_routes`]),
+    /// each route's status changes first with the differences they explain folded beneath.
     pub fn build(aggregate: &Aggregate, ctx: &ReportContext<'_>) -> Report {
-        let routes: Vec<RouteReport> = aggregate
+        let mut routes: Vec<RouteReport> = aggregate
             .routes
             .iter()
             .map(|(name, stats)| route_report(name, stats, ctx.config))
             .collect();
+        super::order::sort_routes(&mut routes);
+        let mut run = ctx.run.clone();
+        run.tool_version = Some(env!("CARGO_PKG_VERSION").to_string());
+        run.config_digest = Some(crate::record::config_digest(ctx.config));
         let matched: u64 = routes.iter().map(|r| r.matched).sum();
         let mismatched: u64 = routes.iter().map(|r| r.mismatched).sum();
         let compared = matched + mismatched;
         let routes_failing = routes.iter().filter(|r| r.gate == Gate::Fail).count();
         Report {
             schema: SCHEMA.to_string(),
-            run: ctx.run.clone(),
+            run,
             verdict: if routes_failing == 0 {
                 Gate::Pass
             } else {
@@ -334,20 +355,10 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
             count: p.count,
             examples: p.examples.clone(),
             identities: p.identities.report(),
+            headline: None,
         })
         .collect();
-    // Status changes lead, those to a 5xx first; then by count.
-    let rank = |d: &PathReport| match d.status {
-        Some(s) if s.candidate >= 500 => 0,
-        _ if d.kind == DiffKind::Status => 1,
-        _ => 2,
-    };
-    differences.sort_by(|a, b| {
-        rank(a)
-            .cmp(&rank(b))
-            .then_with(|| b.count.cmp(&a.count))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    super::order::lead_with_status(&mut differences, stats);
     let mut suppressed: BTreeMap<&str, SuppressedReport> = BTreeMap::new();
     for (path, s) in &stats.suppressed {
         suppressed.insert(

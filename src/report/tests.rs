@@ -57,6 +57,7 @@ fn run_info() -> RunInfo {
         source: "test".into(),
         divergences: Vec::new(),
         recordings: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -82,6 +83,7 @@ fn sample_report() -> Report {
         source: "test".into(),
         divergences: vec!["forbidden-403".into()],
         recordings: Vec::new(),
+        ..Default::default()
     };
     Report::build(
         &agg,

@@ -10,6 +10,7 @@
 //!
 //! This module owns the wiring and the exit status; it never compares, renders or serves.
 
+pub mod progress;
 pub mod proxy;
 pub mod sources;
 
@@ -134,6 +135,7 @@ pub struct RunBuilder {
     options: PipelineOptions,
     report: Option<ReportSpec>,
     shutdown: Shutdown,
+    progress: bool,
 }
 
 impl RunBuilder {
@@ -146,6 +148,7 @@ impl RunBuilder {
             options: PipelineOptions::default(),
             report: None,
             shutdown: Shutdown::new(),
+            progress: false,
         }
     }
 
@@ -207,6 +210,13 @@ impl RunBuilder {
         self
     }
 
+    /// Show a progress line on stderr while the run lasts, when stderr is a terminal
+    /// ([`progress::ProgressSink`]); nothing otherwise.
+    pub fn progress(mut self, on: bool) -> RunBuilder {
+        self.progress = on;
+        self
+    }
+
     pub fn config(&self) -> &Arc<Config> {
         &self.config
     }
@@ -214,10 +224,17 @@ impl RunBuilder {
     /// Start the pipeline, run the source to its end, drain the pipeline, then write the
     /// report and evaluate the gates.
     pub async fn run<S: Source>(self, source: S) -> Result<RunOutcome<S::Output>, RunError> {
+        let started = std::time::Instant::now();
+        let mut sinks = self.sinks;
+        if self.progress
+            && let Some(line) = progress::ProgressSink::for_stderr()
+        {
+            sinks.push(Box::new(line));
+        }
         let (pipeline, handle) = Pipeline::start(
             Arc::new(self.analyzers),
             Aggregate::for_config(&self.config),
-            self.sinks,
+            sinks,
             self.options,
         )
         .context("cannot start the analysis pipeline")
@@ -240,7 +257,9 @@ impl RunBuilder {
         let dropped = load(&stats.dropped_queue_full) + load(&stats.dropped_queue_bytes);
         let (report, exit) = match self.report {
             None => (None, Exit::Pass),
-            Some(spec) => {
+            Some(mut spec) => {
+                spec.run.duration_ms =
+                    Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
                 let report = Report::build(
                     &aggregate,
                     &ReportContext {
@@ -275,7 +294,6 @@ pub fn run_info(id: String, source: &str) -> RunInfo {
         id,
         generated_at: report::now(),
         source: source.to_string(),
-        divergences: Vec::new(),
-        recordings: Vec::new(),
+        ..RunInfo::default()
     }
 }
