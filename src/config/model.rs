@@ -32,6 +32,9 @@ pub struct ConfigFile {
     /// Contracts checked live against every request and answer; off when absent.
     #[serde(default)]
     pub contracts: Option<ContractsConfig>,
+    /// Client identities: ordered shadows per identity, identity labels in reports.
+    #[serde(default)]
+    pub identity: super::identity::IdentityConfig,
 }
 
 /// `[contracts]`: where the contracts are and whether their violations fail the gate.
@@ -59,9 +62,6 @@ pub enum ContractGate {
     #[default]
     Candidate,
     Any,
-    /// Client identities: ordered shadows per identity, identity labels in reports.
-    #[serde(default)]
-    pub identity: super::identity::IdentityConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -53,6 +53,8 @@ pub struct DemoOptions {
     pub analyzers: Vec<Arc<dyn Analyzer>>,
     /// Which contracts both sides are checked against.
     pub contracts: DemoContracts,
+    /// A progress line on stderr while the workload runs, when stderr is a terminal.
+    pub progress: bool,
 }
 
 /// The contracts a demo checks against.
@@ -82,8 +84,6 @@ fn demo_contracts(
             &reference::api::monolith_openapi(),
         )?)),
     })
-    /// A progress line on stderr while the workload runs, when stderr is a terminal.
-    pub progress: bool,
 }
 
 impl Default for DemoOptions {

@@ -52,6 +52,7 @@ fn exchange(method: &str, uri: &str, body: &str, primary: Outcome, candidate: Ou
         seq: 7,
         at: Utc::now(),
         route: format!("{method} {uri}"),
+        identity: None,
         request: RecordedRequest {
             method: method.into(),
             uri: uri.into(),

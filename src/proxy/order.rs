@@ -193,7 +193,7 @@ impl Shared {
             return Ok((None, who.label));
         };
         let mut targets = Vec::with_capacity(3);
-        if let Some(c) = self.route_candidates.get(route) {
+        if let Some(Some(c)) = self.route_candidates.get(route) {
             targets.push(c.index);
         }
         if let Some(s) = &self.secondary {

@@ -248,7 +248,11 @@ fn route_details(out: &mut String, r: &RouteReport, detail: Detail) {
         );
     }
     // Status changes attributed to the identities that saw them.
-    for st in r.status_matrix.iter().filter(|st| st.primary != st.candidate) {
+    for st in r
+        .status_matrix
+        .iter()
+        .filter(|st| st.primary != st.candidate)
+    {
         if let Some(who) = &st.identities {
             let _ = writeln!(
                 out,
@@ -479,38 +483,6 @@ fn other_side(r: &super::model::RouteReport) -> &'static str {
         "secondary"
     } else {
         "candidate"
-    }
-}
-
-/// Conformance per route and side; violations are listed under "Other findings".
-fn contracts_section(report: &Report, out: &mut String) {
-    use super::contracts::phrase;
-    let Some(t) = &report.totals.contracts else {
-        return;
-    };
-    let _ = writeln!(
-        out,
-        "\n### Contracts\n\nRequests {}, primary {}, candidate {}; {} routes covered, {} uncovered.\n",
-        phrase(&t.request),
-        phrase(&t.primary),
-        phrase(&t.candidate),
-        t.routes_covered,
-        t.routes_uncovered
-    );
-    out.push_str("| route | coverage | request | primary | candidate | violations |\n");
-    out.push_str("|---|---|---|---|---|---:|\n");
-    for r in &report.routes {
-        let Some(c) = &r.contracts else { continue };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {} | {} |",
-            r.route,
-            c.coverage(),
-            phrase(&c.request),
-            phrase(&c.primary),
-            phrase(&c.candidate),
-            c.violations.iter().map(|v| v.count).sum::<u64>()
-        );
     }
 }
 

@@ -98,6 +98,7 @@ pub fn lead_with_status(differences: &mut [PathReport], stats: &RouteStats) {
         let key = DiffKey {
             path: d.path.clone(),
             kind: d.kind,
+            status: d.status.map(|s| (s.primary, s.candidate)),
         };
         let mark = shown.get(&key).and_then(|c| {
             (c.total > 0 && c.covered == c.total)

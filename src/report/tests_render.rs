@@ -34,6 +34,7 @@ fn exchange(
         seq: id,
         at: Utc::now(),
         route: format!("GET {path}"),
+        identity: None,
         request: RecordedRequest {
             method: "GET".into(),
             uri: path.into(),

@@ -19,6 +19,8 @@ fn heavy_failing(name: &str, template: &RouteReport) -> RouteReport {
     r.differences = (0..40)
         .map(|i| super::model::PathReport {
             path: format!("/field{i}"),
+            status: None,
+            identities: None,
             kind: if i % 2 == 0 {
                 crate::compare::DiffKind::ValueChanged
             } else {
