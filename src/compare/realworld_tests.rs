@@ -227,3 +227,13 @@ fn a_text_error_page_is_a_content_type_change_not_invalid_json() {
     let c = compare(&a, &broken, &Rules::default());
     assert_eq!(kinds(&c), ["body invalid"]);
 }
+
+#[test]
+fn relations_are_compared_at_the_coarser_precision() {
+    // The candidate writes `aware` in milliseconds: `seen` (microseconds, same moment) is
+    // after it there, before it on the primary — an artefact of the precision, not a change.
+    let a = json!({"seen": "2026-11-22 14:44:52.355382", "aware": "2026-11-22T14:44:52.355999+00:00"});
+    let b = json!({"seen": "2026-11-22 14:44:53.100382", "aware": "2026-11-22T14:44:53.100Z"});
+    let c = compare(&json_response(&a), &json_response(&b), &Rules::default());
+    assert!(c.is_match(), "{:?}", c.differences);
+}

@@ -5,7 +5,9 @@
 //! or an `owner_id` that stops being the object's own `id`. For every object pair the walk
 //! enters, the fields that are of the same volatile kind on both sides (by the path's
 //! `normalise` rule, else automatic detection) are related pairwise on each side —
-//! timestamps ordered (`<`, `=`, `>`, compared as written when a side has no zone), ids
+//! timestamps ordered (`<`, `=`, `>`, compared as written when a side has no zone, at the
+//! coarsest precision of the four values so milliseconds against microseconds cannot flip
+//! an order), ids
 //! equal or not — and a relation that differs is a `relation_changed` difference at the
 //! later field, both sides' relation as its values. Part of [`Walk`](super::Walk).
 //!
@@ -71,7 +73,11 @@ impl<'a> Walk<'a, '_> {
                 let (first, second) = (&fields[i], &fields[j]);
                 let relation = match (&first.1, &second.1) {
                     (Field::Time(p1, c1), Field::Time(p2, c2)) => {
-                        let (p, c) = (p2.cmp_written(p1), c2.cmp_written(c1));
+                        // At the coarsest precision of the four values: a side that writes
+                        // milliseconds must not flip an order decided by microseconds.
+                        let d = p1.digits.min(p2.digits).min(c1.digits).min(c2.digits);
+                        let cmp = |x: &Stamp, y: &Stamp| x.truncated(d).cmp_written(&y.truncated(d));
+                        let (p, c) = (cmp(p2, p1), cmp(c2, c1));
                         (p != c).then(|| (order(p), order(c)))
                     }
                     (Field::Id(p1, c1), Field::Id(p2, c2)) => {
