@@ -12,7 +12,7 @@
 //! later field, both sides' relation as its values. Part of [`Walk`](super::Walk).
 //!
 //! Bounded: at most [`MAX_OBJECTS`] objects per comparison, the first [`MAX_KEYS`] keys of
-//! each and [`MAX_FIELDS`] volatile fields per object (so at most 28 pairs).
+//! each and [`MAX_FIELDS`] timestamps and as many ids per object (at most 56 pairs).
 
 use std::cmp::Ordering;
 
@@ -27,7 +27,7 @@ use crate::compare::path::Seg;
 pub const MAX_OBJECTS: usize = 1024;
 /// Keys looked at per object.
 const MAX_KEYS: usize = 64;
-/// Volatile fields related per object.
+/// Volatile fields related per object, of each sort (timestamps, ids).
 const MAX_FIELDS: usize = 8;
 
 /// One volatile field as both sides have it.
@@ -52,8 +52,9 @@ impl<'a> Walk<'a, '_> {
         }
         self.relation_budget -= 1;
         let mut fields: Vec<(&'a str, Field<'a>)> = Vec::new();
+        let (mut times, mut ids) = (0, 0);
         for (k, x) in a.iter().take(MAX_KEYS) {
-            if fields.len() >= MAX_FIELDS {
+            if times >= MAX_FIELDS && ids >= MAX_FIELDS {
                 break;
             }
             let Some(y) = b.get(k) else { continue };
@@ -64,7 +65,15 @@ impl<'a> Walk<'a, '_> {
                 self.volatile(x, y)
             };
             self.path.pop();
-            if let Some(f) = field {
+            let count = match &field {
+                Some(Field::Time(..)) => &mut times,
+                Some(Field::Id(..)) => &mut ids,
+                None => continue,
+            };
+            if *count < MAX_FIELDS
+                && let Some(f) = field
+            {
+                *count += 1;
                 fields.push((k.as_str(), f));
             }
         }
