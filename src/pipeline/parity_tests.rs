@@ -262,9 +262,7 @@ fn configured_templates_name_the_route() {
 /// timestamps themselves are still judged noise by the automatic detectors.
 #[test]
 fn a_rule_that_never_applies_reaches_the_report() {
-    let text = format!(
-        "{CONFIG}normalise = [{{ path = \"/**/updated_at\", as = \"token\" }}]\n"
-    );
+    let text = format!("{CONFIG}normalise = [{{ path = \"/**/updated_at\", as = \"token\" }}]\n");
     let cfg = Config::parse(&text, "cutover.toml").unwrap_or_else(|e| panic!("{e}"));
     let stage = Stage::new(&cfg);
     let mut agg = crate::pipeline::Aggregate::for_config(&cfg);
@@ -272,7 +270,10 @@ fn a_rule_that_never_applies_reaches_the_report() {
         let mut ex = exchange(
             "/other",
             &format!(r#"{{"updated_at":"2026-11-22 10:49:5{i}.811406"}}"#),
-            Some(&format!(r#"{{"updated_at":"2026-11-22 10:49:5{}.102934"}}"#, i + 1)),
+            Some(&format!(
+                r#"{{"updated_at":"2026-11-22 10:49:5{}.102934"}}"#,
+                i + 1
+            )),
             None,
         );
         ex.id = i;
@@ -281,7 +282,10 @@ fn a_rule_that_never_applies_reaches_the_report() {
         let notes: Vec<_> = analysis.notes().map(|(k, n)| (k, n.code.clone())).collect();
         assert_eq!(
             notes,
-            [("rule_warning", "normalise /**/updated_at as token".to_string())]
+            [(
+                "rule_warning",
+                "normalise /**/updated_at as token".to_string()
+            )]
         );
         agg.add(&ex, &analysis);
     }
@@ -292,13 +296,14 @@ fn a_rule_that_never_applies_reaches_the_report() {
         divergences: Vec::new(),
         recordings: Vec::new(),
     };
-    let report = crate::report::Report::build(
-        &agg,
-        &crate::report::ReportContext { config: &cfg, run },
-    );
+    let report =
+        crate::report::Report::build(&agg, &crate::report::ReportContext { config: &cfg, run });
     let findings: Vec<_> = report.routes.iter().flat_map(|r| &r.findings).collect();
     assert_eq!(findings.len(), 1, "{findings:?}");
-    assert_eq!((findings[0].kind.as_str(), findings[0].count), ("rule_warning", 3));
+    assert_eq!(
+        (findings[0].kind.as_str(), findings[0].count),
+        ("rule_warning", 3)
+    );
     let message = &findings[0].examples[0].message;
     assert!(
         message.contains("/updated_at") && message.contains("\"dddd-dd-dd dd:dd:dd.dddddd\""),

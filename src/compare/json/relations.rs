@@ -39,8 +39,8 @@ enum Field<'a> {
 impl<'a> Walk<'a, '_> {
     /// Compare the relations among the volatile fields of two objects at the current path.
     pub(super) fn relations(&mut self, a: &'a Map<String, Value>, b: &'a Map<String, Value>) {
-        if self.relation_budget == 0 || !(self.rules.automatic || !self.rules.normalise.is_empty())
-        {
+        let detecting = self.rules.automatic || !self.rules.normalise.is_empty();
+        if self.relation_budget == 0 || !detecting {
             return;
         }
         // Only objects where some scalar differs can relate differently.
@@ -85,7 +85,8 @@ impl<'a> Walk<'a, '_> {
                         // At the coarsest precision of the four values: a side that writes
                         // milliseconds must not flip an order decided by microseconds.
                         let d = p1.digits.min(p2.digits).min(c1.digits).min(c2.digits);
-                        let cmp = |x: &Stamp, y: &Stamp| x.truncated(d).cmp_written(&y.truncated(d));
+                        let cmp =
+                            |x: &Stamp, y: &Stamp| x.truncated(d).cmp_written(&y.truncated(d));
                         let (p, c) = (cmp(p2, p1), cmp(c2, c1));
                         (p != c).then(|| (order(p), order(c)))
                     }
