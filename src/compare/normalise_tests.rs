@@ -445,3 +445,28 @@ fn shapes_hide_values() {
     let long = shape(&json!("x".repeat(100)));
     assert!(long.ends_with("…\"") && long.len() < 60, "{long}");
 }
+
+/// Django 5 / DRF 3 output for one instant (printed by the real packages): the
+/// `DjangoJSONEncoder` cuts to milliseconds, a DRF serializer renders in the current time
+/// zone, the DRF renderer writes `Z`.
+#[test]
+fn django_and_drf_shapes() {
+    let ts = NormaliserKind::Timestamp;
+    let encoder = json!("2026-11-22T10:49:54.811Z");
+    let serializer = json!("2026-11-22T04:49:54.811406-06:00");
+    let renderer = json!("2026-11-22T10:49:54.811406Z");
+    let same = Verdict::Noise("same instant, different format");
+    assert_eq!(ts.judge_automatically(&serializer, &renderer), same);
+    // Milliseconds against microseconds: another instant as written, still noise.
+    assert_eq!(
+        ts.judge_automatically(&encoder, &renderer),
+        Verdict::Noise("different instants")
+    );
+    for naive in [
+        "2026-11-22T10:49:54.811",
+        "2026-11-22T10:49:54",
+        "2026-11-22T10:49:54.811406",
+    ] {
+        assert!(ts.detects_automatically(&json!(naive)), "{naive}");
+    }
+}

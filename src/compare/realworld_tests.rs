@@ -227,3 +227,41 @@ fn a_text_error_page_is_a_content_type_change_not_invalid_json() {
     let c = compare(&a, &broken, &Rules::default());
     assert_eq!(kinds(&c), ["body invalid"]);
 }
+
+#[test]
+fn relations_are_compared_at_the_coarser_precision() {
+    // The candidate writes `aware` in milliseconds: `seen` (microseconds, same moment) is
+    // after it there, before it on the primary — an artefact of the precision, not a change.
+    let a =
+        json!({"seen": "2026-11-22 14:44:52.355382", "aware": "2026-11-22T14:44:52.355999+00:00"});
+    let b = json!({"seen": "2026-11-22 14:44:53.100382", "aware": "2026-11-22T14:44:53.100Z"});
+    let c = compare(&json_response(&a), &json_response(&b), &Rules::default());
+    assert!(c.is_match(), "{:?}", c.differences);
+}
+
+#[test]
+fn many_ids_do_not_crowd_out_timestamps() {
+    // Keys sort before `updated_at`: eight tokens and UUIDs must not use up its place.
+    let mut a = serde_json::Map::new();
+    let mut b = serde_json::Map::new();
+    for i in 0..9 {
+        a.insert(
+            format!("a{i}_id"),
+            json!(format!("0b6a4b0e-8c1f-4a53-9f0e-3c2d1b0a9f8{i}")),
+        );
+        b.insert(
+            format!("a{i}_id"),
+            json!(format!("7d0f3e2a-1b4c-4d5e-8f6a-9b0c1d2e3f4{i}")),
+        );
+    }
+    a.insert("created_at".into(), json!("2026-11-22T10:00:00.000001"));
+    a.insert("updated_at".into(), json!("2026-11-22T10:49:54.811406"));
+    b.insert("created_at".into(), json!("2026-11-22T10:00:01.000002"));
+    b.insert("updated_at".into(), json!("2026-11-22T10:00:01.000002"));
+    let c = compare(
+        &json_response(&Value::Object(a)),
+        &json_response(&Value::Object(b)),
+        &Rules::default(),
+    );
+    assert_eq!(kinds(&c), ["/updated_at relation_changed"]);
+}

@@ -5,12 +5,14 @@
 //! or an `owner_id` that stops being the object's own `id`. For every object pair the walk
 //! enters, the fields that are of the same volatile kind on both sides (by the path's
 //! `normalise` rule, else automatic detection) are related pairwise on each side —
-//! timestamps ordered (`<`, `=`, `>`, compared as written when a side has no zone), ids
+//! timestamps ordered (`<`, `=`, `>`, compared as written when a side has no zone, at the
+//! coarsest precision of the four values so milliseconds against microseconds cannot flip
+//! an order), ids
 //! equal or not — and a relation that differs is a `relation_changed` difference at the
 //! later field, both sides' relation as its values. Part of [`Walk`](super::Walk).
 //!
 //! Bounded: at most [`MAX_OBJECTS`] objects per comparison, the first [`MAX_KEYS`] keys of
-//! each and [`MAX_FIELDS`] volatile fields per object (so at most 28 pairs).
+//! each and [`MAX_FIELDS`] timestamps and as many ids per object (at most 56 pairs).
 
 use std::cmp::Ordering;
 
@@ -25,7 +27,7 @@ use crate::compare::path::Seg;
 pub const MAX_OBJECTS: usize = 1024;
 /// Keys looked at per object.
 const MAX_KEYS: usize = 64;
-/// Volatile fields related per object.
+/// Volatile fields related per object, of each sort (timestamps, ids).
 const MAX_FIELDS: usize = 8;
 
 /// One volatile field as both sides have it.
@@ -37,8 +39,8 @@ enum Field<'a> {
 impl<'a> Walk<'a, '_> {
     /// Compare the relations among the volatile fields of two objects at the current path.
     pub(super) fn relations(&mut self, a: &'a Map<String, Value>, b: &'a Map<String, Value>) {
-        if self.relation_budget == 0 || !(self.rules.automatic || !self.rules.normalise.is_empty())
-        {
+        let detecting = self.rules.automatic || !self.rules.normalise.is_empty();
+        if self.relation_budget == 0 || !detecting {
             return;
         }
         // Only objects where some scalar differs can relate differently.
@@ -50,8 +52,9 @@ impl<'a> Walk<'a, '_> {
         }
         self.relation_budget -= 1;
         let mut fields: Vec<(&'a str, Field<'a>)> = Vec::new();
+        let (mut times, mut ids) = (0, 0);
         for (k, x) in a.iter().take(MAX_KEYS) {
-            if fields.len() >= MAX_FIELDS {
+            if times >= MAX_FIELDS && ids >= MAX_FIELDS {
                 break;
             }
             let Some(y) = b.get(k) else { continue };
@@ -62,7 +65,15 @@ impl<'a> Walk<'a, '_> {
                 self.volatile(x, y)
             };
             self.path.pop();
-            if let Some(f) = field {
+            let count = match &field {
+                Some(Field::Time(..)) => &mut times,
+                Some(Field::Id(..)) => &mut ids,
+                None => continue,
+            };
+            if *count < MAX_FIELDS
+                && let Some(f) = field
+            {
+                *count += 1;
                 fields.push((k.as_str(), f));
             }
         }
@@ -71,7 +82,12 @@ impl<'a> Walk<'a, '_> {
                 let (first, second) = (&fields[i], &fields[j]);
                 let relation = match (&first.1, &second.1) {
                     (Field::Time(p1, c1), Field::Time(p2, c2)) => {
-                        let (p, c) = (p2.cmp_written(p1), c2.cmp_written(c1));
+                        // At the coarsest precision of the four values: a side that writes
+                        // milliseconds must not flip an order decided by microseconds.
+                        let d = p1.digits.min(p2.digits).min(c1.digits).min(c2.digits);
+                        let cmp =
+                            |x: &Stamp, y: &Stamp| x.truncated(d).cmp_written(&y.truncated(d));
+                        let (p, c) = (cmp(p2, p1), cmp(c2, c1));
                         (p != c).then(|| (order(p), order(c)))
                     }
                     (Field::Id(p1, c1), Field::Id(p2, c2)) => {

@@ -43,6 +43,19 @@ impl Stamp {
         }
     }
 
+    /// The stamp with its fraction cut to `digits` fractional digits (relations between
+    /// values written with different precisions are compared at the coarser one).
+    pub fn truncated(&self, digits: u8) -> Stamp {
+        let mut out = *self;
+        if digits < 9 {
+            let unit = 10u32.pow(9 - u32::from(digits));
+            let nanos = self.local.and_utc().timestamp_subsec_nanos();
+            let keep = nanos - nanos % unit;
+            out.local = self.local - chrono::Duration::nanoseconds(i64::from(nanos - keep));
+        }
+        out
+    }
+
     fn utc(&self, offset: i32) -> NaiveDateTime {
         self.local - chrono::Duration::seconds(i64::from(offset))
     }
