@@ -30,12 +30,34 @@ where
     F: FnOnce(reqwest::Client, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    run_recorded(toml, urls, expect, None, send).await
+}
+
+/// [`run`], also recording every exchange to `recording`.
+async fn run_recorded<F, Fut>(
+    toml: &str,
+    urls: &[(&str, String)],
+    expect: usize,
+    recording: Option<&std::path::Path>,
+    send: F,
+) -> (Report, String)
+where
+    F: FnOnce(reqwest::Client, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut text = toml.to_string();
     for (name, url) in urls {
         text = text.replace(&format!("{{{name}}}"), url);
     }
     let config = Arc::new(Config::parse(&text, "parity.toml").expect("valid config"));
-    let (proxy, pipeline, client) = start_proxy(Arc::clone(&config), Vec::new()).await;
+    let mut sinks: Vec<Box<dyn cutover::pipeline::Sink>> = Vec::new();
+    if let Some(path) = recording {
+        let sink = cutover::record::RecordingSink::open(path, &config.file.recording)
+            .expect("recording")
+            .with_header(cutover::record::Header::for_config("parity-e2e", &config));
+        sinks.push(Box::new(sink));
+    }
+    let (proxy, pipeline, client) = start_proxy(Arc::clone(&config), sinks).await;
     send(client, format!("http://{}", proxy.listen)).await;
     let admin = proxy.admin.expect("admin enabled");
     let done = format!("cutover_pipeline_analysed_total {expect}\n");
@@ -103,20 +125,28 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
         ("candidate", candidate.url()),
         ("secondary", secondary.url()),
     ];
-    let (report, metrics) = run(WITH_SECONDARY, &urls, 40, |client, base| async move {
-        for _ in 0..40 {
-            let r = client
-                .get(format!("{base}/users/me"))
-                .send()
-                .await
-                .expect("answer");
-            assert_eq!(
-                r.status(),
-                200,
-                "the client always gets the primary's answer"
-            );
-        }
-    })
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recording = dir.path().join("recording.jsonl");
+    let (report, metrics) = run_recorded(
+        WITH_SECONDARY,
+        &urls,
+        40,
+        Some(&recording),
+        |client, base| async move {
+            for _ in 0..40 {
+                let r = client
+                    .get(format!("{base}/users/me"))
+                    .send()
+                    .await
+                    .expect("answer");
+                assert_eq!(
+                    r.status(),
+                    200,
+                    "the client always gets the primary's answer"
+                );
+            }
+        },
+    )
     .await;
     assert_eq!(candidate.count(), 40);
     assert_eq!(secondary.count(), 40);
@@ -161,6 +191,27 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
     assert!(
         metrics.contains("cutover_baseline_unhealthy_total{route=\"GET /users/me\"} 40"),
         "{metrics}"
+    );
+    // The terminal line of `cutover report` over the recording leads with the 500s and
+    // counts them as candidate errors.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["report", "--from"])
+        .arg(&recording)
+        .arg("--out")
+        .arg(dir.path().join("again"))
+        .output()
+        .expect("cutover runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("GET /users/me"))
+        .unwrap_or_default();
+    assert!(line.contains("status 200→500 ×40"), "{stdout}");
+    assert!(line.contains("candidate errors 40 (40 × 5xx)"), "{stdout}");
+    assert!(
+        line.contains("unhealthy baseline on 40 exchanges"),
+        "{stdout}"
     );
 }
 

@@ -6,13 +6,15 @@
 //! every request without changing what is asked (trace and request ids, forwarding hops).
 //! Only the 64-bit hash is kept, never the headers. Memory is bounded by constants, not by
 //! traffic: at most [`MAX_ENTRIES`] fingerprints and [`MAX_BYTES`] of kept bodies (oldest
-//! dropped first); answers larger than [`MAX_ENTRY_BYTES`] are not kept. Owns no I/O.
+//! dropped first); answers larger than [`MAX_ENTRY_BYTES`] are not kept. Bodies are copied,
+//! so the proxy's shadow memory budget is released as soon as an exchange is analysed.
+//! Owns no I/O.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
-use crate::exchange::{Outcome, RecordedRequest};
+use crate::exchange::{Body, Outcome, OutcomeResult, RecordedRequest};
 
 /// Distinct requests remembered.
 pub const MAX_ENTRIES: usize = 4096;
@@ -85,6 +87,16 @@ fn body_len(o: &Outcome) -> usize {
     o.response().map_or(0, |r| r.body.len())
 }
 
+/// A copy that owns its body: a captured body is accounted to the proxy's shadow memory
+/// budget until its buffer is dropped, and this cache has its own bound.
+fn owned(o: &Outcome) -> Outcome {
+    let mut copy = o.clone();
+    if let OutcomeResult::Response(r) = &mut copy.result {
+        r.body = Body::from(r.body.as_bytes().to_vec());
+    }
+    copy
+}
+
 impl RepeatCache {
     /// Remember `(primary, other)` as the latest answers to `key`; returns the previous ones.
     pub fn swap(
@@ -106,8 +118,8 @@ impl RepeatCache {
             self.entries.insert(
                 key,
                 Entry {
-                    primary: primary.clone(),
-                    other: other.clone(),
+                    primary: owned(primary),
+                    other: owned(other),
                     bytes,
                 },
             );
@@ -150,7 +162,7 @@ impl RepeatCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, OutcomeResult, RecordedResponse};
+    use crate::exchange::RecordedResponse;
 
     fn request(uri: &str, auth: &str, trace: &str) -> RecordedRequest {
         RecordedRequest {

@@ -312,3 +312,24 @@ fn a_path_under_a_file_fails_at_open_and_creates_nothing() {
     assert!(RecordingSink::open(dir.path(), &RecordingConfig::default()).is_err());
     assert_eq!(files(dir.path()), [file]);
 }
+
+#[test]
+fn a_route_without_candidate_round_trips_through_the_header() {
+    let text = r#"
+[targets]
+monolith = { url = "http://127.0.0.1:8000", role = "primary" }
+monolith2 = { url = "http://127.0.0.1:8003", role = "secondary" }
+
+[[routes]]
+match = "/settings/**"
+"#;
+    let config = crate::config::Config::parse(text, "aa.toml").expect("an A/A route is valid");
+    let header = super::Header::for_config("aa", &config);
+    let again = header
+        .config("rec.jsonl")
+        .expect("parses")
+        .expect("carries a configuration");
+    let route = again.routes.lookup("/settings/zone").expect("the route");
+    assert_eq!(route.candidate, None);
+    assert_eq!(super::config_digest(&again), super::config_digest(&config));
+}

@@ -4,6 +4,7 @@
 //! Renderers format the model and nothing else; none of them sees exchanges or the network.
 
 pub mod contracts;
+mod baseline;
 pub mod html;
 pub mod junit;
 pub mod markdown;
