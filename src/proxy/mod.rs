@@ -21,9 +21,7 @@
 //! analysed with a cut body that would read as a difference. The budget itself lives in
 //! [`crate::upstream::budget`] (any caller of `upstream::call` may use one).
 //!
-//! Order: shadow copies of one client identity reach each target in arrival order, other
-//! identities concurrently ([`order`]); a copy waiting its turn holds its permits, and past
-//! `[identity] max_queued_per_identity` / `max_identities` it is not made (counted).
+//! Order: one client identity's shadow copies reach each target in arrival order ([`order`]).
 //!
 //! Connections: at most `max_connections` client connections are open at once across all
 //! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
