@@ -383,6 +383,54 @@ async fn different_identities_are_not_held_behind_each_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_by_connection_lets_a_shared_credential_run_concurrently() {
+    let primary = upstream(|_| async { json(serde_json::json!({"ok": true})) }).await;
+    // Both clients send the same credential; the candidate answers the first request only
+    // once the second has arrived (else `stuck` after 10 s).
+    let second = Arc::new(tokio::sync::Notify::new());
+    let n = Arc::clone(&second);
+    let candidate = upstream(move |s: Seen| {
+        let n = Arc::clone(&n);
+        async move {
+            if s.uri.ends_with("/second") {
+                n.notify_one();
+                return json(serde_json::json!({"ok": true}));
+            }
+            match tokio::time::timeout(Duration::from_secs(10), n.notified()).await {
+                Ok(()) => json(serde_json::json!({"ok": true})),
+                Err(_) => json(serde_json::json!({"ok": false, "stuck": true})),
+            }
+        }
+    })
+    .await;
+    let h = Harness::start(
+        &primary.url(),
+        &candidate.url(),
+        "order_by = \"connection\"",
+    )
+    .await;
+    let other = reqwest::Client::new();
+    h.send(reqwest::Method::GET, "/api/first", "shared", "")
+        .await;
+    let resp = other
+        .get(h.url("/api/second"))
+        .header("authorization", "Bearer shared")
+        .send()
+        .await
+        .expect("proxy answers");
+    assert_eq!(resp.status(), 200);
+    let seen = h.exchanges(2).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].identity, seen[1].identity, "one identity label");
+    let (_, aggregate, _) = h.stop().await;
+    assert_eq!(
+        totals(&aggregate),
+        (2, 0),
+        "the first copy did not hold up the second"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_identity_queue_drops_and_counts() {
     let primary = upstream(|_| async { json(serde_json::json!({"ok": true})) }).await;
     let (release, released) = tokio::sync::watch::channel(false);

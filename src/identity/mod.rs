@@ -29,7 +29,7 @@ pub mod translate;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use crate::config::{IdentityConfig, LabelMode};
+use crate::config::{IdentityConfig, LabelMode, OrderBy};
 use crate::redact::marker::keyed_digest;
 use crate::redact::names::{Pattern, normalise};
 
@@ -57,6 +57,7 @@ pub struct ClientIdentity {
 #[derive(Debug, Clone)]
 pub struct IdentityRules {
     label: LabelMode,
+    order_by: OrderBy,
     claims: Vec<String>,
     cookies: Vec<Pattern>,
 }
@@ -71,6 +72,7 @@ impl IdentityRules {
     pub fn for_config(c: &IdentityConfig) -> IdentityRules {
         IdentityRules {
             label: c.label,
+            order_by: c.order_by,
             claims: c.claims.clone(),
             cookies: c.cookie_patterns(),
         }
@@ -104,6 +106,16 @@ impl IdentityRules {
             key,
             credentialed: true,
             label,
+        }
+    }
+
+    /// The key of the ordered queue a request of `who`, on connection `conn`, joins
+    /// (`[identity] order_by`).
+    pub fn order_key(&self, who: &ClientIdentity, conn: &str) -> u128 {
+        match self.order_by {
+            OrderBy::Credential => who.key,
+            OrderBy::Connection if !who.credentialed => who.key,
+            OrderBy::Connection => digest_key(b"connection", conn.as_bytes()),
         }
     }
 

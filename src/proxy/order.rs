@@ -220,7 +220,8 @@ impl Shared {
         peer: SocketAddr,
         primary_too: bool,
     ) -> Result<(Option<Ticket>, Option<String>), NotMirrored> {
-        let who = self.identity.identify(headers, &peer.to_string());
+        let conn = peer.to_string();
+        let who = self.identity.identify(headers, &conn);
         let Some(order) = &self.order else {
             return Ok((None, who.label));
         };
@@ -236,7 +237,7 @@ impl Shared {
         }
         targets.sort_unstable();
         targets.dedup();
-        let ticket = order.admit(who.key, &targets)?;
+        let ticket = order.admit(self.identity.order_key(&who, &conn), &targets)?;
         Ok((Some(ticket), who.label))
     }
 }
