@@ -303,6 +303,16 @@ mod tests {
         assert!(!line.contains('\n'));
         let back: Exchange = serde_json::from_str(&line).expect("parse");
         assert_eq!(back, ex);
+        // No identity: no field (older readers and files stay as they were).
+        assert!(!line.contains("identity"));
+        let labelled = Exchange {
+            identity: Some("guest2".into()),
+            ..sample()
+        };
+        let line = serde_json::to_string(&labelled).expect("serialise");
+        assert!(line.contains(r#""identity":"guest2""#));
+        let back: Exchange = serde_json::from_str(&line).expect("parse");
+        assert_eq!(back.identity.as_deref(), Some("guest2"));
     }
 
     #[test]

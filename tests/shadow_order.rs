@@ -230,6 +230,47 @@ async fn read_after_write_reaches_the_candidate_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_identity_on_fresh_connections_and_any_worker_stays_in_order() {
+    const ROUNDS: usize = 100;
+    let primary = stateful(|| async {}).await;
+    let candidate = stateful(|| async {
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(1..6))).await;
+    })
+    .await;
+    let h = Harness::start(
+        &primary.url(),
+        &candidate.url(),
+        "max_queued_per_identity = 1024",
+    )
+    .await;
+    // No keep-alive: every request on a new connection, accepted by whichever worker
+    // thread; the identity is the credential, not the connection.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    for i in 1..=ROUNDS {
+        for (method, body) in [
+            (reqwest::Method::PUT, i.to_string()),
+            (reqwest::Method::GET, String::new()),
+        ] {
+            let resp = fresh
+                .request(method, h.url("/api/value"))
+                .header("authorization", "Bearer client-a")
+                .body(body)
+                .send()
+                .await
+                .expect("proxy answers");
+            assert_eq!(resp.status(), 200);
+            let _ = resp.bytes().await;
+        }
+    }
+    assert_eq!(h.exchanges(2 * ROUNDS).await.len(), 2 * ROUNDS);
+    let (_, aggregate, _) = h.stop().await;
+    assert_eq!(totals(&aggregate), (2 * ROUNDS as u64, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_target_mode_orders_the_primary_copy_too() {
     const ROUNDS: usize = 50;
     // Behind NGINX `mirror` cutover answers 204 at once and calls every target itself: the
@@ -339,6 +380,54 @@ async fn different_identities_are_not_held_behind_each_other() {
     assert_ne!(seen[0].identity, seen[1].identity);
     let (_, aggregate, _) = h.stop().await;
     assert_eq!(totals(&aggregate), (2, 0), "A was answered while B ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_by_connection_lets_a_shared_credential_run_concurrently() {
+    let primary = upstream(|_| async { json(serde_json::json!({"ok": true})) }).await;
+    // Both clients send the same credential; the candidate answers the first request only
+    // once the second has arrived (else `stuck` after 10 s).
+    let second = Arc::new(tokio::sync::Notify::new());
+    let n = Arc::clone(&second);
+    let candidate = upstream(move |s: Seen| {
+        let n = Arc::clone(&n);
+        async move {
+            if s.uri.ends_with("/second") {
+                n.notify_one();
+                return json(serde_json::json!({"ok": true}));
+            }
+            match tokio::time::timeout(Duration::from_secs(10), n.notified()).await {
+                Ok(()) => json(serde_json::json!({"ok": true})),
+                Err(_) => json(serde_json::json!({"ok": false, "stuck": true})),
+            }
+        }
+    })
+    .await;
+    let h = Harness::start(
+        &primary.url(),
+        &candidate.url(),
+        "order_by = \"connection\"",
+    )
+    .await;
+    let other = reqwest::Client::new();
+    h.send(reqwest::Method::GET, "/api/first", "shared", "")
+        .await;
+    let resp = other
+        .get(h.url("/api/second"))
+        .header("authorization", "Bearer shared")
+        .send()
+        .await
+        .expect("proxy answers");
+    assert_eq!(resp.status(), 200);
+    let seen = h.exchanges(2).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].identity, seen[1].identity, "one identity label");
+    let (_, aggregate, _) = h.stop().await;
+    assert_eq!(
+        totals(&aggregate),
+        (2, 0),
+        "the first copy did not hold up the second"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,12 +32,27 @@ pub enum LabelMode {
     Off,
 }
 
+/// What one ordered queue is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderBy {
+    /// The credential (the connection when there is none): a client's requests stay in
+    /// order whichever connection they use.
+    #[default]
+    Credential,
+    /// The client connection only: for one credential shared by many concurrent clients
+    /// (a service account, a load test), whose copies would otherwise go one at a time.
+    Connection,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Send shadow copies of one identity's requests to each target in arrival order.
     #[serde(default = "yes")]
     pub ordered: bool,
+    #[serde(default)]
+    pub order_by: OrderBy,
     /// Shadow copies of one identity waiting or in flight at once; past it a copy is not
     /// made, and counted (`not_mirrored{reason="identity_queue_full"}`).
     #[serde(default = "default_max_queued")]
@@ -75,6 +90,7 @@ impl Default for IdentityConfig {
     fn default() -> Self {
         IdentityConfig {
             ordered: true,
+            order_by: OrderBy::default(),
             max_queued_per_identity: default_max_queued(),
             max_identities: default_max_identities(),
             label: LabelMode::default(),

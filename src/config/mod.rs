@@ -17,7 +17,7 @@ mod tls;
 mod validate;
 
 pub use addr::parse_listen;
-pub use identity::{DEFAULT_CREDENTIAL_COOKIES, IdentityConfig, LabelMode};
+pub use identity::{DEFAULT_CREDENTIAL_COOKIES, IdentityConfig, LabelMode, OrderBy};
 pub use model::*;
 pub use redaction::RedactionConfig;
 pub use routes::{Route, RouteTable};

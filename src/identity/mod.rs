@@ -11,13 +11,25 @@
 //!
 //! Pure: no I/O, no clock, nothing stored. The proxy uses the key to keep one identity's
 //! shadow copies in order and puts the label on the exchange.
+//!
+//! Groundwork for per-target identities (issue 12), pure and **not wired into the proxy
+//! yet**: [`credentials`] (learned primary ↔ target credentials per identity, bounded and
+//! expiring), [`ids`] (learned primary ↔ target ids per target, bounded), [`extract`]
+//! (who logs in, which credential or id an answer issued), [`rewrite`] (a request's
+//! credential and ids rewritten for a target) and [`translate`] (all of it behind one
+//! `Translator`: learn from login and create answers, prepare a copy for a target).
 
+pub mod credentials;
+pub mod extract;
+pub mod ids;
 pub mod jwt;
+pub mod rewrite;
+pub mod translate;
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use crate::config::{IdentityConfig, LabelMode};
+use crate::config::{IdentityConfig, LabelMode, OrderBy};
 use crate::redact::marker::keyed_digest;
 use crate::redact::names::{Pattern, normalise};
 
@@ -45,6 +57,7 @@ pub struct ClientIdentity {
 #[derive(Debug, Clone)]
 pub struct IdentityRules {
     label: LabelMode,
+    order_by: OrderBy,
     claims: Vec<String>,
     cookies: Vec<Pattern>,
 }
@@ -59,6 +72,7 @@ impl IdentityRules {
     pub fn for_config(c: &IdentityConfig) -> IdentityRules {
         IdentityRules {
             label: c.label,
+            order_by: c.order_by,
             claims: c.claims.clone(),
             cookies: c.cookie_patterns(),
         }
@@ -92,6 +106,16 @@ impl IdentityRules {
             key,
             credentialed: true,
             label,
+        }
+    }
+
+    /// The key of the ordered queue a request of `who`, on connection `conn`, joins
+    /// (`[identity] order_by`).
+    pub fn order_key(&self, who: &ClientIdentity, conn: &str) -> u128 {
+        match self.order_by {
+            OrderBy::Credential => who.key,
+            OrderBy::Connection if !who.credentialed => who.key,
+            OrderBy::Connection => digest_key(b"connection", conn.as_bytes()),
         }
     }
 

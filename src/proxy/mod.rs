@@ -21,6 +21,8 @@
 //! analysed with a cut body that would read as a difference. The budget itself lives in
 //! [`crate::upstream::budget`] (any caller of `upstream::call` may use one).
 //!
+//! Order: one client identity's shadow copies reach each target in arrival order ([`order`]).
+//!
 //! Connections: at most `max_connections` client connections are open at once across all
 //! workers (default derived from `RLIMIT_NOFILE`, raised to its hard limit at start, with
 //! descriptors reserved for upstream connections, shadow copies and the admin listener);

@@ -44,7 +44,7 @@ struct Entry {
     /// Tickets alive for this identity.
     pending: usize,
     /// Per target index: the completion signal of the last copy queued to it.
-    tails: Vec<(usize, oneshot::Receiver<()>)>,
+    tails: Vec<(usize, Signal)>,
 }
 
 impl ShadowOrder {
@@ -86,6 +86,10 @@ impl ShadowOrder {
             return Err(NotMirrored::IdentityQueueFull);
         }
         entry.pending += 1;
+        let guard = Arc::new(Guard {
+            order: Arc::clone(self),
+            key,
+        });
         let mut lanes = Vec::with_capacity(targets.len());
         for &target in targets {
             let (done, tail) = oneshot::channel();
@@ -100,12 +104,12 @@ impl ShadowOrder {
                 target,
                 prev,
                 done: Some(done),
+                _guard: Arc::clone(&guard),
             });
         }
         Ok(Ticket {
-            order: Arc::clone(self),
-            key,
             lanes,
+            _guard: guard,
         })
     }
 
@@ -126,13 +130,35 @@ impl ShadowOrder {
     }
 }
 
-/// One request's places in its identity's queue. Dropping it (or a [`Lane`] taken from
-/// it) lets the next copy of the same identity go.
+/// What a copy tells the next one in its lane when it is done: nothing (it completed, or
+/// it waited its turn and then went away), or — when it went away *before* its turn — the
+/// signal it was itself waiting for, which the next copy then waits for instead.
 #[derive(Debug)]
-pub struct Ticket {
+pub struct Forward(Option<Signal>);
+
+type Signal = oneshot::Receiver<Forward>;
+
+/// Holds one place in `pending`: released when the ticket and every lane taken from it
+/// are gone, so an identity's entry never goes while a copy of it may still be running.
+#[derive(Debug)]
+struct Guard {
     order: Arc<ShadowOrder>,
     key: u128,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.order.release(self.key);
+    }
+}
+
+/// One request's places in its identity's queues. Dropping it (or a [`Lane`] taken from
+/// it) lets the next copy of the same identity go, after its own predecessors.
+#[derive(Debug)]
+pub struct Ticket {
+    /// Dropped before the guard (field order).
     lanes: Vec<Lane>,
+    _guard: Arc<Guard>,
 }
 
 impl Ticket {
@@ -143,36 +169,42 @@ impl Ticket {
     }
 }
 
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        // Completion signals first: once `pending` reaches zero the entry goes, and no
-        // later copy may find a stale tail.
-        self.lanes.clear();
-        self.order.release(self.key);
-    }
-}
-
 /// One copy's place in one target's lane.
 #[derive(Debug)]
 pub struct Lane {
     target: usize,
-    prev: Option<oneshot::Receiver<()>>,
-    /// Dropped when this copy completes: the next copy's `prev` resolves.
-    done: Option<oneshot::Sender<()>>,
+    /// The previous copy's signal, until this copy's turn came.
+    prev: Option<Signal>,
+    /// Dropped (or sent) when this copy completes: the next copy's `prev` resolves.
+    done: Option<oneshot::Sender<Forward>>,
+    /// Dropped last (field order).
+    _guard: Arc<Guard>,
 }
 
 impl Lane {
     /// Wait until the previous copy of this identity to this target has completed.
+    /// Cancel-safe: dropped mid-wait, the lane still hands its predecessor on.
     pub async fn turn(&mut self) {
-        if let Some(prev) = self.prev.take() {
+        while let Some(prev) = self.prev.as_mut() {
             // Err: the sender was dropped, which is how completion is signalled.
-            let _ = prev.await;
+            let next = prev.await.ok().and_then(|Forward(f)| f);
+            self.prev = next;
         }
     }
 
     /// This copy completed: let the next one go (also done by dropping the lane).
     pub fn finish(&mut self) {
         self.done.take();
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Gone before its turn (never sent, or cancelled while waiting): the next copy
+        // must still wait for the copies before this one.
+        if let (Some(prev), Some(done)) = (self.prev.take(), self.done.take()) {
+            let _ = done.send(Forward(Some(prev)));
+        }
     }
 }
 
@@ -188,7 +220,8 @@ impl Shared {
         peer: SocketAddr,
         primary_too: bool,
     ) -> Result<(Option<Ticket>, Option<String>), NotMirrored> {
-        let who = self.identity.identify(headers, &peer.to_string());
+        let conn = peer.to_string();
+        let who = self.identity.identify(headers, &conn);
         let Some(order) = &self.order else {
             return Ok((None, who.label));
         };
@@ -204,7 +237,7 @@ impl Shared {
         }
         targets.sort_unstable();
         targets.dedup();
-        let ticket = order.admit(who.key, &targets)?;
+        let ticket = order.admit(self.identity.order_key(&who, &conn), &targets)?;
         Ok((Some(ticket), who.label))
     }
 }
@@ -270,5 +303,45 @@ mod tests {
         let mut second = order.admit(9, &[1]).expect("second");
         drop(first);
         second.take(1).expect("lane").turn().await;
+    }
+
+    #[tokio::test]
+    async fn a_copy_dropped_before_its_turn_hands_its_predecessor_on() {
+        let order = ShadowOrder::new(4, 8);
+        let mut a = order.admit(5, &[1]).expect("a");
+        let b = order.admit(5, &[1]).expect("b");
+        let mut c = order.admit(5, &[1]).expect("c");
+        let mut d = order.admit(5, &[1]).expect("d");
+        let mut a_lane = a.take(1).expect("lane");
+        a_lane.turn().await;
+        // b is never sent (body over the cap, client gone, ...).
+        drop(b);
+        let mut c_lane = c.take(1).expect("lane");
+        let waiting = tokio::spawn(async move {
+            c_lane.turn().await;
+            c_lane
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "c still waits for a, in flight");
+        // d is cancelled while waiting: it must not let anyone skip c.
+        let mut d_lane = d.take(1).expect("lane");
+        let _ = tokio::time::timeout(Duration::from_millis(5), d_lane.turn()).await;
+        drop(a_lane);
+        let c_lane = waiting.await.expect("c's turn after a");
+        let mut e = order.admit(5, &[1]).expect("e");
+        let mut e_lane = e.take(1).expect("lane");
+        // d was dropped with its wait on c pending: e waits for c.
+        drop(d_lane);
+        drop(d);
+        let e_wait = tokio::spawn(async move { e_lane.turn().await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !e_wait.is_finished(),
+            "e waits for c through the cancelled d"
+        );
+        drop(c_lane);
+        e_wait.await.expect("e's turn");
+        drop((a, c, e));
+        assert_eq!(order.identities(), 0);
     }
 }

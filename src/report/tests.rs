@@ -160,6 +160,75 @@ fn writes_all_four_formats() {
 }
 
 #[test]
+fn identities_are_attributed_in_every_renderer() {
+    let config = reference_config();
+    let analyzer = crate::pipeline::analyzer_for(&config);
+    let mut agg = Aggregate::default();
+    for (i, who) in ["alice", "guest2", "guest2", "<b>x</b>"].iter().enumerate() {
+        let forbidden = *who == "guest2";
+        let mut ex = exchange(
+            i as u64,
+            "/ai/status",
+            r#"{"ok":true}"#,
+            if forbidden {
+                r#"{"detail":"Forbidden"}"#
+            } else {
+                r#"{"ok":true}"#
+            },
+            if forbidden { 403 } else { 200 },
+        );
+        ex.identity = Some(who.to_string());
+        agg.add(&ex, &analyzer.analyze(&ex));
+    }
+    let report = Report::build(
+        &agg,
+        &ReportContext {
+            config: &config,
+            run: run_info(),
+        },
+    );
+    let route = &report.routes[0];
+    let cell = route
+        .status_matrix
+        .iter()
+        .find(|c| c.candidate == "403")
+        .expect("200 → 403");
+    let who = cell.identities.as_ref().expect("attributed");
+    assert_eq!(who.summary, "for guest2 only");
+    assert_eq!(who.labels[0].count, 2);
+    assert!(
+        route
+            .status_matrix
+            .iter()
+            .all(|c| c.candidate == "403" || c.identities.is_none()),
+        "unchanged statuses carry no attribution"
+    );
+    let status = route
+        .differences
+        .iter()
+        .find(|d| d.path == "status")
+        .expect("status");
+    assert_eq!(
+        status.identities.as_ref().map(|i| i.summary.as_str()),
+        Some("for guest2 only")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = write_all(&report, dir.path()).expect("written");
+    let md = std::fs::read_to_string(&written.markdown).expect("md");
+    assert!(
+        md.contains("- status 200 → 403 in 2 exchanges for guest2 only"),
+        "{md}"
+    );
+    let junit = std::fs::read_to_string(&written.junit).expect("junit");
+    assert!(junit.contains("for guest2 only"));
+    let html = std::fs::read_to_string(&written.html).expect("html");
+    assert!(html.contains("for guest2 only"));
+    let json = std::fs::read_to_string(&written.json).expect("json");
+    let back: Report = serde_json::from_str(&json).expect("matches the model");
+    assert_eq!(back, report);
+}
+
+#[test]
 fn html_escapes_values_from_traffic() {
     let config = reference_config();
     let mut agg = Aggregate::default();
