@@ -52,10 +52,13 @@ pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.trim_start_matches('/').split('/')
 }
 
+/// A template's segments and its operation index.
+type Entry = (Vec<Seg>, usize);
+
 /// Templates per (method, segment count) → operation index.
 #[derive(Debug, Default)]
 pub(crate) struct Matcher {
-    by_shape: HashMap<(String, usize), Vec<(Vec<Seg>, usize)>>,
+    by_shape: HashMap<(String, usize), Vec<Entry>>,
 }
 
 impl Matcher {
@@ -73,7 +76,7 @@ impl Matcher {
         let parts: Vec<&str> = segments(path).collect();
         let method = method.to_ascii_uppercase();
         let list = self.by_shape.get(&(method, parts.len()))?;
-        let mut best: Option<&(Vec<Seg>, usize)> = None;
+        let mut best: Option<&Entry> = None;
         for cand in list {
             if !cand.0.iter().zip(&parts).all(|(s, p)| s.matches(p)) {
                 continue;
