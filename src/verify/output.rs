@@ -111,16 +111,16 @@ pub fn human(o: &VerifyOutcome, rules: &Redaction) -> String {
                 side_lines(&mut out, name, a, false);
             }
             if !s.differences.is_empty() {
+                if s.target.failures.is_empty()
+                    && let Some(curl) = &s.target.curl
+                {
+                    let _ = writeln!(out, "      {target} request: {curl}");
+                }
                 let _ = writeln!(
                     out,
                     "      differences {target} → {}:",
                     o.against.as_deref().unwrap_or("?")
                 );
-                if s.target.failures.is_empty() {
-                    if let Some(curl) = &s.target.curl {
-                        let _ = writeln!(out, "      {target} request: {curl}");
-                    }
-                }
                 for d in &s.differences {
                     let _ = writeln!(out, "        {}", difference_line(&redacted(d, rules)));
                 }
