@@ -66,7 +66,11 @@ async fn shipped_scenarios_pass_on_the_monolith_and_match_their_snapshots() {
 
     // The extracted services answer exactly what the snapshots hold, too.
     let services = verify("services", None).await;
-    assert!(services.passed(), "{}", output::human(&services, &services.redaction));
+    assert!(
+        services.passed(),
+        "{}",
+        output::human(&services, &services.redaction)
+    );
     for (m, s) in out.results.iter().zip(&services.results) {
         assert_eq!(snapshots(m), snapshots(s), "{}: services differ", m.file);
     }
@@ -85,8 +89,13 @@ async fn shipped_scenarios_show_no_difference_between_monolith_and_each_extracti
             .results
             .iter()
             .flat_map(|r| &r.steps)
-            .filter(|s| s.exchange.is_some() && s.against.as_ref().is_some_and(|a| a.outcome.is_some()))
+            .filter(|s| {
+                s.exchange.is_some() && s.against.as_ref().is_some_and(|a| a.outcome.is_some())
+            })
             .count();
-        assert!(compared > 50, "against {against}: only {compared} steps compared");
+        assert!(
+            compared > 50,
+            "against {against}: only {compared} steps compared"
+        );
     }
 }

@@ -100,7 +100,11 @@ async fn against_names_the_steps_each_catalogue_divergence_reaches() {
             ));
         }
     }
-    assert!(missed.is_empty(), "no expected effect named:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "no expected effect named:\n{}",
+        missed.join("\n")
+    );
 }
 
 fn cutover(args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
@@ -145,7 +149,11 @@ steps:
 fn bad_scenario_files_are_usage_errors_naming_file_line_and_column() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cases = [
-        ("syntax", "steps:\n  - name: a\n    request: {path: /x\n", "bad.yaml:4:"),
+        (
+            "syntax",
+            "steps:\n  - name: a\n    request: {path: /x\n",
+            "bad.yaml:4:",
+        ),
         (
             "unknown",
             "steps:\n  - name: a\n    request: {path: /x}\n    expekt: {status: 200}\n",
@@ -166,7 +174,13 @@ fn bad_scenario_files_are_usage_errors_naming_file_line_and_column() {
         let dir = tmp.path().join(case);
         write(&dir, "bad.yaml", text);
         let (code, stdout, stderr) = cutover(
-            &["verify", "--scenarios", case, "--target", "http://127.0.0.1:9"],
+            &[
+                "verify",
+                "--scenarios",
+                case,
+                "--target",
+                "http://127.0.0.1:9",
+            ],
             tmp.path(),
         );
         assert_eq!(code, Some(2), "{case}: {stdout}{stderr}");
@@ -208,7 +222,15 @@ fn a_failed_capture_names_its_step_and_a_silent_target_fails_the_run() {
     );
     // Nothing listens on port 9 (discard): every step fails with no answer, exit 1.
     let (code, stdout, stderr) = cutover(
-        &["verify", "--scenarios", "s", "--target", "http://127.0.0.1:9", "--timeout-ms", "2000"],
+        &[
+            "verify",
+            "--scenarios",
+            "s",
+            "--target",
+            "http://127.0.0.1:9",
+            "--timeout-ms",
+            "2000",
+        ],
         tmp.path(),
     );
     assert_eq!(code, Some(1), "{stdout}{stderr}");
@@ -248,7 +270,10 @@ fn junit_and_json_carry_file_and_line_and_hide_secrets() {
     let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}"));
     let json_text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}"));
     for text in [&stdout, &xml, &json_text] {
-        assert!(!text.contains("s3cret-from-env-42"), "a secret leaked: {text:.400}");
+        assert!(
+            !text.contains("s3cret-from-env-42"),
+            "a secret leaked: {text:.400}"
+        );
     }
 
     // Parse the XML for real: every testcase has file and line; the failing login names
@@ -292,8 +317,7 @@ fn junit_and_json_carry_file_and_line_and_hide_secrets() {
     assert!(failures >= 1, "no failure in {xml:.400}");
     assert_eq!(login_at.as_deref(), Some("30"), "the login step's line");
 
-    let v: serde_json::Value =
-        serde_json::from_str(&json_text).unwrap_or_else(|e| panic!("{e}"));
+    let v: serde_json::Value = serde_json::from_str(&json_text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v["format"], "cutover.verify/v1");
     assert_eq!(v["passed"], false);
     let login = &v["scenarios"][0]["steps"][1];

@@ -56,9 +56,7 @@ pub async fn run(args: VerifyArgs) -> Result<Status, CliError> {
         ai_rate_limit: args.ai_rate_limit,
         ..ReferenceSetup::default()
     };
-    let outcome = verify::run(opts)
-        .await
-        .map_err(|e| CliError::usage(e.0))?;
+    let outcome = verify::run(opts).await.map_err(|e| CliError::usage(e.0))?;
     print!("{}", output::human(&outcome, &outcome.redaction));
     if let Some(path) = &args.junit {
         let xml = output::junit(&outcome, &outcome.redaction)

@@ -190,7 +190,12 @@ fn judge(value: Option<&Value>, check: &Check, frame: &Frame<'_>, scope: &Scope)
 
 /// Set every capture of `step` from `resp`; a capture that finds nothing is a failure and
 /// leaves its variable unset with the reason.
-pub fn captures(step: &Step, file: &str, resp: &RecordedResponse, scope: &mut Scope) -> Vec<String> {
+pub fn captures(
+    step: &Step,
+    file: &str,
+    resp: &RecordedResponse,
+    scope: &mut Scope,
+) -> Vec<String> {
     let mut out = Vec::new();
     let json = || serde_json::from_slice::<Value>(resp.body.as_bytes()).ok();
     for (name, c) in &step.doc.capture {

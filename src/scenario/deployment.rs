@@ -146,7 +146,10 @@ mod tests {
         assert_eq!(d.service(Some("monolith"), "/auth/me").name, "monolith");
         let one = Deployment::single("x", "http://127.0.0.1:3/base", 1000, &mut pools)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(one.service(Some("auth"), "/auth/me").url, "http://127.0.0.1:3/base");
+        assert_eq!(
+            one.service(Some("auth"), "/auth/me").url,
+            "http://127.0.0.1:3/base"
+        );
         assert!(Deployment::single("x", "ftp://h", 1000, &mut pools).is_err());
     }
 }

@@ -93,10 +93,10 @@ pub async fn run_step(
     let path_for_routing = scope
         .resolve_text(&req.path, frame)
         .unwrap_or_else(|_| req.path.clone());
-    let service_name = match &req.service {
-        Some(s) => Some(scope.resolve_text(s, frame).unwrap_or_else(|_| s.clone())),
-        None => None,
-    };
+    let service_name = req
+        .service
+        .as_ref()
+        .map(|s| scope.resolve_text(s, frame).unwrap_or_else(|_| s.clone()));
     let service = dep.service(service_name.as_deref(), &path_for_routing);
     if let Some(other) = &step.doc.skip_if_same
         && dep.service(Some(other), "").url == service.url
@@ -130,9 +130,9 @@ pub async fn run_step(
             }
         }
         None => {
-            let f = outcome.failure().map(|f| {
-                format!("{}: {}", f.kind.as_str(), f.message)
-            });
+            let f = outcome
+                .failure()
+                .map(|f| format!("{}: {}", f.kind.as_str(), f.message));
             let why = format!(
                 "no answer from {} ({}): {}",
                 service.name,
@@ -283,7 +283,10 @@ async fn send(target: &crate::upstream::Target, p: &Prepared) -> Outcome {
     };
     let mut map = HeaderMap::new();
     for (k, v) in &p.headers {
-        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        match (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             (Ok(n), Ok(v)) => {
                 map.append(n, v);
             }

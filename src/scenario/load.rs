@@ -112,7 +112,11 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Scenario, ScenarioErr
     let mut vars_list = Vec::new();
     for (k, v) in &doc.vars {
         let Some(name) = k.as_str() else {
-            return Err(err(key_line(text, "vars"), 1, "a `vars` key is not a string".into()));
+            return Err(err(
+                key_line(text, "vars"),
+                1,
+                "a `vars` key is not a string".into(),
+            ));
         };
         let value = serde_json::to_value(v).map_err(|e| {
             err(
@@ -161,8 +165,13 @@ pub fn parse(text: &str, file: &str, stem: &str) -> Result<Scenario, ScenarioErr
         known.push(name.clone());
     }
     for step in &steps {
-        check_step(step, &known, &mut env)
-            .map_err(|m| err(step.line, step.column, format!("step `{}`: {m}", step.doc.name)))?;
+        check_step(step, &known, &mut env).map_err(|m| {
+            err(
+                step.line,
+                step.column,
+                format!("step `{}`: {m}", step.doc.name),
+            )
+        })?;
         known.extend(step.doc.capture.keys().cloned());
     }
     Ok(Scenario {
@@ -296,7 +305,9 @@ fn check_step(step: &Step, known: &[String], env: &mut Vec<String>) -> Result<()
                 return Err(format!("capture `{name}` from the body needs a `pointer`"));
             }
             CaptureFrom::Header | CaptureFrom::Cookie if c.name.is_none() => {
-                return Err(format!("capture `{name}` from a header or cookie needs a `name`"));
+                return Err(format!(
+                    "capture `{name}` from a header or cookie needs a `name`"
+                ));
             }
             _ => {}
         }
@@ -425,7 +436,8 @@ steps:
         let e = e.unwrap_or_else(|| panic!("accepted an unset variable"));
         assert_eq!(e.line, 13, "{e}");
         assert!(
-            e.to_string().contains("step `fetch`: `${user_id}` is never set"),
+            e.to_string()
+                .contains("step `fetch`: `${user_id}` is never set"),
             "{e}"
         );
         let two = GOOD.replace("json:", "form: {a: b}\n      json:");

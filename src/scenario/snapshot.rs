@@ -29,7 +29,10 @@ pub fn normalised(resp: &RecordedResponse, rules: &Rules) -> Value {
         match values.len() {
             0 => {}
             1 => {
-                headers.insert(name.to_string(), values.into_iter().next().unwrap_or_default());
+                headers.insert(
+                    name.to_string(),
+                    values.into_iter().next().unwrap_or_default(),
+                );
             }
             _ => {
                 headers.insert(name.to_string(), Value::Array(values));

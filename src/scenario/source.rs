@@ -216,13 +216,7 @@ struct Side<'a> {
     count: Result<usize, String>,
 }
 
-async fn side_run(
-    side: &mut Side<'_>,
-    step: &Step,
-    file: &str,
-    i: usize,
-    env: &Env,
-) -> SideRun {
+async fn side_run(side: &mut Side<'_>, step: &Step, file: &str, i: usize, env: &Env) -> SideRun {
     let count = match &side.count {
         Ok(n) => *n,
         Err(e) => {
@@ -299,7 +293,8 @@ impl Source for ScenarioSource {
                             None,
                         ),
                     };
-                    let exchange = self.submit(&ctx, &mut next_id, scenario, step, &ra, rb.as_ref());
+                    let exchange =
+                        self.submit(&ctx, &mut next_id, scenario, step, &ra, rb.as_ref());
                     steps.push(StepResult {
                         name: step.doc.name.clone(),
                         line: step.line,
@@ -346,8 +341,13 @@ impl ScenarioSource {
         let id = *next_id;
         let mut notes = Vec::new();
         let code = format!("{}:{} {}", scenario.file, step.line, step.doc.name);
-        for (side, run) in [(Some(&self.target.name), Some(a)), (self.against.as_ref().map(|d| &d.name), b)] {
-            let (Some(side), Some(run)) = (side, run) else { continue };
+        for (side, run) in [
+            (Some(&self.target.name), Some(a)),
+            (self.against.as_ref().map(|d| &d.name), b),
+        ] {
+            let (Some(side), Some(run)) = (side, run) else {
+                continue;
+            };
             for f in &run.failures {
                 notes.push(Note {
                     analyzer: ANALYZER.into(),
@@ -371,7 +371,11 @@ impl ScenarioSource {
             outcomes: Outcomes {
                 primary: first.clone(),
                 secondary: None,
-                candidate: if step.doc.compare { other.cloned() } else { None },
+                candidate: if step.doc.compare {
+                    other.cloned()
+                } else {
+                    None
+                },
             },
         };
         ctx.out.submit(exchange);

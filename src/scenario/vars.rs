@@ -57,7 +57,9 @@ fn valid(name: &str) -> Result<&str, String> {
     if ok {
         Ok(name)
     } else {
-        Err(format!("`{name}` is not a variable name (letters, digits, _ and -)"))
+        Err(format!(
+            "`{name}` is not a variable name (letters, digits, _ and -)"
+        ))
     }
 }
 
@@ -120,14 +122,20 @@ pub fn strings(v: &Value, out: &mut Vec<String>) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarError {
     /// The variable has no value; `why` says which capture failed, when one did.
-    Unset { name: String, why: Option<String> },
+    Unset {
+        name: String,
+        why: Option<String>,
+    },
     Syntax(String),
 }
 
 impl std::fmt::Display for VarError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VarError::Unset { name, why: Some(why) } => {
+            VarError::Unset {
+                name,
+                why: Some(why),
+            } => {
                 write!(f, "`${{{name}}}` was never set: {why}")
             }
             VarError::Unset { name, why: None } => write!(f, "`${{{name}}}` was never set"),

@@ -176,8 +176,8 @@ pub struct UsageError(pub anyhow::Error);
 
 /// Load, resolve, run, and judge.
 pub async fn run(opts: VerifyOptions) -> Result<VerifyOutcome, UsageError> {
-    let scenarios = scenario::load_dir(&opts.scenarios)
-        .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+    let scenarios =
+        scenario::load_dir(&opts.scenarios).map_err(|e| UsageError(anyhow::Error::new(e)))?;
     let config = match &opts.config {
         Some(path) => Config::load(path).map_err(|e| UsageError(anyhow::Error::new(e)))?,
         None => Config::parse(BUILT_IN, "<built-in verify configuration>")

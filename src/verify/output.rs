@@ -34,7 +34,8 @@ fn redacted(d: &Difference, rules: &Redaction) -> Difference {
 }
 
 fn show(v: &Option<Value>) -> String {
-    v.as_ref().map_or_else(|| "(absent)".into(), |v| v.to_string())
+    v.as_ref()
+        .map_or_else(|| "(absent)".into(), |v| v.to_string())
 }
 
 /// One line per difference: `path  kind  primary → other`.
