@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod contract;
 pub mod demo;
 pub mod exchange;
 pub mod pipeline;

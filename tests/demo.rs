@@ -1,7 +1,9 @@
 //! `cutover demo` end to end: the reference system's divergence catalogue is the truth set.
 //! Every entry, switched on alone, must be flagged on its routes with its paths and kinds —
 //! and nothing else; with none switched on, parity is 100 % although the noise differs on
-//! every exchange. Also: the report files are well-formed and the HTML opens in Chromium.
+//! every exchange. Both sides are checked against the shipped contracts: with no divergence
+//! everything conforms; catalogue bugs that break the contract are named as violations.
+//! Also: the report files are well-formed and the HTML opens in Chromium.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -156,6 +158,19 @@ async fn no_divergence_means_full_parity_with_noise_explained() {
     assert!(reason("GET /ai/status", "/reset_at").contains("timestamp"));
     assert!(reason("POST /ai/query", "/latency_ms").contains("learned noise"));
     assert!(reason("GET /auth/me", "header:x-request-id").contains("x-request-id"));
+
+    // Conformance next to parity: every mirrored route is covered and both sides conform.
+    let c = report.totals.contracts.as_ref().expect("contracts checked");
+    assert_eq!(c.routes_uncovered, 0, "{c:?}");
+    assert!(
+        c.primary.checked > 100 && c.candidate.checked > 100,
+        "{c:?}"
+    );
+    assert_eq!(
+        (c.primary.violating, c.candidate.violating),
+        (0, 0),
+        "{c:?}"
+    );
 
     // Re-analysing the recording agrees, and a passing gate exits 0.
     let out = dir.path().join("again");
@@ -357,4 +372,89 @@ fn html_opens_in_chromium(html: &Path) {
         console_errors.is_empty(),
         "console errors: {console_errors:?}"
     );
+}
+
+/// A violation as (route, side, kind, instance path).
+type Named = (String, String, String, String);
+
+fn violations(report: &Report) -> BTreeSet<Named> {
+    let mut out = BTreeSet::new();
+    for r in &report.routes {
+        for v in r.contracts.iter().flat_map(|c| &c.violations) {
+            out.insert((
+                r.route.clone(),
+                v.side.as_str().to_string(),
+                v.kind.as_str().to_string(),
+                v.instance_path.clone(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_bugs_that_break_the_contract_are_named_as_violations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let divergences = vec![
+        Divergence::IdAsString,
+        Divergence::DisplayNameOmittedWhenNull,
+        Divergence::TokenTypeCapitalised,
+        Divergence::NonAdmin403,
+    ];
+    let outcome = run(divergences, dir.path()).await;
+    let report = &outcome.report;
+    let c = report.totals.contracts.as_ref().expect("contracts checked");
+    assert_eq!(
+        c.primary.violating, 0,
+        "the monolith keeps its contract: {c:?}"
+    );
+    let got = violations(report);
+    let named = |route: &str, kind: &str, at: &str| {
+        (
+            route.to_string(),
+            "candidate".to_string(),
+            kind.to_string(),
+            at.to_string(),
+        )
+    };
+    for want in [
+        named("GET /auth/users/{id}", "schema", "/id"),
+        named("GET /auth/me", "schema", "/id"),
+        named("GET /auth/users/search", "schema", "/*/id"),
+        named("POST /auth/login", "schema", "/token_type"),
+        named("POST /ai/query", "undocumented_status", ""),
+    ] {
+        assert!(got.contains(&want), "{want:?} not named in {got:#?}");
+    }
+    // `display_name` left out when null: a missing required property of the user object.
+    let missing = report
+        .routes
+        .iter()
+        .flat_map(|r| r.contracts.iter().flat_map(|c| &c.violations))
+        .any(|v| {
+            v.schema_path.ends_with("/components/schemas/User/required")
+                && v.examples
+                    .iter()
+                    .any(|e| e.message.contains("display_name"))
+        });
+    assert!(missing, "{got:#?}");
+    assert!(
+        got.iter().all(|v| v.1 != "primary" && v.1 != "secondary"),
+        "{got:#?}"
+    );
+    let users = report
+        .routes
+        .iter()
+        .find(|r| r.route == "GET /auth/users/{id}")
+        .expect("route");
+    assert!(
+        users
+            .gates
+            .iter()
+            .any(|g| g.gate.as_str() == "contract" && g.fired),
+        "{:?}",
+        users.gates
+    );
+    let md = std::fs::read_to_string(&outcome.written.markdown).expect("summary.md");
+    assert!(md.contains("### Contracts"), "{md}");
 }

@@ -14,8 +14,15 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-async fn verify(target: &str, against: Option<&str>) -> VerifyOutcome {
+fn options(target: &str) -> VerifyOptions {
     let mut opts = VerifyOptions::new(scenarios_dir(), target);
+    let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+    opts.contracts = Some(verify::load_contracts(&contracts).unwrap_or_else(|e| panic!("{e}")));
+    opts
+}
+
+async fn verify(target: &str, against: Option<&str>) -> VerifyOutcome {
+    let mut opts = options(target);
     opts.against = against.map(str::to_string);
     match verify::run(opts).await {
         Ok(o) => o,
@@ -98,4 +105,24 @@ async fn shipped_scenarios_show_no_difference_between_monolith_and_each_extracti
             "against {against}: only {compared} steps compared"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_that_breaks_the_contract_fails_its_step_with_the_violation() {
+    let mut opts = options("services");
+    opts.reference.divergences = vec![cutover::reference::Divergence::IdAsString];
+    let out = verify::run(opts).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.passed());
+    let register = &out.results[0].steps[0];
+    assert_eq!((register.name.as_str(), register.line), ("register", 12));
+    assert!(
+        register
+            .target
+            .failures
+            .iter()
+            .any(|f| f.starts_with("contract: schema at /id:")
+                && f.contains("components/schemas/User/properties/id/type")),
+        "{:?}",
+        register.target.failures
+    );
 }

@@ -5,6 +5,7 @@
 //! into exit codes. Exit codes: 0 success, 1 a gate failed (parity or load verdict), 2
 //! usage or input error (bad flags, bad files, port in use); every `--help` lists them.
 
+mod contract;
 mod demo;
 mod proxy;
 mod reference;
@@ -29,6 +30,13 @@ Exit codes:
      (with --gate: and the parity gate passed)
   1  only with --gate: the parity gate failed
   2  usage or set-up error: a bad flag, an unknown divergence, a port in use";
+
+/// `cutover contract` imports or checks contracts.
+const CONTRACT_EXIT_CODES: &str = "\
+Exit codes:
+  0  imported (or the directory loaded)
+  2  usage or input error: unreadable or unreachable source, invalid document or schema,
+     unresolvable or remote $ref, YAML/JSON syntax error (each named by file and location)";
 
 /// `cutover reference` serves until stopped; it has no gate.
 const REFERENCE_EXIT_CODES: &str = "\
@@ -107,6 +115,10 @@ pub enum Command {
     /// second one): the CI contract gate.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(verify::VerifyArgs),
+    /// Contracts: import an OpenAPI document (FastAPI's /openapi.json included) into
+    /// contracts/, or check that a contracts directory loads.
+    #[command(subcommand, after_help = CONTRACT_EXIT_CODES)]
+    Contract(contract::ContractCommand),
 }
 
 /// Exit status of a command.
@@ -191,6 +203,7 @@ pub async fn run(cli: Cli) -> Result<Status, CliError> {
         Command::Proxy(args) => proxy::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Contract(cmd) => contract::run(cmd).await,
     }
 }
 

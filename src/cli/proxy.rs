@@ -79,6 +79,8 @@ pub async fn run(args: ProxyArgs) -> Result<Status, CliError> {
     };
     let shutdown = Shutdown::new();
     let mut run = RunBuilder::new(Arc::new(config))
+        .configured_contracts()
+        .map_err(CliError::usage)?
         .sink(Box::new(sink))
         .options(options)
         .shutdown(shutdown.clone());

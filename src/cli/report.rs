@@ -67,6 +67,8 @@ pub async fn run(args: ReportArgs) -> Result<Status, CliError> {
     // The recording's own configuration (its header) builds the run unless --config
     // overrides it.
     let outcome = RunBuilder::new(Arc::new(config))
+        .configured_contracts()
+        .map_err(CliError::usage)?
         .report(out, info)
         .run(RecordingSource { recording })
         .await?;
@@ -113,6 +115,33 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
             r.parity * 100.0,
             failure_hint(r)
         );
+        if let Some(c) = &r.contracts {
+            use crate::report::contracts::phrase;
+            let violations: Vec<String> = c
+                .violations
+                .iter()
+                .take(3)
+                .map(|v| {
+                    let at = if v.instance_path.is_empty() {
+                        "/"
+                    } else {
+                        &v.instance_path
+                    };
+                    format!("{} {} at {at}", v.side.as_str(), v.kind.as_str())
+                })
+                .collect();
+            println!(
+                "     contract: {}; primary {}, candidate {}{}",
+                c.coverage(),
+                phrase(&c.primary),
+                phrase(&c.candidate),
+                if violations.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", violations.join(", "))
+                }
+            );
+        }
     }
     println!(
         "verdict: {} — {:.2}% parity over {} compared exchanges, {} of {} routes failing",
@@ -125,6 +154,17 @@ pub fn print_verdict(report: &Report, written: &report::Written) {
         report.totals.routes_failing,
         report.routes.len()
     );
+    if let Some(c) = &report.totals.contracts {
+        use crate::report::contracts::phrase;
+        println!(
+            "contracts: primary {}, candidate {}, requests {}; {} routes covered, {} uncovered",
+            phrase(&c.primary),
+            phrase(&c.candidate),
+            phrase(&c.request),
+            c.routes_covered,
+            c.routes_uncovered
+        );
+    }
     if let Some(o) = &report.totals.overflow {
         println!("warning: {}", o.sentence());
     }
@@ -164,6 +204,7 @@ fn failure_hint(r: &crate::report::model::RouteReport) -> String {
                 g.primary.unwrap_or(0.0),
                 g.limit
             )),
+            GateKind::Contract => parts.push(format!("{} contract violations", g.value)),
             GateKind::Parity => {}
         }
     }

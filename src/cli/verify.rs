@@ -29,6 +29,9 @@ pub struct VerifyArgs {
     /// cutover.toml with targets, [compare] rules and [redaction] (default: built-in rules).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Contracts for `expect.contract` (default: `contracts/` when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub contracts: Option<PathBuf>,
     /// Per-request timeout in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub timeout_ms: u64,
@@ -50,6 +53,13 @@ pub async fn run(args: VerifyArgs) -> Result<Status, CliError> {
     opts.against = args.against;
     opts.config = args.config;
     opts.timeout_ms = args.timeout_ms;
+    let contracts = args.contracts.or_else(|| {
+        let default = PathBuf::from("contracts");
+        default.is_dir().then_some(default)
+    });
+    if let Some(dir) = &contracts {
+        opts.contracts = Some(verify::load_contracts(dir).map_err(CliError::usage)?);
+    }
     opts.reference = ReferenceSetup {
         divergences,
         admin_allowlist: (args.admin_allowlist != "-").then_some(args.admin_allowlist),

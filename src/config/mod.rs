@@ -112,6 +112,11 @@ impl Config {
         tls::resolve_ca_files(&mut file.targets, base).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
+        if let (Some(c), Some(base)) = (file.contracts.as_mut(), base)
+            && c.dir.is_relative()
+        {
+            c.dir = base.join(&c.dir);
+        }
         Ok(Config {
             file,
             routes,

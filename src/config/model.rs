@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub use super::tls::Protocol;
@@ -29,6 +29,36 @@ pub struct ConfigFile {
     /// Secret header and field names added to / kept out of the built-in lists.
     #[serde(default)]
     pub redaction: super::redaction::RedactionConfig,
+    /// Contracts checked live against every request and answer; off when absent.
+    #[serde(default)]
+    pub contracts: Option<ContractsConfig>,
+}
+
+/// `[contracts]`: where the contracts are and whether their violations fail the gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsConfig {
+    /// The contracts directory (`contracts.toml` or OpenAPI documents), relative to the
+    /// configuration file.
+    pub dir: PathBuf,
+    /// Whose violations fail a route's gate: `none`, `candidate` (default) or `any`
+    /// (primary and secondary too).
+    #[serde(default)]
+    pub fail_on: ContractGate,
+    /// Whether an undocumented status counts towards the gate (FastAPI documents only
+    /// 200 and 422: set `false` to report its 401/404s without failing on them).
+    #[serde(default = "yes")]
+    pub undocumented_status_fails: bool,
+}
+
+/// `[contracts] fail_on`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractGate {
+    None,
+    #[default]
+    Candidate,
+    Any,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,8 +3,9 @@
 //! Starts the embedded reference system (monolith, a second monolith instance to learn
 //! noise from, and the extracted Auth and AI services with a chosen set of migration bugs),
 //! puts the mirroring proxy in front of it, drives a realistic workload through the proxy,
-//! shuts everything down cleanly and writes the parity report. It is one run of the same
-//! run builder the real commands use (`run::RunBuilder`, with the proxy plus the workload as
+//! shuts everything down cleanly and writes the parity report. Both sides are checked
+//! against the reference contracts (`DemoContracts`), so the report shows conformance next
+//! to parity. It is one run of the same run builder the real commands use (`run::RunBuilder`, with the proxy plus the workload as
 //! its source); it adds no comparison or gate logic of its own.
 
 pub mod workload;
@@ -50,6 +51,37 @@ pub struct DemoOptions {
     pub ai_rate_limit: u32,
     /// Analyzers to run after parity (tests, future capabilities).
     pub analyzers: Vec<Arc<dyn Analyzer>>,
+    /// Which contracts both sides are checked against.
+    pub contracts: DemoContracts,
+}
+
+/// The contracts a demo checks against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DemoContracts {
+    /// The reference system's own OpenAPI document (what `contracts/reference.openapi.json`
+    /// ships, generated from the same operation table).
+    #[default]
+    Reference,
+    /// A contracts directory.
+    Dir(PathBuf),
+    Off,
+}
+
+/// The name the embedded reference contract goes by in messages and schema paths.
+pub const REFERENCE_CONTRACT: &str = "reference.openapi.json";
+
+fn demo_contracts(
+    which: &DemoContracts,
+) -> Result<Option<Arc<crate::contract::Contracts>>, crate::contract::ContractError> {
+    use crate::contract::Contracts;
+    Ok(match which {
+        DemoContracts::Off => None,
+        DemoContracts::Dir(dir) => Some(Arc::new(Contracts::load(dir)?)),
+        DemoContracts::Reference => Some(Arc::new(Contracts::from_document(
+            std::path::Path::new(REFERENCE_CONTRACT),
+            &reference::api::monolith_openapi(),
+        )?)),
+    })
 }
 
 impl Default for DemoOptions {
@@ -68,6 +100,7 @@ impl Default for DemoOptions {
             bcrypt_cost: 4,
             ai_rate_limit: 6,
             analyzers: Vec::new(),
+            contracts: DemoContracts::default(),
         }
     }
 }
@@ -108,6 +141,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     .await
     .context("starting the reference system")?;
 
+    let contracts = match demo_contracts(&options.contracts) {
+        Ok(c) => c,
+        Err(e) => {
+            system.shutdown().await;
+            return Err(anyhow::Error::new(e).context("loading the contracts"));
+        }
+    };
     let config = demo_config(&system).context("building the demo configuration")?;
     let recording = out.join("recording.jsonl");
     let sink = RecordingSink::open(&recording, &config.file.recording)
@@ -123,6 +163,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let mut run = RunBuilder::new(Arc::new(config))
         .sink(Box::new(sink))
         .report(out, info);
+    if let Some(c) = contracts {
+        run = run.contracts(c);
+    }
     for a in &options.analyzers {
         run = run.analyzer(Arc::clone(a));
     }

@@ -104,6 +104,8 @@ pub struct RouteStats {
     /// Findings of kinds other than parity differences (contracts, assertions, triggers),
     /// per analyzer and code; bounded.
     pub findings: FindingStats,
+    /// Contract conformance per side and its violations (`[contracts]`); bounded.
+    pub conformance: super::conformance::ConformanceStats,
     /// `primary status → candidate status` (`err` for a transport failure) with counts.
     pub status_matrix: BTreeMap<(String, String), u64>,
     /// Differences per path and kind: those that counted and those learned noise
@@ -241,6 +243,9 @@ impl RouteStats {
         // per-path counts and the signature: the report decides again over final counts.
         for (kind, note) in analysis.notes() {
             self.findings.add(kind, note, exchange.id, redaction);
+        }
+        if !analysis.contracts.is_empty() {
+            self.conformance.add(&analysis.contracts, exchange.id);
         }
         let learned = analysis.suppressed().filter(|s| s.learned);
         let eligible = analysis.differences().chain(learned.map(|s| &s.difference));

@@ -24,6 +24,9 @@ pub struct Analysis {
     /// on): the parity analyzer's baseline, not a finding about the candidate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub noise: Vec<Difference>,
+    /// Contract checks of the request and each answer (empty without `[contracts]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<super::contracts::SideCheck>,
 }
 
 /// One typed finding about an exchange.
@@ -107,6 +110,7 @@ impl Analysis {
             verdict: Verdict::NotCompared,
             findings: Vec::new(),
             noise: Vec::new(),
+            contracts: Vec::new(),
         }
     }
 

@@ -36,6 +36,8 @@ pub enum GateKind {
     LatencyP95,
     LatencyIncrease,
     ErrorRate,
+    /// Contract violations (`[contracts] fail_on`); evaluated by the report.
+    Contract,
 }
 
 impl GateKind {
@@ -45,6 +47,7 @@ impl GateKind {
             GateKind::LatencyP95 => "latency_p95",
             GateKind::LatencyIncrease => "latency_increase",
             GateKind::ErrorRate => "error_rate",
+            GateKind::Contract => "contract",
         }
     }
 

@@ -13,6 +13,8 @@
 pub mod aggregate;
 pub mod analysis;
 pub mod analyzers;
+pub mod conformance;
+pub mod contracts;
 pub mod findings;
 pub mod gates;
 pub mod latency;

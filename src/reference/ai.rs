@@ -7,15 +7,15 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::Value;
 
+use super::api::{MODEL_MAX, PROMPT_LEN};
 use super::divergence::Divergence as D;
 use super::errors::{ApiError, Fields, json_object};
 use super::noise::{self, Doc};
@@ -27,13 +27,6 @@ pub const DEFAULT_MODEL: &str = "fake-gpt-1";
 pub const MODELS: &[&str] = &["fake-gpt-1", "fake-gpt-2"];
 /// Pause between two stream events (so streaming is observable).
 const CHUNK_DELAY: Duration = Duration::from_millis(10);
-
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/ai/query", post(query))
-        .route("/ai/query/stream", post(stream))
-        .route("/ai/status", get(status))
-}
 
 type Reply = Result<Response, ApiError>;
 
@@ -103,8 +96,8 @@ fn ask(
     let user = admin(app, headers)?;
     let obj = json_object(body)?;
     let mut f = Fields::body(&obj);
-    let prompt = f.required("prompt", 1, 4000);
-    let model = f.optional("model", 64);
+    let prompt = f.required("prompt", PROMPT_LEN.0, PROMPT_LEN.1);
+    let model = f.optional("model", MODEL_MAX);
     f.finish()?;
     let prompt = prompt.unwrap_or_default();
     let model = model.unwrap_or_else(|| DEFAULT_MODEL.to_string());
@@ -133,7 +126,7 @@ fn ask(
     })
 }
 
-async fn query(
+pub(crate) async fn query(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
@@ -179,7 +172,7 @@ fn events(app: &App, text: &str) -> Vec<Bytes> {
     out
 }
 
-async fn stream(
+pub(crate) async fn stream(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
@@ -204,7 +197,7 @@ async fn stream(
     Ok(resp)
 }
 
-async fn status(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
+pub(crate) async fn status(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
     let user = admin(&app, &headers)?;
     let (remaining, reset_at) = app.store.rate.peek(&user);
     Ok(app.json(

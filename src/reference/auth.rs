@@ -10,24 +10,15 @@ use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use serde_json::Value;
 
+use super::api::{DISPLAY_NAME_MAX, PASSWORD_LEN, PICTURE_URL_MAX, USERNAME_LEN};
 use super::divergence::Divergence as D;
 use super::errors::{ApiError, FieldError, Fields, form_fields, json_object};
 use super::noise::Doc;
 use super::store::User;
 use super::{App, Role, token};
-
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/me", get(me).put(update_me))
-        .route("/auth/users/search", get(search))
-        .route("/auth/users/{id}", get(user_by_id))
-}
 
 type Reply = Result<Response, ApiError>;
 
@@ -105,12 +96,15 @@ fn duplicate(app: &App) -> ApiError {
     ApiError::new(status, "Username already registered")
 }
 
-async fn register(State(app): State<Arc<App>>, body: Result<Json<Value>, JsonRejection>) -> Reply {
+pub(crate) async fn register(
+    State(app): State<Arc<App>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Reply {
     let obj = json_object(body)?;
     let mut f = Fields::body(&obj);
-    let username = f.required("username", 3, 32);
-    let password = f.required("password", 8, 72);
-    let display_name = f.optional("display_name", 1000);
+    let username = f.required("username", USERNAME_LEN.0, USERNAME_LEN.1);
+    let password = f.required("password", PASSWORD_LEN.0, PASSWORD_LEN.1);
+    let display_name = f.optional("display_name", DISPLAY_NAME_MAX);
     f.finish()?;
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::validation(Vec::new()));
@@ -137,7 +131,7 @@ async fn register(State(app): State<Arc<App>>, body: Result<Json<Value>, JsonRej
     Ok(app.json(StatusCode::CREATED, user_doc(&app, &user)))
 }
 
-async fn login(
+pub(crate) async fn login(
     State(app): State<Arc<App>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Reply {
@@ -201,12 +195,12 @@ async fn login(
     Ok(resp)
 }
 
-async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
+pub(crate) async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> Reply {
     let user = current_user(&app, &headers, !app.div.has(D::MeIgnoresCookie))?;
     Ok(app.json(StatusCode::OK, user_doc(&app, &user)))
 }
 
-async fn update_me(
+pub(crate) async fn update_me(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
@@ -214,8 +208,8 @@ async fn update_me(
     let user = current_user(&app, &headers, !app.div.has(D::MeIgnoresCookie))?;
     let obj = json_object(body)?;
     let mut f = Fields::body(&obj);
-    let display_name = f.optional("display_name", 1000);
-    let picture = f.optional("profile_picture_url", 2048);
+    let display_name = f.optional("display_name", DISPLAY_NAME_MAX);
+    let picture = f.optional("profile_picture_url", PICTURE_URL_MAX);
     f.finish()?;
     if display_name.is_none() && picture.is_none() {
         return Err(ApiError::bad_request("No fields to update"));
@@ -238,7 +232,7 @@ async fn update_me(
     Ok(app.json(StatusCode::OK, user_doc(&app, &updated)))
 }
 
-async fn user_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Reply {
+pub(crate) async fn user_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Reply {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::validation(vec![FieldError::new(
             &["path", "id"],
@@ -256,7 +250,7 @@ async fn user_by_id(State(app): State<Arc<App>>, Path(id): Path<String>) -> Repl
     }
 }
 
-async fn search(
+pub(crate) async fn search(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,

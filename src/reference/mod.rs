@@ -6,7 +6,8 @@
 //! (`x-request-id`, `server`) and injects the `error-500-10pct` divergence, and shutdown.
 //! Divergences only ever apply to the extracted services: the monolith is the reference.
 //!
-//! Layout: `auth.rs` (the 6 auth endpoints), `ai.rs` (the 3 AI endpoints and the fake
+//! Layout: `api.rs` (the operation table and types: routers and `GET /openapi.json`
+//! come from it), `auth.rs` (the 6 auth endpoints), `ai.rs` (the 3 AI endpoints and the fake
 //! model), `chat.rs` (channels, messages, health: monolith only), `store.rs` (in-memory
 //! state), `token.rs` (JWTs), `errors.rs` (FastAPI-shaped errors), `noise.rs` (formats that
 //! differ legitimately), `divergence.rs` (the catalogue).
@@ -16,6 +17,7 @@
 //! `member_count` of `GET /channels`.
 
 mod ai;
+pub mod api;
 mod auth;
 mod catalogue;
 mod chat;
@@ -245,12 +247,17 @@ impl App {
 
 fn router(app: Arc<App>) -> Router {
     let mut routes = Router::new().route("/health", axum::routing::get(chat::health));
-    if matches!(app.role, Role::Monolith | Role::Auth) {
-        routes = routes.merge(auth::routes());
+    for op in api::OPERATIONS
+        .iter()
+        .filter(|op| api::serves(app.role, op))
+    {
+        routes = routes.route(op.path, (op.handler)());
     }
-    if matches!(app.role, Role::Monolith | Role::Ai) {
-        routes = routes.merge(ai::routes());
-    }
+    let doc = api::openapi(app.role.service_name(), app.role);
+    routes = routes.route(
+        "/openapi.json",
+        axum::routing::get(move || std::future::ready(axum::Json(doc.clone()))),
+    );
     if app.role == Role::Monolith {
         routes = routes.merge(chat::routes());
     }

@@ -110,6 +110,7 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    contracts_section(report, &mut out);
     if report.routes.iter().any(|r| !r.findings.is_empty()) {
         out.push_str("\n### Other findings\n\n");
         for r in &report.routes {
@@ -186,5 +187,37 @@ fn short(v: Option<&serde_json::Value>) -> String {
         format!("{}…", s.chars().take(60).collect::<String>())
     } else {
         s
+    }
+}
+
+/// Conformance per route and side; violations are listed under "Other findings".
+fn contracts_section(report: &Report, out: &mut String) {
+    use super::contracts::phrase;
+    let Some(t) = &report.totals.contracts else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Contracts\n\nRequests {}, primary {}, candidate {}; {} routes covered, {} uncovered.\n",
+        phrase(&t.request),
+        phrase(&t.primary),
+        phrase(&t.candidate),
+        t.routes_covered,
+        t.routes_uncovered
+    );
+    out.push_str("| route | coverage | request | primary | candidate | violations |\n");
+    out.push_str("|---|---|---|---|---|---:|\n");
+    for r in &report.routes {
+        let Some(c) = &r.contracts else { continue };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            r.route,
+            c.coverage(),
+            phrase(&c.request),
+            phrase(&c.primary),
+            phrase(&c.candidate),
+            c.violations.iter().map(|v| v.count).sum::<u64>()
+        );
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Renderers format the model and nothing else; none of them sees exchanges or the network.
 
+pub mod contracts;
 pub mod html;
 pub mod junit;
 pub mod markdown;

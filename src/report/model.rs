@@ -66,6 +66,9 @@ pub struct Totals {
     /// Present when the route cap was reached and later routes were folded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overflow: Option<Overflow>,
+    /// Contract conformance over every route (present when contracts were checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contracts: Option<super::contracts::ContractTotals>,
 }
 
 /// Routes past `[grouping] max_routes`, folded into one row.
@@ -118,6 +121,10 @@ pub struct RouteReport {
     /// Findings of analyzers other than parity (contracts, assertions, triggers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingReport>,
+    /// Contract conformance per side and each violation (present when contracts were
+    /// checked; a route no contract covers says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contracts: Option<super::contracts::RouteContracts>,
     pub differences: Vec<PathReport>,
     pub suppressed: Vec<SuppressedReport>,
     pub status_matrix: Vec<StatusCell>,
@@ -212,6 +219,7 @@ impl Report {
                     exchanges: aggregate.overflow_exchanges(),
                     max_routes: aggregate.max_routes,
                 }),
+                contracts: super::contracts::totals(routes.iter().map(|r| r.contracts.as_ref())),
             },
             routes,
         }
@@ -316,7 +324,9 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         primary_requests: stats.primary_paired,
         primary_errors: stats.primary_paired_errors,
     };
-    let gates = gates::evaluate(&figures, &config.file.triggers);
+    let mut gates = gates::evaluate(&figures, &config.file.triggers);
+    let contracts = super::contracts::route_contracts(&stats.conformance);
+    gates.extend(super::contracts::gate(contracts.as_ref(), config));
     let latency = LatencyReport {
         primary,
         candidate,
@@ -363,6 +373,7 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         failures,
         gates,
         findings,
+        contracts,
         differences,
         suppressed,
         status_matrix,

@@ -155,6 +155,29 @@ impl RunBuilder {
         self
     }
 
+    /// Check every exchange against `contracts` (after parity), and group routes by their
+    /// path templates first (then the `[grouping] templates`).
+    pub fn contracts(mut self, contracts: Arc<crate::contract::Contracts>) -> RunBuilder {
+        let mut templates = contracts.templates();
+        templates.extend(self.config.file.grouping.template_pairs());
+        let redaction = crate::redact::Redaction::for_config(&self.config.file);
+        let analyzer = crate::pipeline::contracts::ContractAnalyzer::new(contracts, redaction);
+        self.analyzers = self
+            .analyzers
+            .with_templates(templates)
+            .with(Arc::new(analyzer));
+        self
+    }
+
+    /// [`RunBuilder::contracts`] with what `[contracts]` names, when present; an error
+    /// (exit 2) names the contract file and the location.
+    pub fn configured_contracts(self) -> Result<RunBuilder, crate::contract::ContractError> {
+        match crate::pipeline::contracts::load_configured(&self.config)? {
+            Some(c) => Ok(self.contracts(c)),
+            None => Ok(self),
+        }
+    }
+
     /// Replace the analysis stage (grouping and analyzers) altogether.
     pub fn analyzers(mut self, analyzers: Analyzers) -> RunBuilder {
         self.analyzers = analyzers;

@@ -20,7 +20,9 @@ use crate::compare::Rules;
 use crate::config::Config;
 use crate::reference::{self, Divergence, ReferenceSystem};
 use crate::run::{Exit, RunBuilder};
-use crate::scenario::{self, ContractCheck, Deployment, Env, ScenarioResult, ScenarioSource};
+use crate::scenario::{
+    self, ContractCheck, ContractVerdict, Deployment, Env, ScenarioResult, ScenarioSource,
+};
 use crate::upstream::Pools;
 
 /// The parts of the embedded reference system a target may name.
@@ -71,6 +73,47 @@ pub struct VerifyOptions {
     pub contracts: Option<Arc<dyn ContractCheck>>,
     /// Per-request timeout.
     pub timeout_ms: u64,
+}
+
+/// The contracts module as the scenarios' `expect.contract` check.
+impl ContractCheck for crate::contract::Contracts {
+    fn check(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> ContractVerdict {
+        match self.check_response(method, path, status, content_type, body) {
+            crate::contract::Check::Uncovered => ContractVerdict::Uncovered,
+            crate::contract::Check::Conforms => ContractVerdict::Conforms,
+            crate::contract::Check::Violations(list) => ContractVerdict::Violations(
+                list.iter()
+                    .map(|v| {
+                        format!(
+                            "{} at {}: {} (schema {})",
+                            v.kind.as_str(),
+                            if v.instance_path.is_empty() {
+                                "/"
+                            } else {
+                                &v.instance_path
+                            },
+                            v.masked_message,
+                            v.schema_path
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Load the contracts of `dir` for `expect.contract` (an error names the file and place).
+pub fn load_contracts(dir: &std::path::Path) -> anyhow::Result<Arc<dyn ContractCheck>> {
+    let c = crate::contract::Contracts::load(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    Ok(Arc::new(c))
 }
 
 impl VerifyOptions {
