@@ -20,4 +20,6 @@ pub mod redact;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod upstream;
+pub mod verify;

@@ -10,6 +10,7 @@ mod demo;
 mod proxy;
 mod reference;
 mod report;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,12 @@ Exit codes:
 /// cutover mirrors staging traffic from the monolith to extracted services, compares the
 /// answers structurally, validates them against contracts, runs load gates, and writes
 /// reports for people (HTML), pull requests (Markdown), machines (JSON) and CI (JUnit).
+const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every step of every scenario passed (and, with --against, no step differs)
+  1  a step failed: an assertion, a capture, no answer, or a difference between the targets
+  2  usage, configuration or scenario error (file:line:column), a target that cannot be used";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cutover",
@@ -104,6 +111,10 @@ pub enum Command {
     /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
+    /// Run the scenarios against a target (and, with --against, compare every step with a
+    /// second one): the CI contract gate.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(verify::VerifyArgs),
     /// Contracts: import an OpenAPI document (FastAPI's /openapi.json included) into
     /// contracts/, or check that a contracts directory loads.
     #[command(subcommand, after_help = CONTRACT_EXIT_CODES)]
@@ -191,6 +202,7 @@ pub async fn run(cli: Cli) -> Result<Status, CliError> {
         Command::Reference(args) => reference::run(args).await,
         Command::Proxy(args) => proxy::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::Contract(cmd) => contract::run(cmd).await,
     }
 }
