@@ -367,6 +367,8 @@ impl ScenarioSource {
             seq: id,
             at: Utc::now(),
             route: format!("{} {path}", request.method),
+            // Scenario steps name no client identity: each side runs its own captures.
+            identity: None,
             request,
             outcomes: Outcomes {
                 primary: first.clone(),
