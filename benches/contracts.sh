@@ -6,6 +6,7 @@
 # Loopback only; every process started here is killed on exit; never fails on the figures.
 # Needs wrk, nginx, node/npm (Prism is installed into /tmp/cutover-prism by this script;
 # no test needs it). Usage: benches/contracts.sh [seconds per run, default 8]
+# (SKIP_MICRO=1 skips the cargo bench part).
 #
 # Traffic: GET /auth/users/1 answered by nginx with a user JSON shaped like the shipped
 # reference contract (contracts/reference.openapi.json), 100 % mirrored to an identical
@@ -34,9 +35,11 @@ for tool in wrk nginx; do
   command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx)"; exit 0; }
 done
 
-echo "== validation cost per exchange (cargo bench --bench contracts) =="
-(cd "$ROOT" && cargo bench --bench contracts 2>/dev/null) || echo "(bench did not build)"
-echo
+if [ -z "${SKIP_MICRO:-}" ]; then   # SKIP_MICRO=1: proxy rows only
+  echo "== validation cost per exchange (cargo bench --bench contracts) =="
+  (cd "$ROOT" && cargo bench --bench contracts 2>/dev/null) || echo "(bench did not build)"
+  echo
+fi
 
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build --release) || exit 0
 NGINX=$(command -v nginx)
@@ -90,7 +93,7 @@ CONF
   for _ in $(seq 50); do grep -q listening "$WORK/cutover.out" 2>/dev/null && break; sleep 0.1; done
 }
 stop_cutover() {
-  METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(exchanges_(analysed|dropped)_total)' | tr '\n' ' ')
+  METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(pipeline_analysed_total|exchanges_dropped_total)' | tr '\n' ' ')
   kill -INT $CUT_PID 2>/dev/null; timeout 15 tail --pid=$CUT_PID -f /dev/null 2>/dev/null; kill -9 $CUT_PID 2>/dev/null
   rm -f "$WORK"/rec*.jsonl
 }
