@@ -176,7 +176,7 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
     );
     let md = cutover::report::markdown::render(&report);
     assert!(
-        md.contains("`status` 200 → 500 in 40 of 40 exchanges"),
+        md.contains("**status 200 → 500 (40×)** in 40 of 40 exchanges"),
         "{md}"
     );
     assert!(md.contains("candidate errors: 40 (40 answered 5xx"), "{md}");
@@ -207,7 +207,7 @@ async fn candidate_5xx_are_reported_when_the_secondary_fails_too() {
         .lines()
         .find(|l| l.contains("GET /users/me"))
         .unwrap_or_default();
-    assert!(line.contains("status 200→500 ×40"), "{stdout}");
+    assert!(line.contains("status 200 → 500 (40×)"), "{stdout}");
     assert!(line.contains("candidate errors 40 (40 × 5xx)"), "{stdout}");
     assert!(
         line.contains("unhealthy baseline on 40 exchanges"),
@@ -279,10 +279,10 @@ async fn each_status_pair_is_its_own_finding_5xx_first() {
     assert_eq!(r.candidate_errors, 1);
     let md = cutover::report::markdown::render(&report);
     for line in [
-        "`status` 200 → 503 in 1 of 13",
-        "`status` 201 → 200 in 6 of 13",
-        "`status` 409 → 422 in 4 of 13",
-        "`status` 422 → 400 in 2 of 13",
+        "**status 200 → 503 (1×)** in 1 of 13",
+        "**status 201 → 200 (6×)** in 6 of 13",
+        "**status 409 → 422 (4×)** in 4 of 13",
+        "**status 422 → 400 (2×)** in 2 of 13",
     ] {
         assert!(md.contains(line), "{line} missing:\n{md}");
     }

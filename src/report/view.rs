@@ -109,7 +109,10 @@ pub fn route_view(route: &RouteReport) -> RouteView<'_> {
         let shape = display_path(&index_shape(&d.path)).to_string();
         match groups
             .iter_mut()
-            .find(|(g, _)| g.kind == d.kind && g.shape == shape)
+            // Each status pair is its own group (its own count and examples).
+            .find(|(g, _)| {
+                g.kind == d.kind && g.shape == shape && g.members[0].status == d.status
+            })
         {
             Some((g, head)) => {
                 g.count = g.count.max(d.count);
