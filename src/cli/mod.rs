@@ -6,6 +6,7 @@
 //! usage or input error (bad flags, bad files, port in use); every `--help` lists them.
 
 mod demo;
+mod load;
 mod proxy;
 mod reference;
 mod report;
@@ -28,6 +29,15 @@ Exit codes:
      (with --gate: and the parity gate passed)
   1  only with --gate: the parity gate failed
   2  usage or set-up error: a bad flag, an unknown divergence, a port in use";
+
+/// `cutover load` decides PROCEED / ROLLBACK / INCONCLUSIVE.
+const LOAD_EXIT_CODES: &str = "\
+Exit codes:
+  0  PROCEED: every trigger passed on every route (or a worker's part was written)
+  1  ROLLBACK: a trigger fired with statistical confidence
+  2  usage or input error: a bad flag or threshold, an unreachable target, partial
+     results from different configurations
+  3  INCONCLUSIVE: too little evidence to decide (run longer or with more users)";
 
 /// `cutover reference` serves until stopped; it has no gate.
 const REFERENCE_EXIT_CODES: &str = "\
@@ -93,6 +103,10 @@ pub enum Command {
     /// candidate (and secondary), record and compare the answers.
     #[command(after_help = PROXY_EXIT_CODES)]
     Proxy(proxy::ProxyArgs),
+    /// Load the primary and its candidates side by side (Goose) and decide the rollback
+    /// triggers with statistics: PROCEED, ROLLBACK or INCONCLUSIVE.
+    #[command(after_help = LOAD_EXIT_CODES)]
+    Load(load::LoadArgs),
     /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
@@ -104,6 +118,8 @@ pub enum Status {
     Ok = 0,
     GateFailed = 1,
     Usage = 2,
+    /// The load stage could not decide.
+    Inconclusive = 3,
 }
 
 impl From<Status> for ExitCode {
@@ -179,6 +195,7 @@ pub async fn run(cli: Cli) -> Result<Status, CliError> {
         Command::Reference(args) => reference::run(args).await,
         Command::Proxy(args) => proxy::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Load(args) => load::run(args).await,
     }
 }
 

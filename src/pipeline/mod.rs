@@ -16,6 +16,7 @@ pub mod analyzers;
 pub mod findings;
 pub mod gates;
 pub mod latency;
+pub mod load_gates;
 pub mod parity;
 pub mod route;
 
