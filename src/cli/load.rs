@@ -19,6 +19,9 @@ pub struct LoadArgs {
     /// Scenario files (YAML) to build the workload from; default: the built-in workload.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
+    /// Instead of the built-in workload, GET these paths (equal weights, no log-in).
+    #[arg(long, num_args = 1.., value_name = "PATH", conflicts_with = "scenarios")]
+    pub get: Vec<String>,
     /// Simulated users (each logs in once, then runs the weighted steps).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub users: usize,
@@ -105,7 +108,7 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
     let options = LoadOptions {
         config,
         divergences,
-        workload: None,
+        workload: (!args.get.is_empty()).then(|| load::workload::get_paths(&args.get)),
         users: args.users,
         rate: args.rate,
         duration: args.duration,

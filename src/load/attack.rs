@@ -58,7 +58,7 @@ pub struct AttackPlan {
 }
 
 /// The per-user session: a token per side.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Session {
     baseline: Option<String>,
     candidate: Option<String>,
@@ -144,25 +144,24 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
             Transaction::new(f).set_name(&name).set_weight(weight)?,
         );
     }
-    let config = GooseConfiguration {
-        host: Some(plan.baseline_login.url.clone()),
-        users: Some(plan.users.max(1)),
-        // Every user at once: the comparison is interleaved, a ramp would only waste time.
-        increase_rate: Some(plan.users.max(1).to_string()),
-        run_time: Some(format!("{}s", plan.duration.as_secs().max(1))),
-        timeout: Some(format!("{:.3}", plan.request_timeout.as_secs_f64())),
-        quiet: 1,
-        no_reset_metrics: true,
-        no_telnet: true,
-        no_print_metrics: true,
-        no_error_summary: true,
-        report_file: plan
-            .goose_report
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        ..GooseConfiguration::default()
-    };
+    // Built field by field: some fields are private to Goose, and nothing is parsed.
+    let mut config = GooseConfiguration::default();
+    config.host = Some(plan.baseline_login.url.clone());
+    config.users = Some(plan.users.max(1));
+    // Every user at once: the comparison is interleaved, a ramp would only waste time.
+    config.increase_rate = Some((plan.users.max(1) * 10).to_string());
+    config.run_time = Some(format!("{}s", plan.duration.as_secs().max(1)));
+    config.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
+    config.quiet = 1;
+    config.no_reset_metrics = true;
+    config.no_telnet = true;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.report_file = plan
+        .goose_report
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     GooseAttack::initialize_with_config(config)?
         .register_scenario(scenario)
         .execute()

@@ -81,7 +81,10 @@ impl Counts {
                     self.status_4xx += 1;
                 }
                 let us = u64::try_from(elapsed.as_micros()).unwrap_or(MAX_US);
-                self.latency.saturating_record(us.clamp(1, MAX_US));
+                let us = us.clamp(1, MAX_US);
+                if self.latency.record(us).is_err() {
+                    self.latency.saturating_record(us);
+                }
             }
         }
     }

@@ -126,6 +126,22 @@ pub fn builtin() -> Workload {
     }
 }
 
+/// A workload of plain GETs, one equally weighted step per path, without log-in.
+pub fn get_paths(paths: &[String]) -> Workload {
+    Workload {
+        name: format!("GET {}", paths.join(", ")),
+        steps: paths
+            .iter()
+            .map(|p| {
+                let path = if p.starts_with('/') { p.clone() } else { format!("/{p}") };
+                step(&format!("GET {path}"), &path, Body::None, 1, false)
+            })
+            .collect(),
+        think_time: None,
+        login: None,
+    }
+}
+
 /// Make sure the login's account exists on `base` (register; an existing account is
 /// fine), and return its id when the answer names one.
 pub async fn register(
