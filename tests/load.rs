@@ -55,7 +55,7 @@ fn fired(r: &LoadReport) -> Vec<(String, LoadTrigger)> {
 async fn no_divergence_proceeds_and_writes_every_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
-    let (report, files) = run(options(&out, 5, 8)).await;
+    let (report, files) = run(options(&out, 8, 8)).await;
     assert_eq!(report.verdict, Verdict::Proceed, "{}", explain(&report));
     assert_eq!(report.exit_code, 0);
     assert_eq!(report.routes.len(), 5, "{}", explain(&report));

@@ -18,6 +18,8 @@
 //!   above the limit and above the baseline's own rate, PASS when its upper bound is within
 //!   the limit.
 //!
+//! Every bound is one-sided at `confidence` (the two-sided interval at 2·confidence − 1):
+//! each decision asks one question, "above the limit?" or "within it?".
 //! Latency triggers need `min_samples` on both sides; below that they are INCONCLUSIVE.
 
 use serde::{Deserialize, Serialize};
@@ -145,9 +147,11 @@ pub struct LoadFigures {
 
 /// Every configured trigger of one route, in a fixed order.
 pub fn evaluate(f: &LoadFigures, t: &Triggers) -> Vec<TriggerResult> {
+    // Each decision is one-sided ("above the limit?", "within it?"), so each bound of a
+    // two-sided interval at 2c - 1 is a one-sided bound at confidence c.
     let boot = Bootstrap {
         seed: seed_of(&f.route),
-        confidence: t.confidence,
+        confidence: two_sided(t.confidence),
         ..Bootstrap::default()
     };
     let mut out = vec![absolute_p95(f, t, &boot)];
@@ -184,6 +188,11 @@ pub fn evaluate(f: &LoadFigures, t: &Triggers) -> Vec<TriggerResult> {
     }
     out.push(error_rate(f, t));
     out
+}
+
+/// The two-sided confidence whose bounds are one-sided bounds at `c`.
+fn two_sided(c: f64) -> f64 {
+    (2.0 * c - 1.0).clamp(0.0, 0.999_999)
 }
 
 /// FNV-1a of the route name: a stable seed per route.
@@ -247,7 +256,7 @@ fn absolute_p95(f: &LoadFigures, t: &Triggers, boot: &Bootstrap) -> TriggerResul
         ratio: None,
         p_value: None,
         message: format!(
-            "latency: candidate P95 {:.1} ms ({:.0}% CI {:.1}–{:.1}) {verb} the {limit:.0} ms limit ({n} samples)",
+            "latency: candidate P95 {:.1} ms ({:.0}% bounds {:.1}–{:.1}) {verb} the {limit:.0} ms limit ({n} samples)",
             ci.estimate,
             t.confidence * 100.0,
             ci.lower,
@@ -306,7 +315,7 @@ fn relative(
         ratio: Some(check.ratio),
         p_value: Some(mw.p_value),
         message: format!(
-            "latency {label}: candidate {c:.1} ms vs baseline {b:.1} ms (×{:.2}, {:.0}% CI ×{:.2}–×{:.2}; {rule}; Mann-Whitney p={:.3}): {verdict}",
+            "latency {label}: candidate {c:.1} ms vs baseline {b:.1} ms (×{:.2}, {:.0}% bounds ×{:.2}–×{:.2}; {rule}; Mann-Whitney p={:.3}): {verdict}",
             check.ratio.estimate,
             t.confidence * 100.0,
             check.ratio.lower,
@@ -327,7 +336,7 @@ fn error_rate(f: &LoadFigures, t: &Triggers) -> TriggerResult {
     } else {
         (f.candidate_errors, f.baseline_errors)
     };
-    let Some(w) = stats::wilson(ce, f.candidate_requests, t.confidence) else {
+    let Some(w) = stats::wilson(ce, f.candidate_requests, two_sided(t.confidence)) else {
         return inconclusive(
             trigger,
             "%",
@@ -367,7 +376,7 @@ fn error_rate(f: &LoadFigures, t: &Triggers) -> TriggerResult {
         ratio: None,
         p_value: None,
         message: format!(
-            "errors: candidate {:.2}% ({ce} of {} requests; {:.0}% CI {:.2}–{:.2}%) {verb} the {limit}% limit; baseline {:.2}% ({be} of {})",
+            "errors: candidate {:.2}% ({ce} of {} requests; {:.0}% bounds {:.2}–{:.2}%) {verb} the {limit}% limit; baseline {:.2}% ({be} of {})",
             w.rate * 100.0,
             f.candidate_requests,
             t.confidence * 100.0,
