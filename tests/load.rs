@@ -59,7 +59,14 @@ async fn no_divergence_proceeds_and_writes_every_report() {
     assert_eq!(report.verdict, Verdict::Proceed, "{}", explain(&report));
     assert_eq!(report.exit_code, 0);
     assert_eq!(report.routes.len(), 5, "{}", explain(&report));
-    for name in ["load.json", "load.md", "load.html", "junit.xml", "load-result.json", "goose.html"] {
+    for name in [
+        "load.json",
+        "load.md",
+        "load.html",
+        "junit.xml",
+        "load-result.json",
+        "goose.html",
+    ] {
         assert!(out.join(name).is_file(), "{name} missing; wrote {files:?}");
     }
     // Nothing half-written stays behind.
@@ -108,7 +115,12 @@ async fn a_slow_ai_service_rolls_back_on_the_ai_routes() {
         fired.iter().all(|(route, _)| route.contains("/ai/")),
         "only AI routes may fire: {fired:?}"
     );
-    assert!(report.reasons.iter().any(|r| r.contains("latency_increase")));
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("latency_increase"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +150,12 @@ async fn a_run_too_short_to_decide_is_inconclusive() {
         ..options(dir.path(), 1, 1)
     };
     let (report, _) = run(o).await;
-    assert_eq!(report.verdict, Verdict::Inconclusive, "{}", explain(&report));
+    assert_eq!(
+        report.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        explain(&report)
+    );
     assert_eq!(report.exit_code, 3);
     assert!(fired(&report).is_empty());
     assert!(report.reasons.iter().any(|r| r.contains("too few")));
@@ -257,10 +274,21 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
         )
     };
     std::fs::write(d.join("down.toml"), cfg("")).expect("write");
-    std::fs::write(d.join("neg.toml"), cfg("[triggers]\np95_increase_pct = -5\n")).expect("w");
-    std::fs::write(d.join("big.toml"), cfg("[triggers]\nerror_rate_pct = 150\n")).expect("w");
+    std::fs::write(
+        d.join("neg.toml"),
+        cfg("[triggers]\np95_increase_pct = -5\n"),
+    )
+    .expect("w");
+    std::fs::write(
+        d.join("big.toml"),
+        cfg("[triggers]\nerror_rate_pct = 150\n"),
+    )
+    .expect("w");
     let cases: [(&[&str], &str); 6] = [
-        (&["load", "--config", "down.toml", "--duration", "1s"], "unreachable"),
+        (
+            &["load", "--config", "down.toml", "--duration", "1s"],
+            "unreachable",
+        ),
         (&["load", "--duration", "0"], "--duration"),
         (&["load", "--config", "neg.toml"], "p95_increase_pct"),
         (&["load", "--config", "big.toml"], "error_rate_pct"),
@@ -270,7 +298,10 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
     for (args, says) in cases {
         let (code, stderr) = cutover(args, d);
         assert_eq!(code, 2, "{args:?}: {stderr}");
-        assert!(stderr.contains(says), "{args:?} should say {says}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{args:?} should say {says}: {stderr}"
+        );
     }
     assert!(!d.join("reports").exists(), "a failed run wrote reports");
 }
@@ -296,7 +327,14 @@ async fn parts_of_different_configurations_are_refused() {
     std::fs::write(&broken, "{\"format\": 3").expect("write");
     let d = dir.path();
     let (code, stderr) = cutover(
-        &["load", "--merge", part.to_str().expect("utf8"), "other.json", "--out", "m"],
+        &[
+            "load",
+            "--merge",
+            part.to_str().expect("utf8"),
+            "other.json",
+            "--out",
+            "m",
+        ],
         d,
     );
     assert_eq!(code, 2, "{stderr}");

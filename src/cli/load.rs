@@ -42,7 +42,12 @@ pub struct LoadArgs {
     #[arg(long)]
     pub calibrate: bool,
     /// Embedded reference system only: migration bugs to switch on, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "NAME,...", conflicts_with = "config")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        conflicts_with = "config"
+    )]
     pub diverge: Vec<String>,
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
@@ -58,7 +63,9 @@ pub struct LoadArgs {
 /// `30s`, `2m`, `1h`, `500ms` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num
         .parse()
@@ -80,7 +87,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_worker(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("`{text}`: expected i/N such as 1/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if n == 0 || i == 0 || i > n {
         return Err(format!("`{text}`: need 1 ≤ i ≤ N"));
     }
@@ -104,7 +114,8 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         .map(Config::load)
         .transpose()
         .map_err(CliError::usage)?;
-    let divergences = crate::reference::parse_divergences(&args.diverge).map_err(CliError::usage)?;
+    let divergences =
+        crate::reference::parse_divergences(&args.diverge).map_err(CliError::usage)?;
     let options = LoadOptions {
         config,
         divergences,
@@ -151,7 +162,7 @@ pub fn print_verdict(r: &LoadReport) {
     );
     for route in &r.routes {
         println!(
-            "  {:<8} {:<24} {} p95 {:.1} ms vs {} {:.1} ms; errors {:.2}% vs {:.2}% ({} vs {} requests)",
+            "  {:<12} {:<22} {} p95 {:.1} ms vs {} {:.1} ms; errors {:.2}% vs {:.2}% ({} vs {} requests)",
             route.verdict.as_str(),
             route.route,
             route.candidate.target,

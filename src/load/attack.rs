@@ -140,9 +140,8 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
             let (planned, col, pacer) = (Arc::clone(&planned), Arc::clone(&col), pacer.clone());
             Box::pin(async move { both_sides(user, &planned, &col, pacer.as_deref()).await })
         });
-        scenario = scenario.register_transaction(
-            Transaction::new(f).set_name(&name).set_weight(weight)?,
-        );
+        scenario =
+            scenario.register_transaction(Transaction::new(f).set_name(&name).set_weight(weight)?);
     }
     // Built field by field: some fields are private to Goose, and nothing is parsed.
     let mut config = GooseConfiguration::default();
@@ -201,7 +200,12 @@ async fn both_sides(
     Ok(())
 }
 
-async fn one(user: &mut GooseUser, p: &PlannedStep, side: Side, col: &Collector) -> TransactionResult {
+async fn one(
+    user: &mut GooseUser,
+    p: &PlannedStep,
+    side: Side,
+    col: &Collector,
+) -> TransactionResult {
     let (target, series, id) = match side {
         Side::Baseline => (&p.baseline, p.baseline_series, &p.baseline_id),
         Side::Candidate => (&p.candidate, p.candidate_series, &p.candidate_id),

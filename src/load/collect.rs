@@ -382,10 +382,7 @@ pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
         format: RESULT_FORMAT.into(),
         meta,
         window_s: first.window_s,
-        duration_s: parts
-            .iter()
-            .map(|(_, p)| p.duration_s)
-            .fold(0.0, f64::max),
+        duration_s: parts.iter().map(|(_, p)| p.duration_s).fold(0.0, f64::max),
         series: series
             .into_iter()
             .map(|(key, c)| SeriesFile {
@@ -397,7 +394,10 @@ pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
             .into_iter()
             .map(|side| TimelineFile {
                 side,
-                windows: timeline[side as usize].iter().map(Counts::to_file).collect(),
+                windows: timeline[side as usize]
+                    .iter()
+                    .map(Counts::to_file)
+                    .collect(),
             })
             .collect(),
     })

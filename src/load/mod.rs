@@ -195,7 +195,11 @@ fn plan_steps(
                 continue;
             };
             let Some(url) = target_url(config, &route.candidate) else {
-                bail!("route {} names unknown target {}", route.pattern, route.candidate);
+                bail!(
+                    "route {} names unknown target {}",
+                    route.pattern,
+                    route.candidate
+                );
             };
             TargetRef {
                 name: route.candidate.clone(),
@@ -225,7 +229,11 @@ fn digest(config: &Config, wl: &Workload, embedded: bool, calibrate: bool) -> St
     let mut h = Sha256::new();
     h.update(format!("{:?}", config.file.triggers));
     for (name, t) in &config.file.targets {
-        let url = if embedded { "embedded" } else { t.url.get_ref() };
+        let url = if embedded {
+            "embedded"
+        } else {
+            t.url.get_ref()
+        };
         h.update(format!("|{name}={url}:{:?}", t.role));
     }
     for r in config.routes.iter() {
@@ -342,7 +350,12 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     if let Some(p) = progress {
         let _ = p.await;
     }
-    attacked.map_err(|e| anyhow::anyhow!("the load attack failed: {e}"))?;
+    if let Err(e) = attacked {
+        if let Some(tmp) = &goose_tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+        bail!("the load attack failed: {e}");
+    }
     let meta = ResultMeta {
         run_id: run_id.clone(),
         config_digest: digest(config, &wl, embedded, o.calibrate),
@@ -440,7 +453,11 @@ pub fn merge_files(paths: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<Lo
     })
 }
 
-fn write_reports(dir: &Path, report: &LoadReport, result: &LoadResult) -> anyhow::Result<Vec<PathBuf>> {
+fn write_reports(
+    dir: &Path,
+    report: &LoadReport,
+    result: &LoadResult,
+) -> anyhow::Result<Vec<PathBuf>> {
     let json = serde_json::to_string_pretty(report).context("serialising load.json")?;
     let raw = serde_json::to_string(result).context("serialising load-result.json")?;
     let junit = render::junit(report).context("rendering junit.xml")?;

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::collect::{LoadResult, Side, counts_of};
 use crate::config::Triggers;
-use crate::pipeline::load_gates::{self, Decision, LoadFigures, LoadTrigger, TriggerResult, Verdict};
+use crate::pipeline::load_gates::{
+    self, Decision, LoadFigures, LoadTrigger, TriggerResult, Verdict,
+};
 
 pub const REPORT_FORMAT: &str = "cutover.load/v1";
 /// Bars in each route's side-by-side latency distribution.
@@ -204,7 +206,11 @@ pub fn build(result: &LoadResult, triggers: &Triggers, parts: usize) -> LoadRepo
                     "{} {} ({}): {}",
                     r.route,
                     t.trigger.as_str(),
-                    if want == Decision::Fail { "FAIL" } else { "INCONCLUSIVE" },
+                    if want == Decision::Fail {
+                        "FAIL"
+                    } else {
+                        "INCONCLUSIVE"
+                    },
                     t.message
                 ));
             }
@@ -262,7 +268,11 @@ fn side_stats(target: &str, c: &super::collect::Counts, secs: f64) -> SideStats 
 }
 
 fn pct(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 }
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
 }
 
 /// Log-spaced bars from the smaller minimum to the larger P99.9 of both sides.

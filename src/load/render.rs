@@ -29,7 +29,9 @@ pub fn markdown(r: &LoadReport) -> String {
         r.baseline,
         r.workload,
         r.users,
-        r.rate.map(|x| format!(" · ≤ {x} req/s")).unwrap_or_default(),
+        r.rate
+            .map(|x| format!(" · ≤ {x} req/s"))
+            .unwrap_or_default(),
         r.duration_s,
         if r.parts > 1 {
             format!(" · merged from {} parts", r.parts)
@@ -38,7 +40,10 @@ pub fn markdown(r: &LoadReport) -> String {
         }
     );
     if r.calibrate {
-        let _ = writeln!(s, "**A/A calibration**: the baseline against itself; every FAIL below is a false alarm.\n");
+        let _ = writeln!(
+            s,
+            "**A/A calibration**: the baseline against itself; every FAIL below is a false alarm.\n"
+        );
     }
     for reason in &r.reasons {
         let _ = writeln!(s, "- {reason}");
@@ -87,7 +92,10 @@ pub fn markdown(r: &LoadReport) -> String {
     }
     if !r.calibration.is_empty() {
         let _ = writeln!(s, "\n## A/A false alarms\n");
-        let _ = writeln!(s, "| trigger | routes | fired | inconclusive | false alarms |");
+        let _ = writeln!(
+            s,
+            "| trigger | routes | fired | inconclusive | false alarms |"
+        );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|");
         for c in &r.calibration {
             let _ = writeln!(
@@ -108,10 +116,18 @@ pub fn markdown(r: &LoadReport) -> String {
         t.p95_ms,
         1.0 + t.p95_increase_pct / 100.0,
         t.latency_floor_ms,
-        t.p50_overhead_ms.map(|m| format!("; P50 ≤ baseline + {m} ms")).unwrap_or_default(),
-        t.p99_overhead_ms.map(|m| format!("; P99 ≤ baseline + {m} ms")).unwrap_or_default(),
+        t.p50_overhead_ms
+            .map(|m| format!("; P50 ≤ baseline + {m} ms"))
+            .unwrap_or_default(),
+        t.p99_overhead_ms
+            .map(|m| format!("; P99 ≤ baseline + {m} ms"))
+            .unwrap_or_default(),
         t.error_rate_pct,
-        if t.errors_include_4xx { " (4xx included)" } else { " (5xx and transport failures)" },
+        if t.errors_include_4xx {
+            " (4xx included)"
+        } else {
+            " (5xx and transport failures)"
+        },
         t.min_samples,
         t.confidence * 100.0
     );
@@ -175,7 +191,11 @@ pub fn html(r: &LoadReport) -> String {
         w = esc(&r.workload),
         u = r.users,
         d = r.duration_s,
-        parts = if r.parts > 1 { format!(" · merged from {} parts", r.parts) } else { String::new() },
+        parts = if r.parts > 1 {
+            format!(" · merged from {} parts", r.parts)
+        } else {
+            String::new()
+        },
     );
     if r.calibrate {
         s.push_str("<p><b>A/A calibration</b>: the baseline against itself; every FAIL is a false alarm.</p>");
@@ -215,8 +235,16 @@ pub fn html(r: &LoadReport) -> String {
             let _ = write!(
                 s,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}</td><td class=\"n\">{} ({:.2}%)</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td></tr>",
-                esc(&side.target), side.requests, side.rps, side.errors, side.error_pct, side.status_4xx,
-                side.p50_ms, side.p95_ms, side.p99_ms, side.max_ms
+                esc(&side.target),
+                side.requests,
+                side.rps,
+                side.errors,
+                side.error_pct,
+                side.status_4xx,
+                side.p50_ms,
+                side.p95_ms,
+                side.p99_ms,
+                side.max_ms
             );
         }
         s.push_str("</table><table class=\"bars\">");

@@ -63,9 +63,20 @@ impl Workload {
         let steps: Vec<String> = self
             .steps
             .iter()
-            .map(|s| format!("{}|{}|{:?}|{}|{}", s.route, s.path, s.body, s.weight, s.auth))
+            .map(|s| {
+                format!(
+                    "{}|{}|{:?}|{}|{}",
+                    s.route, s.path, s.body, s.weight, s.auth
+                )
+            })
             .collect();
-        format!("{}|{:?}|{:?}|{}", self.name, self.think_time, self.login, steps.join(";"))
+        format!(
+            "{}|{:?}|{:?}|{}",
+            self.name,
+            self.think_time,
+            self.login,
+            steps.join(";")
+        )
     }
 
     /// Keep the steps whose route's path matches one of `globs` (all when empty).
@@ -102,7 +113,13 @@ pub fn builtin() -> Workload {
         name: "built-in reference workload".into(),
         steps: vec![
             step("GET /auth/me", "/auth/me", Body::None, 4, true),
-            step("GET /auth/users/{id}", "/auth/users/{id}", Body::None, 3, true),
+            step(
+                "GET /auth/users/{id}",
+                "/auth/users/{id}",
+                Body::None,
+                3,
+                true,
+            ),
             step(
                 "POST /auth/login",
                 "/auth/login",
@@ -133,7 +150,11 @@ pub fn get_paths(paths: &[String]) -> Workload {
         steps: paths
             .iter()
             .map(|p| {
-                let path = if p.starts_with('/') { p.clone() } else { format!("/{p}") };
+                let path = if p.starts_with('/') {
+                    p.clone()
+                } else {
+                    format!("/{p}")
+                };
                 step(&format!("GET {path}"), &path, Body::None, 1, false)
             })
             .collect(),
@@ -173,11 +194,7 @@ pub async fn register(
 }
 
 /// Log in on `base`; the access token.
-pub async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    login: &Login,
-) -> Result<String, String> {
+pub async fn login(client: &reqwest::Client, base: &str, login: &Login) -> Result<String, String> {
     let url = format!("{}{}", base.trim_end_matches('/'), login.path);
     let resp = client
         .post(&url)

@@ -228,8 +228,7 @@ fn absolute_p95(f: &LoadFigures, t: &Triggers, boot: &Bootstrap) -> TriggerResul
     let trigger = LoadTrigger::LatencyP95;
     let need = t.min_samples;
     let (n, limit) = (f.candidate.len(), t.p95_ms);
-    let Some(ci) = stats::quantile_interval(&f.candidate, 0.95, boot).filter(|_| n >= need)
-    else {
+    let Some(ci) = stats::quantile_interval(&f.candidate, 0.95, boot).filter(|_| n >= need) else {
         let m = format!("latency: too few candidate samples to decide ({n}, need {need})");
         return inconclusive(trigger, "ms", limit, m);
     };
@@ -297,7 +296,10 @@ fn relative(
             check.limit
         )
     } else {
-        format!("limit {:.1} ms = baseline {label} + {add:.0} ms", check.limit)
+        format!(
+            "limit {:.1} ms = baseline {label} + {add:.0} ms",
+            check.limit
+        )
     };
     let verdict = match decision {
         Decision::Fail => "over the limit",

@@ -34,7 +34,11 @@ fn decision(results: &[TriggerResult], t: LoadTrigger) -> Decision {
 fn same_distribution_proceeds() {
     let f = figures(samples(1, 2_000, 5.0, 0.3), samples(2, 2_000, 5.0, 0.3));
     let r = evaluate(&f, &Triggers::default());
-    assert_eq!(Verdict::of(r.iter().map(|r| r.decision)), Verdict::Proceed, "{r:#?}");
+    assert_eq!(
+        Verdict::of(r.iter().map(|r| r.decision)),
+        Verdict::Proceed,
+        "{r:#?}"
+    );
     assert_eq!(r.len(), 3, "optional overhead triggers are off by default");
 }
 
@@ -50,7 +54,10 @@ fn two_hundred_ms_slower_rolls_back_on_the_increase_only() {
     let r = evaluate(&f, &Triggers::default());
     assert_eq!(decision(&r, LoadTrigger::LatencyIncrease), Decision::Fail);
     assert_eq!(decision(&r, LoadTrigger::LatencyP95), Decision::Pass);
-    let inc = r.iter().find(|r| r.trigger == LoadTrigger::LatencyIncrease).expect("r");
+    let inc = r
+        .iter()
+        .find(|r| r.trigger == LoadTrigger::LatencyIncrease)
+        .expect("r");
     assert!(inc.message.contains("over the limit"), "{}", inc.message);
     assert!(inc.p_value.is_some_and(|p| p < 1e-6));
 }
@@ -66,8 +73,14 @@ fn the_absolute_limit_and_the_optional_overheads() {
     };
     let r = evaluate(&f, &t);
     assert_eq!(decision(&r, LoadTrigger::LatencyP95), Decision::Fail);
-    assert_eq!(decision(&r, LoadTrigger::LatencyP50Overhead), Decision::Fail);
-    assert_eq!(decision(&r, LoadTrigger::LatencyP99Overhead), Decision::Fail);
+    assert_eq!(
+        decision(&r, LoadTrigger::LatencyP50Overhead),
+        Decision::Fail
+    );
+    assert_eq!(
+        decision(&r, LoadTrigger::LatencyP99Overhead),
+        Decision::Fail
+    );
     assert_eq!(r.len(), 5);
 }
 
@@ -75,11 +88,20 @@ fn the_absolute_limit_and_the_optional_overheads() {
 fn too_few_samples_are_inconclusive_never_pass() {
     let f = figures(samples(1, 50, 5.0, 0.3), samples(2, 50, 5.0, 0.3));
     let r = evaluate(&f, &Triggers::default());
-    assert_eq!(decision(&r, LoadTrigger::LatencyP95), Decision::Inconclusive);
-    assert_eq!(decision(&r, LoadTrigger::LatencyIncrease), Decision::Inconclusive);
+    assert_eq!(
+        decision(&r, LoadTrigger::LatencyP95),
+        Decision::Inconclusive
+    );
+    assert_eq!(
+        decision(&r, LoadTrigger::LatencyIncrease),
+        Decision::Inconclusive
+    );
     // 0 errors in 50 requests: the upper bound is far above 1 %.
     assert_eq!(decision(&r, LoadTrigger::ErrorRate), Decision::Inconclusive);
-    assert_eq!(Verdict::of(r.iter().map(|r| r.decision)), Verdict::Inconclusive);
+    assert_eq!(
+        Verdict::of(r.iter().map(|r| r.decision)),
+        Verdict::Inconclusive
+    );
     assert!(r[1].message.contains("too few samples"), "{}", r[1].message);
 }
 
@@ -114,7 +136,10 @@ fn error_rate_decisions() {
 #[test]
 fn the_same_samples_give_the_same_verdict() {
     let f = figures(samples(5, 300, 5.0, 0.5), samples(6, 300, 5.0, 0.5));
-    assert_eq!(evaluate(&f, &Triggers::default()), evaluate(&f, &Triggers::default()));
+    assert_eq!(
+        evaluate(&f, &Triggers::default()),
+        evaluate(&f, &Triggers::default())
+    );
 }
 
 #[test]

@@ -314,6 +314,9 @@ pub static CATALOGUE: &[DivergenceInfo] = &[
         description: "every AI answer is 200 ms slower (the model client moved behind a slow proxy)",
         trigger: "an admin calls GET /ai/status and POST /ai/query",
         reach: &[STREAM],
-        expect: &[e(STATUS, "latency", K::Latency), e(QUERY, "latency", K::Latency)],
+        expect: &[
+            e(STATUS, "latency", K::Latency),
+            e(QUERY, "latency", K::Latency),
+        ],
     },
 ];

@@ -65,7 +65,11 @@ pub fn quantile_interval(dist: &Dist, q: f64, b: &Bootstrap) -> Option<Interval>
     let mut draws: Vec<f64> = (0..b.resamples.clamp(1, MAX_RESAMPLES))
         .map(|_| sampler.draw(&mut rng))
         .collect();
-    Some(percentile_interval(&mut draws, dist.quantile(q), b.confidence))
+    Some(percentile_interval(
+        &mut draws,
+        dist.quantile(q),
+        b.confidence,
+    ))
 }
 
 /// Bootstrap `candidate_q − max(baseline_q × ratio, baseline_q + add)` and the ratio of the
@@ -98,11 +102,7 @@ pub fn compare_quantile(
     let (c, base) = (candidate.quantile(q), baseline.quantile(q));
     Some(LimitCheck {
         excess: percentile_interval(&mut excess, c - limit_of(base), b.confidence),
-        ratio: percentile_interval(
-            &mut ratios,
-            c / base.max(f64::MIN_POSITIVE),
-            b.confidence,
-        ),
+        ratio: percentile_interval(&mut ratios, c / base.max(f64::MIN_POSITIVE), b.confidence),
         limit: limit_of(base),
     })
 }

@@ -135,7 +135,11 @@ impl Dist {
 
 /// `ceil(q·n)` clamped to 1..=n.
 fn rank_of(q: f64, n: u64) -> u64 {
-    let q = if q.is_finite() { q.clamp(0.0, 1.0) } else { 1.0 };
+    let q = if q.is_finite() {
+        q.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
     ((q * n as f64).ceil() as u64).clamp(1, n.max(1))
 }
 

@@ -94,7 +94,10 @@ fn wilson_known_answers() {
     assert!(w.lower < 1e-12, "{w:?}");
     assert!((w.upper - 0.2775).abs() < 1e-3, "{w:?}");
     let w = wilson(5, 100, 0.95).expect("trials");
-    assert!((w.lower - 0.0215).abs() < 1e-3 && (w.upper - 0.1118).abs() < 1e-3, "{w:?}");
+    assert!(
+        (w.lower - 0.0215).abs() < 1e-3 && (w.upper - 0.1118).abs() < 1e-3,
+        "{w:?}"
+    );
     // Enough clean requests put the upper bound under 1 %.
     assert!(wilson(0, 400, 0.95).expect("trials").upper < 0.01);
     assert!(wilson(0, 300, 0.95).expect("trials").upper > 0.01);
@@ -108,7 +111,10 @@ fn the_bootstrap_is_deterministic_and_bounded() {
     let one = quantile_interval(&d, 0.95, &b).expect("samples");
     let two = quantile_interval(&d, 0.95, &b).expect("samples");
     assert_eq!(one, two);
-    assert!(one.lower <= one.estimate && one.estimate <= one.upper, "{one:?}");
+    assert!(
+        one.lower <= one.estimate && one.estimate <= one.upper,
+        "{one:?}"
+    );
     // The P95 of lognormal(20 ms, 0.4) is 20·e^(0.4·1.645) ≈ 38.7 ms.
     assert!(one.lower < 38.7 && 38.7 < one.upper, "{one:?}");
     assert!(one.upper - one.lower < 4.0, "{one:?}");
@@ -167,7 +173,10 @@ fn a_ten_percent_slower_candidate_is_slower_but_within_the_limit() {
     let (c, b) = (Dist::from_samples(&cand), Dist::from_samples(&base));
     let check = compare_quantile(&c, &b, 0.95, 1.2, 0.0, &Bootstrap::default()).expect("s");
     assert!(check.excess.upper < 0.0, "{check:?}");
-    assert!(check.ratio.lower > 1.0 && check.ratio.upper < 1.2, "{check:?}");
+    assert!(
+        check.ratio.lower > 1.0 && check.ratio.upper < 1.2,
+        "{check:?}"
+    );
 }
 
 #[test]
