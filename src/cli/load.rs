@@ -77,7 +77,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("`{text}`: unknown unit `{unit}` (ms, s, m, h)")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 7.0 * 86_400.0 {
+    if !secs.is_finite() || !(0.0..=7.0 * 86_400.0).contains(&secs) {
         return Err(format!("`{text}`: out of range (0 to 7 days)"));
     }
     Ok(Duration::from_secs_f64(secs))
