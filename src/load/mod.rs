@@ -11,17 +11,19 @@
 //! and Goose's own `goose.html`. Every file is written to a temporary name and renamed; the
 //! folder is created only once the verdict exists, so a failed run leaves nothing behind.
 //! Layout: `workload.rs` (steps, built-in workload, log-in), `attack.rs` (Goose),
-//! `collect.rs` (measurements, result files, merge), `model.rs` (the report), `render.rs`
+//! `collect.rs` (measurements, result files, merge), `files.rs` (writing, reading parts),
+//! `model.rs` (the report), `render.rs`
 //! (Markdown, JUnit, HTML), `progress.rs` (the terminal line).
 
 pub mod attack;
 pub mod collect;
+mod files;
 pub mod model;
 mod progress;
 pub mod render;
 pub mod workload;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +33,9 @@ use sha2::{Digest as _, Sha256};
 use crate::config::Config;
 use crate::reference::{self, Divergence, ReferenceSystem};
 use attack::{AttackPlan, PlannedStep, TargetRef};
-use collect::{Collector, LoadResult, ResultMeta, SeriesKey, Side};
+use collect::{Collector, ResultMeta, SeriesKey, Side};
+pub use files::merge_files;
+use files::{create_dir, move_file, write_atomically, write_reports};
 pub use model::LoadReport;
 use workload::Workload;
 
@@ -423,78 +427,4 @@ async fn preflight(
         }
     }
     Ok(())
-}
-
-/// Merge partial results (`--worker i/N` files) into one verdict written to `out`.
-pub fn merge_files(paths: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<LoadOutcome> {
-    let mut parts = Vec::new();
-    for p in paths {
-        let text = std::fs::read_to_string(p)
-            .with_context(|| format!("{}: cannot read the partial result", p.display()))?;
-        let result: LoadResult = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}:{}:{}: not a load result: {e}",
-                p.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
-        parts.push((p.display().to_string(), result));
-    }
-    let merged = collect::merge(&parts)?;
-    let triggers = merged.meta.triggers.to_triggers();
-    let report = model::build(&merged, &triggers, parts.len());
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&merged.meta.run_id));
-    let files = write_reports(&dir, &report, &merged)?;
-    Ok(LoadOutcome {
-        report: Some(report),
-        dir,
-        files,
-    })
-}
-
-fn write_reports(
-    dir: &Path,
-    report: &LoadReport,
-    result: &LoadResult,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let json = serde_json::to_string_pretty(report).context("serialising load.json")?;
-    let raw = serde_json::to_string(result).context("serialising load-result.json")?;
-    let junit = render::junit(report).context("rendering junit.xml")?;
-    let texts = [
-        ("load.json", json),
-        ("load.md", render::markdown(report)),
-        ("load.html", render::html(report)),
-        ("junit.xml", junit),
-        ("load-result.json", raw),
-    ];
-    create_dir(dir)?;
-    let mut files = Vec::new();
-    for (name, text) in texts {
-        let path = dir.join(name);
-        write_atomically(&path, text.as_bytes())?;
-        files.push(path);
-    }
-    Ok(files)
-}
-
-fn create_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the report folder", dir.display()))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
-}
-
-fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
-    if std::fs::rename(from, to).is_ok() {
-        return Ok(());
-    }
-    let tmp = to.with_extension("tmp");
-    std::fs::copy(from, &tmp)?;
-    std::fs::rename(&tmp, to)?;
-    std::fs::remove_file(from)
 }
