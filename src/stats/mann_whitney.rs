@@ -76,8 +76,13 @@ pub fn mann_whitney(candidate: &Dist, baseline: &Dist) -> Option<MannWhitney> {
         });
     }
     let diff = u - mean;
-    // Continuity correction towards the mean.
-    let z = (diff - 0.5 * diff.signum()) / var.sqrt();
+    // Continuity correction towards the mean (never past it).
+    let corrected = if diff.abs() <= 0.5 {
+        0.0
+    } else {
+        diff - 0.5 * diff.signum()
+    };
+    let z = corrected / var.sqrt();
     Some(MannWhitney {
         u,
         z,
