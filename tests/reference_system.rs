@@ -1005,7 +1005,8 @@ async fn trigger(name: &str, on: bool, sys: &ReferenceSystem) -> Option<BTreeSet
         "sse-chunks-split"
         | "stream-drops-last-chunk"
         | "remaining-off-by-one"
-        | "tokens-count-chars" => {
+        | "tokens-count-chars"
+        | "ai-latency-200ms" => {
             let t = ai_token("admina").await;
             p.use_token(&t);
             ai_calls(&mut p, name.starts_with("s")).await;

@@ -37,6 +37,11 @@ pub struct DemoArgs {
     /// repeated identical requests, on top of the normalisers).
     #[arg(long)]
     pub no_secondary: bool,
+    /// Seconds of the closing load stage (the built-in workload against a fresh reference
+    /// system with the same divergences, decided PROCEED / ROLLBACK / INCONCLUSIVE); 0
+    /// skips it.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub load_seconds: u64,
     /// Exit with status 1 when a gate fails (parity, latency, error rate), as `cutover
     /// report` does; without it the demo exits 0 whatever the verdict.
     #[arg(long)]
@@ -69,6 +74,7 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
         progress: true,
         ..defaults
     };
+    let load_divergences = options.divergences.clone();
     let outcome = demo::run(options).await.map_err(|error| CliError {
         status: Status::Usage,
         error,
@@ -79,8 +85,33 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
     );
     super::report::print_verdict(&outcome.report, &outcome.written);
     println!("recording: {}", outcome.recording.display());
+    let mut rolled_back = false;
+    if args.load_seconds > 0 {
+        let dir = outcome.written.dir.join("load");
+        println!(
+            "load stage: {} s of the built-in workload against monolith vs auth/ai side by side",
+            args.load_seconds
+        );
+        let load = crate::load::run(crate::load::LoadOptions {
+            divergences: load_divergences,
+            duration: std::time::Duration::from_secs(args.load_seconds),
+            out: Some(dir.clone()),
+            progress: true,
+            ..crate::load::LoadOptions::default()
+        })
+        .await
+        .map_err(CliError::usage)?;
+        if let Some(report) = &load.report {
+            super::load::print_verdict(report);
+            println!("load report: {}", dir.join("load.html").display());
+            rolled_back = report.verdict == crate::pipeline::load_gates::Verdict::Rollback;
+        }
+    }
     Ok(if args.gate {
-        outcome.exit.into()
+        match Status::from(outcome.exit) {
+            Status::Ok if rolled_back => Status::GateFailed,
+            s => s,
+        }
     } else {
         Status::Ok
     })

@@ -7,6 +7,7 @@
 
 mod contract;
 mod demo;
+mod load;
 mod proxy;
 mod reference;
 mod report;
@@ -37,6 +38,14 @@ Exit codes:
   0  imported (or the directory loaded)
   2  usage or input error: unreadable or unreachable source, invalid document or schema,
      unresolvable or remote $ref, YAML/JSON syntax error (each named by file and location)";
+/// `cutover load` decides PROCEED / ROLLBACK / INCONCLUSIVE.
+const LOAD_EXIT_CODES: &str = "\
+Exit codes:
+  0  PROCEED: every trigger passed on every route (or a worker's part was written)
+  1  ROLLBACK: a trigger fired with statistical confidence
+  2  usage or input error: a bad flag or threshold, an unreachable target, partial
+     results from different configurations
+  3  INCONCLUSIVE: too little evidence to decide (run longer or with more users)";
 
 /// `cutover reference` serves until stopped; it has no gate.
 const REFERENCE_EXIT_CODES: &str = "\
@@ -108,6 +117,10 @@ pub enum Command {
     /// candidate (and secondary), record and compare the answers.
     #[command(after_help = PROXY_EXIT_CODES)]
     Proxy(proxy::ProxyArgs),
+    /// Load the primary and its candidates side by side (Goose) and decide the rollback
+    /// triggers with statistics: PROCEED, ROLLBACK or INCONCLUSIVE.
+    #[command(after_help = LOAD_EXIT_CODES)]
+    Load(load::LoadArgs),
     /// Analyse recordings and write report.json, summary.md, index.html and junit.xml.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
@@ -127,6 +140,8 @@ pub enum Status {
     Ok = 0,
     GateFailed = 1,
     Usage = 2,
+    /// The load stage could not decide.
+    Inconclusive = 3,
 }
 
 impl From<Status> for ExitCode {
@@ -204,6 +219,7 @@ pub async fn run(cli: Cli) -> Result<Status, CliError> {
         Command::Report(args) => report::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::Contract(cmd) => contract::run(cmd).await,
+        Command::Load(args) => load::run(args).await,
     }
 }
 

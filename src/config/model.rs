@@ -278,6 +278,24 @@ pub struct Triggers {
     /// primary's rate) fails the route (default 1).
     #[serde(default = "one")]
     pub error_rate_pct: f64,
+    /// Load stage: candidate P50 more than this many ms over the primary's fails the route
+    /// (optional; the migration plan's login rule is 50).
+    #[serde(default)]
+    pub p50_overhead_ms: Option<f64>,
+    /// Load stage: candidate P99 more than this many ms over the primary's fails the route
+    /// (optional; the migration plan's login rule is 100).
+    #[serde(default)]
+    pub p99_overhead_ms: Option<f64>,
+    /// Load stage: fewer latency samples than this per target and route and a latency
+    /// trigger is INCONCLUSIVE (default 100; at least 20).
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u64,
+    /// Load stage: the confidence of every statistical decision (default 0.95).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Load stage: count 4xx answers as errors (by default they are counted separately).
+    #[serde(default)]
+    pub errors_include_4xx: bool,
 }
 
 impl Default for Triggers {
@@ -286,6 +304,11 @@ impl Default for Triggers {
             p95_ms: default_p95(),
             p95_increase_pct: default_p95_increase(),
             error_rate_pct: 1.0,
+            p50_overhead_ms: None,
+            p99_overhead_ms: None,
+            min_samples: default_min_samples(),
+            confidence: default_confidence(),
+            errors_include_4xx: false,
         }
     }
 }
@@ -385,6 +408,12 @@ fn default_p95() -> f64 {
 }
 fn default_p95_increase() -> f64 {
     20.0
+}
+fn default_min_samples() -> u64 {
+    100
+}
+fn default_confidence() -> f64 {
+    0.95
 }
 fn default_param_after() -> Spanned<usize> {
     Spanned::new(0..0, crate::compare::grouping::DEFAULT_PARAM_AFTER)

@@ -114,6 +114,35 @@ pub(super) fn check(file: &ConfigFile, text: &str) -> Result<(), Problem> {
             ),
         ));
     }
+    for (key, v) in [
+        ("triggers.p50_overhead_ms", t.p50_overhead_ms),
+        ("triggers.p99_overhead_ms", t.p99_overhead_ms),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(problem(
+                key,
+                format!("must be 0 or more milliseconds, got {v}"),
+            ));
+        }
+    }
+    if t.min_samples < crate::stats::MIN_SAMPLES_MW {
+        return Err(problem(
+            "triggers.min_samples",
+            format!(
+                "must be at least {} (the Mann-Whitney test's minimum), got {}",
+                crate::stats::MIN_SAMPLES_MW,
+                t.min_samples
+            ),
+        ));
+    }
+    if !(t.confidence >= 0.5 && t.confidence < 1.0) {
+        return Err(problem(
+            "triggers.confidence",
+            format!("must be from 0.5 to below 1, got {}", t.confidence),
+        ));
+    }
     check_names(file, text)
 }
 

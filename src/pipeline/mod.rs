@@ -19,6 +19,7 @@ pub mod findings;
 pub mod gates;
 pub mod identities;
 pub mod latency;
+pub mod load_gates;
 pub mod parity;
 pub mod repeats;
 pub mod route;

@@ -307,4 +307,16 @@ pub static CATALOGUE: &[DivergenceInfo] = &[
             e(QUERY, "/remaining", K::Extra),
         ],
     },
+    DivergenceInfo {
+        divergence: Divergence::AiLatency200ms,
+        name: "ai-latency-200ms",
+        service: Service::Ai,
+        description: "every AI answer is 200 ms slower (the model client moved behind a slow proxy)",
+        trigger: "an admin calls GET /ai/status and POST /ai/query",
+        reach: &[STREAM],
+        expect: &[
+            e(STATUS, "latency", K::Latency),
+            e(QUERY, "latency", K::Latency),
+        ],
+    },
 ];

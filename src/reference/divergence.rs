@@ -97,6 +97,7 @@ pub enum Divergence {
     RemainingOffByOne,
     TokensCountChars,
     RateLimitNotEnforced,
+    AiLatency200ms,
 }
 
 /// Documentation of one catalogue entry.

@@ -3,7 +3,8 @@
 //!
 //! Owns start-up (binding, with a typed error for a port in use), the per-deployment state
 //! ([`App`]), the router of each deployment, the middleware that stamps legitimate noise
-//! (`x-request-id`, `server`) and injects the `error-500-10pct` divergence, and shutdown.
+//! (`x-request-id`, `server`) and injects the `error-500-10pct` and `ai-latency-200ms`
+//! divergences, and shutdown.
 //! Divergences only ever apply to the extracted services: the monolith is the reference.
 //!
 //! Layout: `api.rs` (the operation table and types: routers and `GET /openapi.json`
@@ -274,6 +275,9 @@ fn router(app: Arc<App>) -> Router {
 /// Noise headers on every answer, and the every-10th-request 500 divergence.
 async fn stamp(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let n = app.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if app.div.has(Divergence::AiLatency200ms) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let mut resp = if app.div.has(Divergence::Error500EveryTenth) && n % 10 == 0 {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
     } else {

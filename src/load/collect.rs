@@ -1,0 +1,415 @@
+//! What a load run measured, per side, target and route, and the mergeable result file.
+//!
+//! Owns the [`Collector`] the attack records into (one mutex per series, created before
+//! the attack so recording never allocates a key), the serialisable [`LoadResult`] (a whole
+//! run or one worker's part: counts and HDR buckets, so parts add up exactly) and its merge,
+//! which refuses parts of different configurations. No network, no verdicts.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Dist;
+
+/// The result file format name.
+pub const RESULT_FORMAT: &str = "cutover.load-result/v1";
+/// Longest latency recorded (1 hour, in µs); longer ones count as this.
+const MAX_US: u64 = 3_600_000_000;
+/// The timeline keeps at most this many windows; a longer run widens them.
+pub const MAX_WINDOWS: u64 = 60;
+
+/// Which side of the comparison a target is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Baseline,
+    Candidate,
+}
+
+/// One request's outcome as the collector sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP answer with this status.
+    Status(u16),
+    /// No answer: connection refused, reset, timed out.
+    Transport,
+}
+
+/// Counts and a latency histogram.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub requests: u64,
+    /// 5xx answers.
+    pub status_5xx: u64,
+    /// Transport failures.
+    pub transport: u64,
+    pub status_4xx: u64,
+    /// Latency of every answer (not of transport failures), µs.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            requests: 0,
+            status_5xx: 0,
+            transport: 0,
+            status_4xx: 0,
+            latency: new_histogram(3),
+        }
+    }
+}
+
+fn new_histogram(sigfig: u8) -> Histogram<u64> {
+    match Histogram::new(sigfig) {
+        Ok(h) => h,
+        Err(e) => unreachable!("constant histogram settings are valid: {e:?}"),
+    }
+}
+
+impl Counts {
+    fn record(&mut self, outcome: Outcome, elapsed: Duration) {
+        self.requests += 1;
+        match outcome {
+            Outcome::Transport => self.transport += 1,
+            Outcome::Status(s) => {
+                if s >= 500 {
+                    self.status_5xx += 1;
+                } else if s >= 400 {
+                    self.status_4xx += 1;
+                }
+                let us = u64::try_from(elapsed.as_micros()).unwrap_or(MAX_US);
+                let us = us.clamp(1, MAX_US);
+                if self.latency.record(us).is_err() {
+                    self.latency.saturating_record(us);
+                }
+            }
+        }
+    }
+
+    /// 5xx plus transport failures.
+    pub fn errors(&self) -> u64 {
+        self.status_5xx + self.transport
+    }
+
+    /// Latencies in milliseconds.
+    pub fn dist_ms(&self) -> Dist {
+        Dist::from_histogram(&self.latency, 0.001)
+    }
+
+    fn to_file(&self) -> CountsFile {
+        CountsFile {
+            requests: self.requests,
+            status_5xx: self.status_5xx,
+            transport: self.transport,
+            status_4xx: self.status_4xx,
+            latency_us: self
+                .latency
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    fn add_file(&mut self, f: &CountsFile) {
+        self.requests += f.requests;
+        self.status_5xx += f.status_5xx;
+        self.transport += f.transport;
+        self.status_4xx += f.status_4xx;
+        for &(v, c) in &f.latency_us {
+            let _ = self.latency.record_n(v.clamp(1, MAX_US), c);
+        }
+    }
+}
+
+/// [`Counts`] as written: HDR buckets as `[value_us, count]` pairs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountsFile {
+    pub requests: u64,
+    pub status_5xx: u64,
+    pub transport: u64,
+    pub status_4xx: u64,
+    pub latency_us: Vec<(u64, u64)>,
+}
+
+/// What the collector records into: one series per (side, target, route).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub side: Side,
+    pub target: String,
+    pub route: String,
+}
+
+/// The live recorder of one attack.
+#[derive(Debug)]
+pub struct Collector {
+    started: Instant,
+    window: Duration,
+    keys: Vec<SeriesKey>,
+    series: Vec<Mutex<Counts>>,
+    /// Per side: the timeline windows (requests, errors, 2-digit latency).
+    timeline: [Mutex<Vec<Counts>>; 2],
+}
+
+impl Collector {
+    /// A collector for these series over a run of `duration`.
+    pub fn new(keys: Vec<SeriesKey>, duration: Duration) -> Collector {
+        let secs = duration.as_secs().max(1);
+        let window = Duration::from_secs(secs.div_ceil(MAX_WINDOWS).max(1));
+        Collector {
+            started: Instant::now(),
+            window,
+            series: keys.iter().map(|_| Mutex::new(Counts::default())).collect(),
+            keys,
+            timeline: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
+        }
+    }
+
+    /// The index of a series, to record into without a lookup.
+    pub fn index(&self, side: Side, target: &str, route: &str) -> Option<usize> {
+        self.keys
+            .iter()
+            .position(|k| k.side == side && k.target == target && k.route == route)
+    }
+
+    pub fn keys(&self) -> &[SeriesKey] {
+        &self.keys
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Record one request of series `i`, `elapsed` from its start to the end of its body.
+    pub fn record(&self, i: usize, outcome: Outcome, elapsed: Duration) {
+        let (Some(key), Some(series)) = (self.keys.get(i), self.series.get(i)) else {
+            return;
+        };
+        if let Ok(mut s) = series.lock() {
+            s.record(outcome, elapsed);
+        }
+        let w = (self.started.elapsed().as_secs() / self.window.as_secs().max(1))
+            .min(MAX_WINDOWS - 1) as usize;
+        if let Ok(mut t) = self.timeline[key.side as usize].lock() {
+            while t.len() <= w {
+                t.push(Counts {
+                    latency: new_histogram(2),
+                    ..Counts::default()
+                });
+            }
+            t[w].record(outcome, elapsed);
+        }
+    }
+
+    /// Live figures per side over the last full-or-current window: (requests in it,
+    /// errors in it, P95 ms, total requests so far, total errors so far).
+    pub fn live(&self, side: Side) -> (u64, u64, f64, u64, u64) {
+        let Ok(t) = self.timeline[side as usize].lock() else {
+            return (0, 0, 0.0, 0, 0);
+        };
+        let total = t.iter().map(|c| c.requests).sum();
+        let errors = t.iter().map(Counts::errors).sum();
+        let last = t.last();
+        (
+            last.map_or(0, |c| c.requests),
+            last.map_or(0, Counts::errors),
+            last.map_or(0.0, |c| c.latency.value_at_quantile(0.95) as f64 / 1000.0),
+            total,
+            errors,
+        )
+    }
+
+    /// Everything recorded, as a result file's body.
+    pub fn result(&self, meta: ResultMeta) -> LoadResult {
+        let series = self
+            .keys
+            .iter()
+            .zip(&self.series)
+            .map(|(k, s)| SeriesFile {
+                key: k.clone(),
+                counts: s.lock().map(|c| c.to_file()).unwrap_or_default(),
+            })
+            .collect();
+        let timeline = [Side::Baseline, Side::Candidate]
+            .into_iter()
+            .map(|side| TimelineFile {
+                side,
+                windows: self.timeline[side as usize]
+                    .lock()
+                    .map(|t| t.iter().map(Counts::to_file).collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        LoadResult {
+            format: RESULT_FORMAT.into(),
+            meta,
+            window_s: self.window.as_secs(),
+            duration_s: self.started.elapsed().as_secs_f64(),
+            series,
+            timeline,
+        }
+    }
+}
+
+/// What a result belongs to; parts merge only when `config_digest` agrees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultMeta {
+    pub run_id: String,
+    /// SHA-256 over the triggers, targets, routes and workload.
+    pub config_digest: String,
+    /// `i/N` for a worker's part; `None` for a whole run.
+    #[serde(default)]
+    pub worker: Option<(u32, u32)>,
+    pub users: usize,
+    #[serde(default)]
+    pub rate: Option<usize>,
+    pub calibrate: bool,
+    /// Target names: the baseline (primary) and each candidate.
+    pub baseline: String,
+    pub candidates: Vec<String>,
+    /// Human description of the workload (built-in or scenario files).
+    pub workload: String,
+    /// The triggers in force (a merge decides with these).
+    pub triggers: super::model::TriggerSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesFile {
+    #[serde(flatten)]
+    pub key: SeriesKey,
+    #[serde(flatten)]
+    pub counts: CountsFile,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineFile {
+    pub side: Side,
+    pub windows: Vec<CountsFile>,
+}
+
+/// A run's (or a worker's) measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadResult {
+    pub format: String,
+    pub meta: ResultMeta,
+    pub window_s: u64,
+    pub duration_s: f64,
+    pub series: Vec<SeriesFile>,
+    pub timeline: Vec<TimelineFile>,
+}
+
+/// Why parts could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Empty,
+    #[error("{0}: not a load result (format `{1}`, expected `{RESULT_FORMAT}`)")]
+    Format(String, String),
+    #[error(
+        "{0}: from a different configuration than {1} (config digest {2} vs {3}); only parts of one `cutover load --worker i/N` set merge"
+    )]
+    Config(String, String, String, String),
+    #[error("{0}: worker {1}/{2} appears twice")]
+    Duplicate(String, u32, u32),
+}
+
+/// Merge parts (with the names they came from, for messages) into one result.
+pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
+    let Some((first_name, first)) = parts.first() else {
+        return Err(MergeError::Empty);
+    };
+    let mut seen = Vec::new();
+    for (name, p) in parts {
+        if p.format != RESULT_FORMAT {
+            return Err(MergeError::Format(name.clone(), p.format.clone()));
+        }
+        if p.meta.config_digest != first.meta.config_digest || p.window_s != first.window_s {
+            return Err(MergeError::Config(
+                name.clone(),
+                first_name.clone(),
+                short(&p.meta.config_digest),
+                short(&first.meta.config_digest),
+            ));
+        }
+        if let Some((i, n)) = p.meta.worker {
+            if seen.contains(&(i, n)) {
+                return Err(MergeError::Duplicate(name.clone(), i, n));
+            }
+            seen.push((i, n));
+        }
+    }
+    let mut series: Vec<(SeriesKey, Counts)> = Vec::new();
+    let mut timeline: [Vec<Counts>; 2] = [Vec::new(), Vec::new()];
+    for (_, p) in parts {
+        for s in &p.series {
+            match series.iter_mut().find(|(k, _)| *k == s.key) {
+                Some((_, c)) => c.add_file(&s.counts),
+                None => {
+                    let mut c = Counts::default();
+                    c.add_file(&s.counts);
+                    series.push((s.key.clone(), c));
+                }
+            }
+        }
+        for t in &p.timeline {
+            let line = &mut timeline[t.side as usize];
+            for (i, w) in t.windows.iter().enumerate().take(MAX_WINDOWS as usize) {
+                while line.len() <= i {
+                    line.push(Counts {
+                        latency: new_histogram(2),
+                        ..Counts::default()
+                    });
+                }
+                line[i].add_file(w);
+            }
+        }
+    }
+    let mut meta = first.meta.clone();
+    meta.worker = None;
+    meta.users = parts.iter().map(|(_, p)| p.meta.users).sum();
+    meta.rate = parts
+        .iter()
+        .map(|(_, p)| p.meta.rate)
+        .sum::<Option<usize>>();
+    Ok(LoadResult {
+        format: RESULT_FORMAT.into(),
+        meta,
+        window_s: first.window_s,
+        duration_s: parts.iter().map(|(_, p)| p.duration_s).fold(0.0, f64::max),
+        series: series
+            .into_iter()
+            .map(|(key, c)| SeriesFile {
+                key,
+                counts: c.to_file(),
+            })
+            .collect(),
+        timeline: [Side::Baseline, Side::Candidate]
+            .into_iter()
+            .map(|side| TimelineFile {
+                side,
+                windows: timeline[side as usize]
+                    .iter()
+                    .map(Counts::to_file)
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}
+
+/// A series' counts from its file form (for verdicts over a result).
+pub fn counts_of(f: &CountsFile) -> Counts {
+    let mut c = Counts::default();
+    c.add_file(f);
+    c
+}

@@ -1,0 +1,430 @@
+//! `cutover load`: the load stage. Drives one workload against the primary and each route's
+//! candidate side by side (interleaved within one Goose attack, so both see the same machine
+//! at the same moment), measures every request per side, target and route, and decides the
+//! rollback triggers with statistics (`pipeline::load_gates`): PROCEED, ROLLBACK or
+//! INCONCLUSIVE.
+//!
+//! Owns the run's set-up (the embedded reference system when no configuration is given,
+//! the plan of targets and steps, the account each simulated user logs in with), the
+//! mergeable result files of `--worker i/N` and their merge, and writing
+//! `reports/<run>/`: `load.json`, `load.md`, `load.html`, `junit.xml`, `load-result.json`
+//! and Goose's own `goose.html`. Every file is written to a temporary name and renamed; the
+//! folder is created only once the verdict exists, so a failed run leaves nothing behind.
+//! Layout: `workload.rs` (steps, built-in workload, log-in), `attack.rs` (Goose),
+//! `collect.rs` (measurements, result files, merge), `files.rs` (writing, reading parts),
+//! `model.rs` (the report), `render.rs`
+//! (Markdown, JUnit, HTML), `progress.rs` (the terminal line).
+
+pub mod attack;
+pub mod collect;
+mod files;
+pub mod model;
+mod progress;
+pub mod render;
+pub mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::Config;
+use crate::reference::{self, Divergence, ReferenceSystem};
+use attack::{AttackPlan, PlannedStep, TargetRef};
+use collect::{Collector, ResultMeta, SeriesKey, Side};
+pub use files::merge_files;
+use files::{create_dir, move_file, write_atomically, write_reports};
+pub use model::LoadReport;
+use workload::Workload;
+
+/// How to run the load stage.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The targets and triggers; `None`: start the embedded reference system.
+    pub config: Option<Config>,
+    /// Migration bugs in the embedded reference system (ignored with a configuration).
+    pub divergences: Vec<Divergence>,
+    /// `None`: the built-in workload.
+    pub workload: Option<Workload>,
+    pub users: usize,
+    /// At most this many requests per second in all (both sides), when set.
+    pub rate: Option<usize>,
+    pub duration: Duration,
+    /// Only steps whose path matches one of these globs (`/ai/**`).
+    pub routes: Vec<String>,
+    /// `(i, N)`: this is worker i of N; write a partial result, no verdict.
+    pub worker: Option<(u32, u32)>,
+    /// Compare the primary with itself (A/A) to measure false alarms.
+    pub calibrate: bool,
+    /// Report folder; default `reports/<run id>/`.
+    pub out: Option<PathBuf>,
+    /// Write Goose's own HTML report beside ours.
+    pub goose_report: bool,
+    /// Live progress on stderr (only when it is a terminal).
+    pub progress: bool,
+    pub request_timeout: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            config: None,
+            divergences: Vec::new(),
+            workload: None,
+            users: 8,
+            rate: None,
+            duration: Duration::from_secs(10),
+            routes: Vec::new(),
+            worker: None,
+            calibrate: false,
+            out: None,
+            goose_report: true,
+            progress: false,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a load run (or merge) produced.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    /// The verdict report; `None` for a worker's partial run.
+    pub report: Option<LoadReport>,
+    pub dir: PathBuf,
+    /// Every file written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Run the load stage.
+pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
+    validate(&options)?;
+    let Some(config) = options.config.clone() else {
+        let system = ReferenceSystem::start(reference::Options {
+            divergences: options.divergences.clone(),
+            admin_allowlist: Some(workload::LOAD_USER.to_string()),
+            bcrypt_cost: 4,
+            ai_rate_limit: u32::MAX,
+            ..reference::Options::default()
+        })
+        .await
+        .context("starting the reference system")?;
+        let config = reference_config(&system);
+        let result = match config {
+            Ok(c) => run_with(&options, &c, true).await,
+            Err(e) => Err(anyhow::Error::new(e)),
+        };
+        system.shutdown().await;
+        return result;
+    };
+    run_with(&options, &config, false).await
+}
+
+fn validate(o: &LoadOptions) -> anyhow::Result<()> {
+    if o.duration.is_zero() {
+        bail!("--duration must be more than 0");
+    }
+    if o.duration < Duration::from_secs(1) {
+        bail!("--duration must be at least 1s (Goose runs whole seconds)");
+    }
+    if o.users == 0 {
+        bail!("--users must be at least 1");
+    }
+    if o.rate == Some(0) {
+        bail!("--rate must be at least 1 request per second");
+    }
+    if let Some((i, n)) = o.worker
+        && (n == 0 || i == 0 || i > n)
+    {
+        bail!("--worker {i}/{n}: expected i/N with 1 ≤ i ≤ N");
+    }
+    Ok(())
+}
+
+/// The configuration of the embedded reference system: the monolith as primary, `/auth/**`
+/// to the Auth service, `/ai/**` to the AI service.
+fn reference_config(system: &ReferenceSystem) -> Result<Config, crate::config::ConfigError> {
+    let text = format!(
+        r#"
+[targets]
+monolith = {{ url = "http://{}", role = "primary" }}
+auth = {{ url = "http://{}" }}
+ai = {{ url = "http://{}" }}
+
+[[routes]]
+match = "/auth/**"
+candidate = "auth"
+
+[[routes]]
+match = "/ai/**"
+candidate = "ai"
+"#,
+        system.monolith, system.auth, system.ai
+    );
+    Config::parse(&text, "<embedded reference system>")
+}
+
+fn target_url(config: &Config, name: &str) -> Option<String> {
+    config
+        .file
+        .targets
+        .get(name)
+        .map(|t| t.url.get_ref().trim_end_matches('/').to_string())
+}
+
+/// Where each step goes: the primary and the candidate its path is routed to.
+fn plan_steps(
+    config: &Config,
+    wl: &Workload,
+    calibrate: bool,
+) -> anyhow::Result<(TargetRef, Vec<PlannedStep>, Vec<String>)> {
+    let (primary, t) = config.primary();
+    let baseline = TargetRef {
+        name: primary.to_string(),
+        url: t.url.get_ref().trim_end_matches('/').to_string(),
+    };
+    let mut steps = Vec::new();
+    let mut candidates = Vec::new();
+    for step in &wl.steps {
+        let candidate = if calibrate {
+            TargetRef {
+                name: format!("{primary}-aa"),
+                url: baseline.url.clone(),
+            }
+        } else {
+            let path = step.path.replace("{id}", "1");
+            let Some(route) = config.routes.lookup(&path) else {
+                tracing::warn!(route = %step.route, "no [[routes]] entry sends this path to a candidate; step skipped");
+                continue;
+            };
+            let Some(url) = target_url(config, &route.candidate) else {
+                bail!(
+                    "route {} names unknown target {}",
+                    route.pattern,
+                    route.candidate
+                );
+            };
+            TargetRef {
+                name: route.candidate.clone(),
+                url,
+            }
+        };
+        if !candidates.contains(&candidate.name) {
+            candidates.push(candidate.name.clone());
+        }
+        steps.push(PlannedStep {
+            step: step.clone(),
+            baseline: baseline.clone(),
+            candidate,
+            baseline_series: 0,
+            candidate_series: 0,
+            baseline_id: None,
+            candidate_id: None,
+        });
+    }
+    if steps.is_empty() {
+        bail!("no workload step is routed to a candidate (check [[routes]] and --routes)");
+    }
+    Ok((baseline, steps, candidates))
+}
+
+fn digest(config: &Config, wl: &Workload, embedded: bool, calibrate: bool) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{:?}", config.file.triggers));
+    for (name, t) in &config.file.targets {
+        let url = if embedded {
+            "embedded"
+        } else {
+            t.url.get_ref()
+        };
+        h.update(format!("|{name}={url}:{:?}", t.role));
+    }
+    for r in config.routes.iter() {
+        h.update(format!("|{}>{}", r.pattern, r.candidate));
+    }
+    h.update(format!("|{}|{calibrate}", wl.describe()));
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::Result<LoadOutcome> {
+    let run_id = crate::report::run_id();
+    let mut wl = o.workload.clone().unwrap_or_else(workload::builtin);
+    if !o.routes.is_empty() {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in &o.routes {
+            let glob = globset::GlobBuilder::new(g)
+                .literal_separator(true)
+                .build()
+                .with_context(|| format!("--routes {g}: not a valid glob"))?;
+            b.add(glob);
+        }
+        wl.filter_routes(&b.build().context("--routes")?, false);
+    }
+    let (baseline, mut steps, candidates) = plan_steps(config, &wl, o.calibrate)?;
+    // Where the candidate side logs in: the candidate the login path is routed to.
+    let candidate_login = match (&wl.login, o.calibrate) {
+        (Some(l), false) => config
+            .routes
+            .lookup(&l.path)
+            .and_then(|r| {
+                target_url(config, &r.candidate).map(|url| TargetRef {
+                    name: r.candidate.clone(),
+                    url,
+                })
+            })
+            .unwrap_or_else(|| baseline.clone()),
+        _ => baseline.clone(),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(o.request_timeout)
+        .build()
+        .context("building the HTTP client")?;
+    preflight(&client, &steps, &baseline).await?;
+    let (mut baseline_id, mut candidate_id) = (None, None);
+    if let Some(login) = &wl.login {
+        baseline_id = workload::register(&client, &baseline.url, login)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        candidate_id = if candidate_login == baseline {
+            baseline_id.clone()
+        } else {
+            workload::register(&client, &candidate_login.url, login)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        };
+    }
+    let mut keys: Vec<SeriesKey> = Vec::new();
+    let mut index = |side: Side, target: &str, route: &str| {
+        let key = SeriesKey {
+            side,
+            target: target.into(),
+            route: route.into(),
+        };
+        match keys.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                keys.push(key);
+                keys.len() - 1
+            }
+        }
+    };
+    for s in &mut steps {
+        s.baseline_series = index(Side::Baseline, &s.baseline.name, &s.step.route);
+        s.candidate_series = index(Side::Candidate, &s.candidate.name, &s.step.route);
+        s.baseline_id = baseline_id.clone();
+        s.candidate_id = candidate_id.clone();
+    }
+    let (users, rate) = match o.worker {
+        Some((i, n)) => (
+            share(o.users, i, n).max(1),
+            o.rate.map(|r| share(r, i, n).max(1)),
+        ),
+        None => (o.users, o.rate),
+    };
+    let goose_tmp = (o.goose_report && o.worker.is_none())
+        .then(|| std::env::temp_dir().join(format!("cutover-goose-{run_id}.html")));
+    let collector = Arc::new(Collector::new(keys, o.duration));
+    let plan = AttackPlan {
+        steps,
+        think_time: wl.think_time,
+        login: wl.login.clone(),
+        baseline_login: baseline.clone(),
+        candidate_login,
+        users,
+        rate,
+        duration: o.duration,
+        goose_report: goose_tmp.clone(),
+        request_timeout: o.request_timeout,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let progress = o
+        .progress
+        .then(|| {
+            progress::start(
+                Arc::clone(&collector),
+                o.duration,
+                (baseline.name.clone(), candidates.join("+")),
+                stopped,
+            )
+        })
+        .flatten();
+    let attacked = attack::run(plan, Arc::clone(&collector)).await;
+    let _ = stop.send(true);
+    if let Some(p) = progress {
+        let _ = p.await;
+    }
+    if let Err(e) = attacked {
+        if let Some(tmp) = &goose_tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+        bail!("the load attack failed: {e}");
+    }
+    let meta = ResultMeta {
+        run_id: run_id.clone(),
+        config_digest: digest(config, &wl, embedded, o.calibrate),
+        worker: o.worker,
+        users,
+        rate,
+        calibrate: o.calibrate,
+        baseline: baseline.name.clone(),
+        candidates,
+        workload: wl.name.clone(),
+        triggers: model::TriggerSettings::from(&config.file.triggers),
+    };
+    let result = collector.result(meta);
+    let dir = o
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
+    if let Some((i, n)) = o.worker {
+        let path = dir.join(format!("load-part-{i}-of-{n}.json"));
+        let json = serde_json::to_string(&result).context("serialising the partial result")?;
+        create_dir(&dir)?;
+        write_atomically(&path, json.as_bytes())?;
+        return Ok(LoadOutcome {
+            report: None,
+            dir,
+            files: vec![path],
+        });
+    }
+    let report = model::build(&result, &config.file.triggers, 1);
+    let mut files = write_reports(&dir, &report, &result)?;
+    if let Some(tmp) = goose_tmp {
+        let path = dir.join("goose.html");
+        if move_file(&tmp, &path).is_ok() {
+            files.push(path);
+        }
+    }
+    Ok(LoadOutcome {
+        report: Some(report),
+        dir,
+        files,
+    })
+}
+
+/// Worker `i` of `n`'s share of `total` (the first workers take the remainder).
+fn share(total: usize, i: u32, n: u32) -> usize {
+    let (i, n) = (i as usize, n.max(1) as usize);
+    total / n + usize::from(i <= total % n)
+}
+
+/// Every target answers something (any status) before the attack starts.
+async fn preflight(
+    client: &reqwest::Client,
+    steps: &[PlannedStep],
+    baseline: &TargetRef,
+) -> anyhow::Result<()> {
+    let mut targets = vec![baseline.clone()];
+    for s in steps {
+        if !targets.contains(&s.candidate) {
+            targets.push(s.candidate.clone());
+        }
+    }
+    for t in targets {
+        if let Err(e) = client.get(format!("{}/", t.url)).send().await {
+            bail!("target {} ({}) is unreachable: {e}", t.name, t.url);
+        }
+    }
+    Ok(())
+}
