@@ -198,17 +198,14 @@ fn plan_steps(
                 tracing::warn!(route = %step.route, "no [[routes]] entry sends this path to a candidate; step skipped");
                 continue;
             };
-            let Some(url) = target_url(config, &route.candidate) else {
-                bail!(
-                    "route {} names unknown target {}",
-                    route.pattern,
-                    route.candidate
-                );
+            let Some(name) = route.candidate.clone() else {
+                tracing::warn!(route = %step.route, "its [[routes]] entry names no candidate (an A/A route); step skipped");
+                continue;
             };
-            TargetRef {
-                name: route.candidate.clone(),
-                url,
-            }
+            let Some(url) = target_url(config, &name) else {
+                bail!("route {} names unknown target {name}", route.pattern);
+            };
+            TargetRef { name, url }
         };
         if !candidates.contains(&candidate.name) {
             candidates.push(candidate.name.clone());
@@ -241,7 +238,11 @@ fn digest(config: &Config, wl: &Workload, embedded: bool, calibrate: bool) -> St
         h.update(format!("|{name}={url}:{:?}", t.role));
     }
     for r in config.routes.iter() {
-        h.update(format!("|{}>{}", r.pattern, r.candidate));
+        h.update(format!(
+            "|{}>{}",
+            r.pattern,
+            r.candidate.as_deref().unwrap_or("")
+        ));
     }
     h.update(format!("|{}|{calibrate}", wl.describe()));
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -268,10 +269,8 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
             .routes
             .lookup(&l.path)
             .and_then(|r| {
-                target_url(config, &r.candidate).map(|url| TargetRef {
-                    name: r.candidate.clone(),
-                    url,
-                })
+                let name = r.candidate.clone()?;
+                target_url(config, &name).map(|url| TargetRef { name, url })
             })
             .unwrap_or_else(|| baseline.clone()),
         _ => baseline.clone(),

@@ -3,8 +3,8 @@
 //!
 //! Renderers format the model and nothing else; none of them sees exchanges or the network.
 
-pub mod contracts;
 mod baseline;
+pub mod contracts;
 pub mod html;
 pub mod junit;
 pub mod markdown;

@@ -110,9 +110,7 @@ pub fn route_view(route: &RouteReport) -> RouteView<'_> {
         match groups
             .iter_mut()
             // Each status pair is its own group (its own count and examples).
-            .find(|(g, _)| {
-                g.kind == d.kind && g.shape == shape && g.members[0].status == d.status
-            })
+            .find(|(g, _)| g.kind == d.kind && g.shape == shape && g.members[0].status == d.status)
         {
             Some((g, head)) => {
                 g.count = g.count.max(d.count);
