@@ -186,8 +186,8 @@ fn render_with(report: &Report, detail: Detail, max_failing: usize) -> Option<St
             fits(&out)?;
         }
     }
-    contracts_section(report, &mut out);
-    baseline_section(report, &mut out);
+    super::md_sections::contracts(report, &mut out);
+    super::md_sections::baseline(report, &mut out);
     findings(&mut out, report, detail);
     fits(&out)?;
     suppressed(&mut out, report, detail);
@@ -445,71 +445,11 @@ fn suppressed(out: &mut String, report: &Report, detail: Detail) {
     out.push_str("\n</details>\n");
 }
 
-/// Conformance per route and side; violations are listed under "Other findings".
-fn contracts_section(report: &Report, out: &mut String) {
-    use super::contracts::phrase;
-    let Some(t) = &report.totals.contracts else {
-        return;
-    };
-    let _ = writeln!(
-        out,
-        "\n### Contracts\n\nRequests {}, primary {}, candidate {}; {} routes covered, {} uncovered.\n",
-        phrase(&t.request),
-        phrase(&t.primary),
-        phrase(&t.candidate),
-        t.routes_covered,
-        t.routes_uncovered
-    );
-    out.push_str("| route | coverage | request | primary | candidate | violations |\n");
-    out.push_str("|---|---|---|---|---|---:|\n");
-    for r in &report.routes {
-        let Some(c) = &r.contracts else { continue };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {} | {} |",
-            r.route,
-            c.coverage(),
-            phrase(&c.request),
-            phrase(&c.primary),
-            phrase(&c.candidate),
-            c.violations.iter().map(|v| v.count).sum::<u64>()
-        );
-    }
-}
-
 /// What the primary was compared with on a route.
 fn other_side(r: &super::model::RouteReport) -> &'static str {
     if r.pair == "primary_secondary" {
         "secondary"
     } else {
         "candidate"
-    }
-}
-
-/// Routes whose secondary could not serve as a baseline, and A/A routes.
-fn baseline_section(report: &Report, out: &mut String) {
-    let unhealthy: Vec<_> = report
-        .routes
-        .iter()
-        .filter_map(|r| Some((r, r.baseline.as_ref()?.unhealthy_sentence()?)))
-        .collect();
-    if !unhealthy.is_empty() {
-        out.push_str("\n### Baseline\n\n");
-        for (r, sentence) in unhealthy {
-            let _ = writeln!(out, "- `{}`: {sentence}", r.route);
-        }
-    }
-    let aa: Vec<_> = report
-        .routes
-        .iter()
-        .filter(|r| r.pair == "primary_secondary")
-        .map(|r| format!("`{}`", r.route))
-        .collect();
-    if !aa.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nA/A routes (no candidate; the secondary is compared with the primary): {}",
-            aa.join(", ")
-        );
     }
 }

@@ -8,6 +8,7 @@ pub mod contracts;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod md_sections;
 pub mod model;
 pub mod order;
 pub mod terminal;
