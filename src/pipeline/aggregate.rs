@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::examples::Example;
+use super::examples::example;
 use super::findings::FindingStats;
 use super::identities::IdentityCounts;
 use super::latency::Latency;
@@ -24,7 +26,7 @@ use crate::compare::grouping::DEFAULT_MAX_ROUTES;
 pub use crate::compare::grouping::OVERFLOW_ROUTE;
 use crate::compare::{DiffKind, Difference};
 use crate::exchange::{Exchange, Outcome, OutcomeResult};
-use crate::redact::{self, Redaction};
+use crate::redact::Redaction;
 
 /// Examples kept per differing path.
 pub const EXAMPLES_PER_PATH: usize = 5;
@@ -46,8 +48,6 @@ pub const MAX_STATUS_CELLS: usize = 64;
 pub const MAX_PATH_BYTES: usize = 512;
 /// Where differences past the per-route caps are counted (the same fold learned noise uses).
 pub use crate::compare::noise::OTHER_PATHS;
-/// Example values longer than this (as JSON text) are cut.
-const EXAMPLE_VALUE_BYTES: usize = 2048;
 
 #[derive(Debug, Clone)]
 pub struct Aggregate {
@@ -176,39 +176,6 @@ pub struct PathStats {
     pub examples: Vec<Example>,
     /// Which identities the exchanges showing it came from.
     pub identities: IdentityCounts,
-}
-
-/// One exchange showing a difference, enough to reproduce it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Example {
-    pub exchange: u64,
-    /// `METHOD /uri` as received.
-    pub request: String,
-    /// Redacted request body (cut), when there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_body: Option<String>,
-    /// The primary's value; `None` when absent (a JSON `null` is `Some(Value::Null)`, also
-    /// when read back from `report.json`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub primary: Option<Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub candidate: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// A key that is present holds a value, `null` included (plain `Option<Value>` would read
-/// `null` as absent).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -482,56 +449,6 @@ fn status_label(o: &Outcome) -> String {
         OutcomeResult::Response(r) => r.status.to_string(),
         OutcomeResult::Failure(f) => f.kind.as_str().to_string(),
     }
-}
-
-fn example(exchange: &Exchange, d: &Difference, redaction: &Redaction) -> Example {
-    let request = &exchange.request;
-    let mut body = request.body.clone();
-    redact::redact_body_in(&mut body, &request.headers, redaction);
-    let mut d = d.clone();
-    redact::redact_difference(&mut d, redaction);
-    Example {
-        exchange: exchange.id,
-        request: redact::display_request(&request.method, &request.uri, redaction),
-        request_body: (!body.is_empty()).then(|| {
-            cut(
-                &String::from_utf8_lossy(body.as_bytes()),
-                EXAMPLE_VALUE_BYTES,
-            )
-        }),
-        primary: d.primary.as_ref().map(cut_value),
-        candidate: d.candidate.as_ref().map(cut_value),
-        detail: d.detail.as_ref().map(|s| cut(s, EXAMPLE_VALUE_BYTES * 4)),
-    }
-}
-
-fn cut_value(v: &Value) -> Value {
-    match v {
-        Value::Array(_) | Value::Object(_) | Value::String(_) => {
-            let text = v.to_string();
-            if text.len() > EXAMPLE_VALUE_BYTES {
-                Value::String(format!(
-                    "{} … ({} bytes)",
-                    cut(&text, EXAMPLE_VALUE_BYTES),
-                    text.len()
-                ))
-            } else {
-                v.clone()
-            }
-        }
-        _ => v.clone(),
-    }
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod analyzers;
 pub mod conformance;
 pub mod contracts;
+mod examples;
 pub mod findings;
 pub mod gates;
 pub mod identities;
