@@ -13,7 +13,9 @@
 #   cutover-mirror    wrk → cutover, 100 % mirrored → upstream + candidate (recording on)
 #   half-load         direct vs cutover-mirror at ~half of cutover-mirror's saturation rate
 #   slow candidate    candidate answers after 5 ms (≥ 10× the primary): client p99 with
-#                     mirroring off vs on, light load and saturated; proxy VmHWM.
+#                     mirroring off vs on, light load and saturated; proxy VmHWM, the
+#                     shadow connections (peak vs max_shadow_connections_per_target) and
+#                     the copies not made or dropped. ONLY=slow runs just these rows.
 #   large bodies      candidate answers a 50 MB body (Content-Length), or an endless chunked
 #                     body: client req/s, p99, proxy VmHWM and recording bytes on disk next
 #                     to the plain-candidate mirror row. ONLY=bodies runs just these rows.
@@ -43,6 +45,12 @@ NGINX=$(command -v nginx)
 UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
 BIG=18107; ENDLESS=18108; MIF=18109; MIF_ADMIN=18110
 MIFFY=${MIFFY:-$(command -v miffy || true)}
+# A process left over from an earlier run on one of these ports would be measured instead.
+for port in $UP $CAND $NG_PLAIN $NG_MIRROR $CUT $SLOW $BIG $ENDLESS $MIF $MIF_ADMIN; do
+  if ss -Hltnp "sport = :$port" 2>/dev/null | grep -q .; then
+    echo "port $port is in use (a stale cutover/nginx?): $(ss -Hltnp "sport = :$port" | grep -o 'users:.*')"; exit 1
+  fi
+done
 
 # --- upstream nginx (primary and candidate): static JSON, one worker ----------------------
 mkdir -p "$WORK/up" "$WORK/px"
@@ -199,7 +207,25 @@ bodies_rows() {
   read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
   printf '%-34s %12s %10s %12s %14s\n' "endless chunked candidate body" "$a" "$b" "${HWM:-?}" "${REC:-?}"
 }
+# Slow candidate (5 ms): light load (16 conn, 10 ms pauses) and saturated.
+slow_rows() {
+  start_cutover $SLOW off
+  read -r SO_RPS SO_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror off, light" "$SO_RPS" "$SO_P99"
+  stop_cutover
+  start_cutover $SLOW mirror
+  read -r SL_RPS SL_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror on, light" "$SL_RPS" "$SL_P99"
+  read -r SS_RPS SS_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "slow cand, mirror on, saturated" "$SS_RPS" "$SS_P99"
+  SLOW_METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(not_mirrored_total\{.*capacity|mirrored_total|upstream_errors_total\{target="cand",kind="timeout"|exchanges_dropped_total\{reason="shadow_|shadow_connection|shadows_in_flight)')
+  stop_cutover; SL_HWM=$HWM
+}
 if [ "${ONLY:-}" = bodies ]; then bodies_rows; exit 0; fi
+if [ "${ONLY:-}" = slow ]; then
+  row scenario "req/s" "p99 ms"; slow_rows
+  echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
+  echo "proxy VmHWM, slow candidate: ${SL_HWM:-?} kB   (target <= 65536 kB)"
+  echo "slow-candidate counters:"; echo "$SLOW_METRICS" | sed 's/^/  /'
+  exit 0
+fi
 
 echo "cutover proxy bench: ${DUR}s per run, wrk -t2 -c$CONN, $(nproc) cores, loopback"
 row scenario "req/s" "p99 ms"
@@ -235,15 +261,7 @@ read -r HM_RPS HM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; row
 stop_cutover; CM_HWM=$HWM
 read -r HD_RPS HD_P99 <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"; row "direct @half ($HALF_C conn)" "$HD_RPS" "$HD_P99"
 
-# Slow candidate (5 ms): light load (16 conn, 10 ms pauses) and saturated.
-start_cutover $SLOW off
-read -r SO_RPS SO_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror off, light" "$SO_RPS" "$SO_P99"
-stop_cutover
-start_cutover $SLOW mirror
-read -r SL_RPS SL_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror on, light" "$SL_RPS" "$SL_P99"
-read -r SS_RPS SS_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "slow cand, mirror on, saturated" "$SS_RPS" "$SS_P99"
-SLOW_METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(not_mirrored_total\{.*capacity|mirrored_total|upstream_errors_total\{target="cand",kind="timeout")')
-stop_cutover; SL_HWM=$HWM
+slow_rows
 
 echo
 echo "ratios (req/s):"

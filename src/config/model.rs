@@ -83,6 +83,13 @@ pub struct ProxyConfig {
     /// Shadow requests in flight at once; beyond it copies are dropped and counted.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight_shadows: usize,
+    /// HTTP/1.1 connections open at once to each shadow target's origin (candidates and the
+    /// secondary; never the primary). A copy that finds them all busy waits for one within
+    /// its `shadow_timeout_ms`; a wait that runs out drops the exchange and counts it
+    /// (`cutover_exchanges_dropped_total{reason="shadow_connections"}`), never as a
+    /// timeout of the target.
+    #[serde(default = "default_max_shadow_connections")]
+    pub max_shadow_connections_per_target: usize,
     /// Bytes all captured bodies may hold at once: in-flight captures and exchanges waiting
     /// for analysis. A capture that does not fit is abandoned and its exchange dropped and
     /// counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`).
@@ -122,6 +129,7 @@ impl Default for ProxyConfig {
             mode: ProxyMode::default(),
             max_body_bytes: default_max_body(),
             max_in_flight_shadows: default_max_in_flight(),
+            max_shadow_connections_per_target: default_max_shadow_connections(),
             max_shadow_memory_bytes: default_shadow_memory(),
             primary_timeout_ms: default_primary_timeout(),
             shadow_timeout_ms: default_shadow_timeout(),
@@ -372,6 +380,9 @@ fn default_max_body() -> usize {
 }
 fn default_max_in_flight() -> usize {
     1024
+}
+fn default_max_shadow_connections() -> usize {
+    256
 }
 fn default_primary_timeout() -> u64 {
     30_000

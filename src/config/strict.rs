@@ -54,6 +54,13 @@ pub(super) fn check(file: &ConfigFile, text: &str) -> Result<(), Problem> {
         MAX_IN_FLIGHT_SHADOWS as u64,
     )
     .map_err(|m| problem("proxy.max_in_flight_shadows", m))?;
+    in_range(
+        "proxy.max_shadow_connections_per_target",
+        p.max_shadow_connections_per_target as u64,
+        1,
+        MAX_IN_FLIGHT_SHADOWS as u64,
+    )
+    .map_err(|m| problem("proxy.max_shadow_connections_per_target", m))?;
     for (key, v, min) in [
         ("proxy.primary_timeout_ms", p.primary_timeout_ms, 1),
         ("proxy.shadow_timeout_ms", p.shadow_timeout_ms, 1),

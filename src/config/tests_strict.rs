@@ -8,6 +8,7 @@ listen = "127.0.0.1:8080"
 admin = "127.0.0.1:9090"
 max_body_bytes = 1048576
 max_in_flight_shadows = 1024
+max_shadow_connections_per_target = 256
 primary_timeout_ms = 30000
 shadow_timeout_ms = 5000
 
@@ -58,6 +59,24 @@ fn each_invalid_value_is_located_with_its_key() {
             "max_in_flight_shadows = 0",
             "proxy.max_in_flight_shadows",
             "from 1",
+        ),
+        (
+            "max_shadow_connections_per_target",
+            "max_shadow_connections_per_target = 0",
+            "proxy.max_shadow_connections_per_target",
+            "from 1",
+        ),
+        (
+            "max_shadow_connections_per_target",
+            "max_shadow_connections_per_target = 2305843009213693952",
+            "proxy.max_shadow_connections_per_target",
+            "1000000",
+        ),
+        (
+            "max_shadow_connections_per_target",
+            "max_shadow_connections_per_target = -3",
+            "proxy.max_shadow_connections_per_target",
+            "",
         ),
         (
             "max_body_bytes",

@@ -84,6 +84,7 @@ fn route(state: &AdminState, req: &Request<Incoming>) -> Response<ClientBody> {
             drop(aggregate);
             state.shared.render_connections(&mut text);
             state.shared.memory.render(&mut text);
+            state.shared.shadow_conns.render(&mut text);
             (StatusCode::OK, "text/plain; version=0.0.4", text)
         }
         _ => (

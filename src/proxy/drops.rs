@@ -130,10 +130,11 @@ pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggre
     let capacity = reason("capacity");
     let _ = writeln!(
         out,
-        "exchanges not analysed: analysis_queue_full={}, analysis_queue_bytes={}, shadow_memory={}, late={}, client_aborted={}; copies not made: shadow_capacity={}, identity_queue_full={}, identities_full={}",
+        "exchanges not analysed: analysis_queue_full={}, analysis_queue_bytes={}, shadow_memory={}, shadow_connections={}, late={}, client_aborted={}; copies not made: shadow_capacity={}, identity_queue_full={}, identities_full={}",
         summary.analysis_queue_full,
         summary.analysis_queue_bytes,
         summary.dropped_shadow_memory,
+        summary.dropped_shadow_connections,
         summary.late_exchanges,
         summary.client_aborted,
         capacity,
@@ -145,6 +146,13 @@ pub fn render_summary(config: &Config, summary: &ProxySummary, aggregate: &Aggre
         "shadow memory: peak {} bytes",
         summary.peak_shadow_memory_bytes
     );
+    for c in &summary.shadow_connections {
+        let _ = writeln!(
+            out,
+            "shadow connections to {}: peak {} of {} (max_shadow_connections_per_target), waits={}, waits_expired={}",
+            c.target, c.stats.peak, c.stats.max, c.stats.waits, c.stats.expired
+        );
+    }
     let _ = writeln!(
         out,
         "connections: refused={} (max_connections {}), header_timeouts={}, idle_closed={}, accept_errors={}, upgrades={}",
@@ -213,6 +221,10 @@ pub struct ProxySummary {
     pub dropped_shadow_memory: u64,
     /// The most bytes shadow captures and queued exchanges held at once.
     pub peak_shadow_memory_bytes: u64,
+    /// Exchanges dropped because a shadow found no free connection before its deadline.
+    pub dropped_shadow_connections: u64,
+    /// Per capped shadow target: connections (peak, cap), waits, waits that ran out.
+    pub shadow_connections: Vec<super::shadow_conns::ShadowConnSummary>,
 }
 
 pub(super) fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummary {
@@ -256,5 +268,7 @@ pub(super) fn summary(shared: &Shared, unfinished_shadows: usize) -> ProxySummar
             .load(Ordering::Relaxed),
         dropped_shadow_memory: m.dropped_for_memory(),
         peak_shadow_memory_bytes: shared.memory.peak(),
+        dropped_shadow_connections: m.dropped_for_connections(),
+        shadow_connections: shared.shadow_conns.summary(),
     }
 }

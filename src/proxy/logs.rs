@@ -19,6 +19,7 @@ use crate::exchange::{Exchange, Failure, FailureKind, Outcome, OutcomeResult};
 use crate::pipeline::PipelineStats;
 use crate::ratelog::{Emit, KeyedRateLimit, RateLimit};
 use crate::redact::{self, Redaction};
+use crate::upstream::cap::is_connection_capped;
 
 /// Rate limits and redaction rules for the proxy's log lines.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ pub struct ProxyLogs {
     upstream: KeyedRateLimit<(String, FailureKind)>,
     queue: RateLimit,
     memory: RateLimit,
+    connections: RateLimit,
 }
 
 impl ProxyLogs {
@@ -37,6 +39,7 @@ impl ProxyLogs {
             upstream: KeyedRateLimit::default(),
             queue: RateLimit::default(),
             memory: RateLimit::default(),
+            connections: RateLimit::default(),
         }
     }
 
@@ -87,8 +90,9 @@ impl ProxyLogs {
             tracing::warn!("no [[routes]]: every request goes to the primary, nothing is mirrored");
         }
         tracing::info!(
-            "shadow bounds: max_in_flight_shadows {}, max_body_bytes {}, max_shadow_memory_bytes {}",
+            "shadow bounds: max_in_flight_shadows {}, max_shadow_connections_per_target {}, max_body_bytes {}, max_shadow_memory_bytes {}",
             p.max_in_flight_shadows,
+            p.max_shadow_connections_per_target,
             p.max_body_bytes,
             p.max_shadow_memory_bytes
         );
@@ -156,10 +160,9 @@ impl ProxyLogs {
             .chain(o.candidate.as_ref())
             .chain(o.secondary.as_ref())
         {
-            if let Some(f) = outcome
-                .failure()
-                .filter(|_| !is_over_budget(&outcome.result))
-            {
+            if let Some(f) = outcome.failure().filter(|_| {
+                !is_over_budget(&outcome.result) && !is_connection_capped(&outcome.result)
+            }) {
                 self.upstream_failure(&outcome.target, f);
             }
         }
@@ -223,6 +226,21 @@ impl ProxyLogs {
             "{} shadow captures did not fit in `[proxy] max_shadow_memory_bytes` = {limit}: exchanges dropped, not analysed ({dropped_total} so far); at most one line per {} s",
             lead(emit),
             self.memory.interval().as_secs()
+        );
+    }
+}
+
+impl ProxyLogs {
+    /// An exchange was dropped because a shadow found no free connection in time.
+    pub fn connection_drop(&self, dropped_total: u64, cap: usize) {
+        let Some(emit) = self.connections.hit() else {
+            return;
+        };
+        tracing::warn!(
+            dropped_shadow_connections = dropped_total,
+            "{} a shadow target kept all its `[proxy] max_shadow_connections_per_target` = {cap} connections busy past a copy's deadline: exchanges dropped, not analysed ({dropped_total} so far); at most one line per {} s",
+            lead(emit),
+            self.connections.interval().as_secs()
         );
     }
 }

@@ -118,6 +118,8 @@ pub struct Metrics {
     latency: Vec<Histogram>,
     /// Exchanges dropped because their captures did not fit the shadow memory budget.
     dropped_shadow_memory: AtomicU64,
+    /// Exchanges dropped because a shadow found no free connection before its deadline.
+    dropped_shadow_connections: AtomicU64,
 }
 
 fn zeros(n: usize) -> Vec<AtomicU64> {
@@ -135,6 +137,7 @@ impl Metrics {
             errors: zeros(t * KINDS.len()),
             latency: (0..t).map(|_| Histogram::default()).collect(),
             dropped_shadow_memory: AtomicU64::new(0),
+            dropped_shadow_connections: AtomicU64::new(0),
             routes,
             targets,
         }
@@ -186,6 +189,18 @@ impl Metrics {
     /// Exchanges dropped for lack of shadow memory so far.
     pub fn dropped_for_memory(&self) -> u64 {
         self.dropped_shadow_memory.load(Ordering::Relaxed)
+    }
+
+    /// An exchange dropped because a shadow waited out `max_shadow_connections_per_target`.
+    pub fn dropped_shadow_connections(&self) -> u64 {
+        1 + self
+            .dropped_shadow_connections
+            .fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Exchanges dropped for lack of a shadow connection so far.
+    pub fn dropped_for_connections(&self) -> u64 {
+        self.dropped_shadow_connections.load(Ordering::Relaxed)
     }
 
     /// Time from sending a request to its response head.
@@ -326,9 +341,11 @@ impl Metrics {
         let _ = writeln!(
             out,
             "cutover_exchanges_dropped_total{{reason=\"analysis_queue_bytes\"}} {}\n\
-             cutover_exchanges_dropped_total{{reason=\"shadow_memory\"}} {}",
+             cutover_exchanges_dropped_total{{reason=\"shadow_memory\"}} {}\n\
+             cutover_exchanges_dropped_total{{reason=\"shadow_connections\"}} {}",
             stats.dropped_queue_bytes.load(Ordering::Relaxed),
-            self.dropped_for_memory()
+            self.dropped_for_memory(),
+            self.dropped_for_connections()
         );
         header(&mut out, 4);
         for (ti, target) in self.targets.iter().enumerate() {
@@ -450,7 +467,7 @@ impl Metrics {
 }
 
 /// Escape a label value (backslash, double quote, newline).
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -19,7 +19,8 @@
 //! ([`budget`]): a capture that does not fit is abandoned and its exchange dropped and
 //! counted (`cutover_exchanges_dropped_total{reason="shadow_memory"}`) rather than
 //! analysed with a cut body that would read as a difference. The budget itself lives in
-//! [`crate::upstream::budget`] (any caller of `upstream::call` may use one).
+//! [`crate::upstream::budget`] (any caller of `upstream::call` may use one). Connections
+//! to each shadow origin are capped: [`shadow_conns`].
 //!
 //! Order: one client identity's shadow copies reach each target in arrival order ([`order`]).
 //!
@@ -75,7 +76,9 @@ pub mod limits;
 pub mod logs;
 pub mod metrics;
 mod mirror_target;
+mod observed;
 pub mod order;
+pub mod shadow_conns;
 mod worker;
 
 use std::net::SocketAddr;
@@ -90,7 +93,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxyMode, Route};
 use crate::exchange::Exchange;
-use crate::exchange::FailureKind;
 use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
 use crate::upstream::{Pools, Target, budget, forward};
 use metrics::{Metrics, NotMirrored};
@@ -160,25 +162,11 @@ pub struct Shared {
     identity: crate::identity::IdentityRules,
     /// Per-identity queues of shadow copies (`None` when `[identity] ordered = false`).
     order: Option<Arc<order::ShadowOrder>>,
+    /// The shadow targets' connection caps, for `/metrics` and the summary.
+    pub shadow_conns: shadow_conns::ShadowConns,
 }
 
 impl Shared {
-    /// What one upstream call may hold: the capture cap, in the shadow memory budget.
-    fn limits(&self) -> crate::upstream::Limits<'_> {
-        crate::upstream::Limits {
-            cap: self.max_body,
-            budget: Some(&self.memory),
-        }
-    }
-
-    /// The metrics, observing a call on `route`.
-    fn observed(&self, route: usize) -> Observed<'_> {
-        Observed {
-            metrics: &self.metrics,
-            route: Some(route),
-        }
-    }
-
     /// The first route whose pattern matches `path`.
     fn route_index(&self, path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.matches(path))
@@ -225,6 +213,11 @@ impl Shared {
     fn submit(&self, exchange: Exchange, route: usize) {
         self.logs.submitted(self, &exchange, route);
         let o = &exchange.outcomes;
+        if shadow_conns::capped(o) {
+            // Not analysed: a copy was never sent (a capacity drop, not a timeout).
+            let n = self.metrics.dropped_shadow_connections();
+            return self.logs.connection_drop(n, self.shadow_conns.max());
+        }
         let over = [Some(&o.primary), o.candidate.as_ref(), o.secondary.as_ref()]
             .into_iter()
             .flatten()
@@ -414,17 +407,18 @@ fn build_shared(
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
     let mut pools = Pools::new(workers);
-    let mut target = |name: &str, timeout_ms: u64| -> Result<Target, ProxyError> {
+    let cap = Some(p.max_shadow_connections_per_target);
+    let mut target = |name: &str, timeout_ms: u64, cap| -> Result<Target, ProxyError> {
         let cfg = config
             .target(name)
             .ok_or_else(|| ProxyError::Target(format!("no target named `{name}`")))?;
         let index = names.iter().position(|n| n == name).unwrap_or(0);
-        Target::new(name, index, cfg, timeout_ms, &mut pools).map_err(ProxyError::Target)
+        Target::with_cap(name, index, cfg, timeout_ms, &mut pools, cap).map_err(ProxyError::Target)
     };
     let (primary_name, _) = config.primary();
-    let primary = target(primary_name, p.primary_timeout_ms)?;
+    let primary = target(primary_name, p.primary_timeout_ms, None)?;
     let secondary = match config.secondary() {
-        Some((name, _)) => Some(target(name, p.shadow_timeout_ms)?),
+        Some((name, _)) => Some(target(name, p.shadow_timeout_ms, cap)?),
         None => None,
     };
     let routes: Vec<Route> = config.routes.iter().cloned().collect();
@@ -434,7 +428,7 @@ fn build_shared(
         .map(|r| {
             r.candidate
                 .as_deref()
-                .map(|c| target(c, p.shadow_timeout_ms))
+                .map(|c| target(c, p.shadow_timeout_ms, cap))
                 .transpose()
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -452,6 +446,8 @@ fn build_shared(
         conn_limits.max,
         fd_limit.map_or_else(|| "unknown".to_string(), |n| n.to_string())
     );
+    let shadows = route_candidates.iter().flatten().chain(&secondary);
+    let shadow_conns = shadow_conns::ShadowConns::new(shadows, cap.unwrap_or(1));
     Ok(Shared {
         mode: p.mode,
         routes,
@@ -482,25 +478,8 @@ fn build_shared(
                 config.file.identity.max_queued_per_identity,
             )
         }),
+        shadow_conns,
     })
-}
-
-/// The proxy's metrics as the observer of one upstream call on a route.
-pub(crate) struct Observed<'a> {
-    pub metrics: &'a Metrics,
-    pub route: Option<usize>,
-}
-
-impl crate::upstream::Observer for Observed<'_> {
-    fn request(&self, target: usize) {
-        self.metrics.request(self.route, target);
-    }
-    fn latency(&self, target: usize, ttfb_us: u64) {
-        self.metrics.latency(target, ttfb_us);
-    }
-    fn error(&self, target: usize, kind: FailureKind) {
-        self.metrics.error(target, kind);
-    }
 }
 
 /// Resolves once `stop` is true (or its sender is gone).

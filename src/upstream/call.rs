@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use http::Request;
 
 use super::budget::{MemoryBudget, over_budget};
+use super::cap::connection_capped;
 use super::forward::{ForwardBody, Target, classify, classify_hyper, collect_capped, to_headers};
+use super::pool::UpstreamError;
 use crate::exchange::{Body, Failure, FailureKind, Outcome, OutcomeResult, RecordedResponse};
 
 /// What one [`call`] may hold.
@@ -40,7 +42,9 @@ impl Observer for () {}
 
 /// Send `req` to `target` and record what happened. The captured body is reserved in
 /// `limits.budget`; when the budget cannot hold it the outcome is
-/// [`super::budget::over_budget`] (the proxy then drops and counts the exchange).
+/// [`super::budget::over_budget`] (the proxy then drops and counts the exchange). On a
+/// target with a connection cap whose connections stay busy until the timeout, the outcome
+/// is [`super::cap::connection_capped`] (dropped and counted the same way).
 pub async fn call<O: Observer + ?Sized>(
     target: &Target,
     req: Request<ForwardBody>,
@@ -51,12 +55,15 @@ pub async fn call<O: Observer + ?Sized>(
     let started = Instant::now();
     let cap = limits.cap;
     let budget = limits.budget;
+    // A capped pool's wait for a connection ends at the same deadline as the call; the
+    // inner future is polled first, so a wait running out reports the cap, not a timeout.
+    let deadline = started + target.timeout;
     let exchange = async {
-        let resp = target
-            .pool
-            .send(req)
-            .await
-            .map_err(|e| (classify(&e), error_chain(&e)))?;
+        let resp = match target.pool.send_until(req, Some(deadline)).await {
+            Ok(resp) => resp,
+            Err(UpstreamError::ConnectionCap { .. }) => return Ok(Capped::Connection),
+            Err(e) => return Err((classify(&e), error_chain(&e))),
+        };
         let ttfb_us = micros(started.elapsed());
         observer.latency(target.index, ttfb_us);
         let (parts, body) = resp.into_parts();
@@ -64,9 +71,9 @@ pub async fn call<O: Observer + ?Sized>(
             .await
             .map_err(|e| (classify_hyper(&e), error_chain(&e)))?;
         if got.over_budget {
-            return Ok(None);
+            return Ok(Capped::Memory);
         }
-        Ok::<_, (FailureKind, String)>(Some(RecordedResponse {
+        Ok::<_, (FailureKind, String)>(Capped::No(RecordedResponse {
             status: parts.status.as_u16(),
             headers: to_headers(&parts.headers),
             body: Body(got.bytes),
@@ -75,9 +82,10 @@ pub async fn call<O: Observer + ?Sized>(
             total_us: micros(started.elapsed()),
         }))
     };
-    let result = match tokio::time::timeout(target.timeout, exchange).await {
-        Ok(Ok(Some(response))) => OutcomeResult::Response(response),
-        Ok(Ok(None)) => over_budget(micros(started.elapsed())),
+    let result = match tokio::time::timeout_at(deadline.into(), exchange).await {
+        Ok(Ok(Capped::No(response))) => OutcomeResult::Response(response),
+        Ok(Ok(Capped::Memory)) => over_budget(micros(started.elapsed())),
+        Ok(Ok(Capped::Connection)) => connection_capped(micros(started.elapsed())),
         Ok(Err((kind, message))) => failure(observer, target, kind, started, message),
         Err(_) => failure(
             observer,
@@ -94,6 +102,15 @@ pub async fn call<O: Observer + ?Sized>(
         target: target.name.clone(),
         result,
     }
+}
+
+/// A call's answer, or the bound that stopped it (neither is a failure of the target).
+enum Capped {
+    No(RecordedResponse),
+    /// The capture did not fit in the memory budget.
+    Memory,
+    /// No connection was free before the deadline.
+    Connection,
 }
 
 fn failure<O: Observer + ?Sized>(

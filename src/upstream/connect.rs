@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsConnector;
 
 use super::forward::ForwardBody;
@@ -68,21 +69,22 @@ impl Dialer {
         Ok(stream)
     }
 
-    /// A new connection speaking HTTP/1.1 or HTTP/2, as configured or negotiated.
-    pub async fn dial(&self) -> Result<Conn, UpstreamError> {
+    /// A new connection speaking HTTP/1.1 or HTTP/2, as configured or negotiated. A cap
+    /// `permit` is held by the connection's task until the connection is closed.
+    pub async fn dial(&self, permit: Option<OwnedSemaphorePermit>) -> Result<Conn, UpstreamError> {
         let stream = self.tcp().await?;
         match &self.tls {
-            None if self.h2c => h2(TokioIo::new(stream)).await.map(Conn::H2),
-            None => h1(TokioIo::new(stream)).await.map(Conn::H1),
+            None if self.h2c => h2(TokioIo::new(stream), permit).await.map(Conn::H2),
+            None => h1(TokioIo::new(stream), permit).await.map(Conn::H1),
             Some(tls) => {
                 let stream = TlsConnector::from(Arc::clone(&tls.config))
                     .connect(tls.name.clone(), stream)
                     .await
                     .map_err(UpstreamError::Tls)?;
                 if stream.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
-                    h2(TokioIo::new(stream)).await.map(Conn::H2)
+                    h2(TokioIo::new(stream), permit).await.map(Conn::H2)
                 } else {
-                    h1(TokioIo::new(stream)).await.map(Conn::H1)
+                    h1(TokioIo::new(stream), permit).await.map(Conn::H1)
                 }
             }
         }
@@ -105,7 +107,10 @@ impl Dialer {
     }
 }
 
-async fn h1<I>(io: I) -> Result<http1::SendRequest<ForwardBody>, UpstreamError>
+async fn h1<I>(
+    io: I,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Result<http1::SendRequest<ForwardBody>, UpstreamError>
 where
     I: Read + Write + Unpin + Send + 'static,
 {
@@ -118,6 +123,8 @@ where
         if let Err(e) = conn.await {
             tracing::debug!("upstream connection: {e}");
         }
+        // The socket is closed: the cap may open another connection.
+        drop(permit);
     });
     Ok(tx)
 }
@@ -135,7 +142,10 @@ where
     Ok(tx)
 }
 
-async fn h2<I>(io: I) -> Result<http2::SendRequest<ForwardBody>, UpstreamError>
+async fn h2<I>(
+    io: I,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Result<http2::SendRequest<ForwardBody>, UpstreamError>
 where
     I: Read + Write + Unpin + Send + 'static,
 {
@@ -150,6 +160,7 @@ where
         if let Err(e) = conn.await {
             tracing::debug!("upstream HTTP/2 connection: {e}");
         }
+        drop(permit);
     });
     Ok(tx)
 }

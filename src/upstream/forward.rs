@@ -158,7 +158,7 @@ pub fn classify(err: &UpstreamError) -> FailureKind {
     match err {
         // A TLS failure is a failure to connect: nothing was sent.
         UpstreamError::Connect(_) | UpstreamError::Tls(_) => FailureKind::Connect,
-        UpstreamError::Request(_) => FailureKind::Dropped,
+        UpstreamError::Request(_) | UpstreamError::ConnectionCap { .. } => FailureKind::Dropped,
         UpstreamError::Http(h) => classify_chain(h),
     }
 }

@@ -77,7 +77,7 @@ impl Pool {
             }
         }
         *slot = None;
-        let tx = match Box::pin(self.dialer.dial()).await? {
+        let tx = match Box::pin(self.dialer.dial(None)).await? {
             Conn::H2(tx) => tx,
             // ALPN settled on HTTP/1.1 this time (the origin changed): go back to it.
             Conn::H1(_) => {

@@ -16,6 +16,7 @@
 
 pub mod budget;
 mod call;
+pub mod cap;
 mod connect;
 pub mod forward;
 mod h2;

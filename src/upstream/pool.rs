@@ -20,6 +20,13 @@
 //! reuses connections it opened, so a client connection, its upstream connection's task
 //! and its shadow tasks all stay on one thread (no cross-thread wake-ups, no cross-thread
 //! frees). Threads that are not workers use shard 0.
+//!
+//! A pool may carry a connection cap ([`ConnCap`], shadow targets only: the primary's pool
+//! never has one): at most `max` HTTP/1.1 connections open at once, all workers together.
+//! A request that finds no idle connection on its thread then takes one from any thread,
+//! dials when the cap allows, or waits (until the deadline given to [`Pool::send_until`])
+//! for a connection to come back or close. HTTP/2 is not capped (one connection per
+//! worker).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -36,6 +43,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper::client::conn::http2;
 
+use super::cap::{ConnCap, Slot};
 use super::connect::{Conn, Dialer};
 use super::forward::ForwardBody;
 
@@ -57,6 +65,12 @@ pub enum UpstreamError {
     /// The request could not be put into HTTP/2 form.
     #[error("cannot build the HTTP/2 request: {0}")]
     Request(#[source] http::Error),
+    /// Every connection the cap allows was busy until the request's deadline: it was never
+    /// sent (a capacity drop, not a failure of the target).
+    #[error(
+        "no free connection to the target before the deadline ({max} open, the cap: `[proxy] max_shadow_connections_per_target`)"
+    )]
+    ConnectionCap { max: usize },
 }
 
 struct Idle {
@@ -87,6 +101,8 @@ pub struct Pool {
     /// For HTTP/2 requests' `:scheme` and `:authority`.
     pub(super) scheme: Scheme,
     pub(super) authority: Authority,
+    /// At most this many HTTP/1.1 connections open at once (shadow targets).
+    cap: Option<ConnCap>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -99,12 +115,14 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool with one idle list per worker (`workers` ≥ 1).
+    /// A pool with one idle list per worker (`workers` ≥ 1) and, with `cap`, at most that
+    /// many HTTP/1.1 connections open at once.
     pub(super) fn new(
         dialer: Dialer,
         scheme: Scheme,
         authority: Authority,
         workers: usize,
+        cap: Option<usize>,
     ) -> Arc<Pool> {
         let workers = workers.max(1);
         Arc::new(Pool {
@@ -116,7 +134,13 @@ impl Pool {
                 .collect(),
             scheme,
             authority,
+            cap: cap.map(ConnCap::new),
         })
+    }
+
+    /// The connection cap's counters (`None`: not capped).
+    pub fn cap_stats(&self) -> Option<super::cap::CapStats> {
+        self.cap.as_ref().map(ConnCap::stats)
     }
 
     /// The `host:port` this pool connects to.
@@ -143,7 +167,17 @@ impl Pool {
     /// hands the connection back when read to the end.
     pub async fn send(
         self: &Arc<Self>,
+        req: Request<ForwardBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        self.send_until(req, None).await
+    }
+
+    /// [`Pool::send`]; on a capped pool whose connections are all busy, wait for one until
+    /// `deadline`, then fail with [`UpstreamError::ConnectionCap`].
+    pub async fn send_until(
+        self: &Arc<Self>,
         mut req: Request<ForwardBody>,
+        deadline: Option<Instant>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         // Boxed (HTTP/2 only): its state would otherwise sit in every HTTP/1.1 request's
         // future too.
@@ -151,11 +185,23 @@ impl Pool {
             return Box::pin(self.send_h2(req, None)).await;
         }
         loop {
-            let (mut tx, reused) = match self.checkout() {
-                Some(tx) => (tx, true),
+            let permit = match (self.checkout(), &self.cap) {
+                (Some(tx), _) => Ok(tx),
+                (None, None) => Err(None),
+                (None, Some(cap)) => match cap.try_dial() {
+                    Some(p) => Err(Some(p)),
+                    // Boxed: only a saturated capped pool waits.
+                    None => match Box::pin(cap.wait(|| self.checkout_any(), deadline)).await? {
+                        Slot::Idle(tx) => Ok(tx),
+                        Slot::Dial(p) => Err(Some(p)),
+                    },
+                },
+            };
+            let (mut tx, reused) = match permit {
+                Ok(tx) => (tx, true),
                 // Boxed: the connect state is large and rarely needed; every request
                 // future (and every in-flight shadow task) would carry it otherwise.
-                None => match Box::pin(self.dialer.dial()).await? {
+                Err(permit) => match Box::pin(self.dialer.dial(permit)).await? {
                     Conn::H1(tx) => (tx, false),
                     // ALPN chose HTTP/2: from now on this origin's requests share it.
                     Conn::H2(tx) => {
@@ -186,13 +232,17 @@ impl Pool {
     }
 
     fn checkout(&self) -> Option<SendRequest<ForwardBody>> {
-        let mut idle = lock(self.shard());
-        while let Some(c) = idle.pop_back() {
-            if !c.tx.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
-                return Some(c.tx);
-            }
-        }
-        None
+        take_idle(self.shard())
+    }
+
+    /// An idle connection from this thread's list, else from any other thread's.
+    fn checkout_any(&self) -> Option<SendRequest<ForwardBody>> {
+        let own = self.worker();
+        self.checkout().or_else(|| {
+            (0..self.idle.len())
+                .filter(|i| *i != own)
+                .find_map(|i| take_idle(&self.idle[i]))
+        })
     }
 
     fn checkin(&self, tx: SendRequest<ForwardBody>) {
@@ -208,7 +258,23 @@ impl Pool {
             idle.pop_front();
         }
         idle.push_back(Idle { tx, since: now });
+        drop(idle);
+        if let Some(cap) = &self.cap {
+            cap.freed();
+        }
     }
+}
+
+/// The most recently used live connection of `list`; stale ones found on the way are
+/// dropped (closing them, which frees their cap permits).
+fn take_idle(list: &Mutex<VecDeque<Idle>>) -> Option<SendRequest<ForwardBody>> {
+    let mut idle = lock(list);
+    while let Some(c) = idle.pop_back() {
+        if !c.tx.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
+            return Some(c.tx);
+        }
+    }
+    None
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -293,6 +359,7 @@ mod tests {
             Scheme::HTTP,
             Authority::from_static("127.0.0.1:9"),
             1,
+            Some(4),
         );
         let fut = pool.send(Request::new(ForwardBody::full(bytes::Bytes::new())));
         let size = std::mem::size_of_val(&fut);

@@ -5,6 +5,8 @@
 //! once per distinct origin *and* TLS/protocol settings by [`Pools`], so two targets on the
 //! same `host:port` with the same settings share their connections. TLS settings are
 //! checked here (CA file read, system roots loaded once) so a bad one stops the start-up.
+//! Shadow targets may get a connection cap ([`Target::with_cap`]); their pool is then
+//! separate from any uncapped pool of the same origin.
 //! Never sends anything.
 
 use std::collections::HashMap;
@@ -66,6 +68,20 @@ impl Target {
         default_timeout_ms: u64,
         pools: &mut Pools,
     ) -> Result<Target, String> {
+        Target::with_cap(name, index, cfg, default_timeout_ms, pools, None)
+    }
+
+    /// [`Target::new`] whose origin's HTTP/1.1 connections are capped at `cap` (shadow
+    /// targets). A capped pool is never shared with an uncapped one: a primary on the same
+    /// origin keeps its own, uncapped connections.
+    pub fn with_cap(
+        name: &str,
+        index: usize,
+        cfg: &TargetConfig,
+        default_timeout_ms: u64,
+        pools: &mut Pools,
+        cap: Option<usize>,
+    ) -> Result<Target, String> {
         let url: Uri = cfg
             .url
             .get_ref()
@@ -87,11 +103,12 @@ impl Target {
         let insecure = *cfg.insecure.get_ref();
         let ca = cfg.tls_ca_file.as_ref().map(|p| p.get_ref().as_path());
         let key = format!(
-            "{}://{addr}|{}|{}|{:?}",
+            "{}://{addr}|{}|{}|{:?}|{:?}",
             if https { "https" } else { "http" },
             protocol.as_str(),
             insecure,
-            ca
+            ca,
+            cap
         );
         let pool = match pools.by_origin.get(&key) {
             Some(p) => Arc::clone(p),
@@ -134,7 +151,7 @@ impl Target {
                     h2c: protocol == Protocol::H2c,
                 };
                 let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
-                let pool = Pool::new(dialer, scheme, authority.clone(), pools.workers);
+                let pool = Pool::new(dialer, scheme, authority.clone(), pools.workers, cap);
                 pools.by_origin.insert(key, Arc::clone(&pool));
                 pool
             }
