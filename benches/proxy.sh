@@ -22,6 +22,9 @@
 #   miffy-mirror      optional Rust peer (github elmarx/miffy, built by hand outside this
 #                     repo; needs no running Kafka): MIFFY=/path/to/miffy, or `miffy` on
 #                     PATH; mirrors every path (`routes = [{ path = "/{*rest}" }]`).
+#
+# PROXY_TOML='key = value' adds lines to cutover's [proxy] table; EXTRA_TOML='[identity]\n
+# ordered = false' appends tables (both for experiments; the default rows use neither).
 set -u
 DUR=${1:-8}
 CONN=${CONN:-64}
@@ -157,11 +160,13 @@ cutover_config() { # $1 = candidate port, $2 = "mirror" | "off"
 [proxy]
 listen = "127.0.0.1:$CUT"
 admin = "127.0.0.1:0"
+${PROXY_TOML:-}
 [targets]
 primary = { url = "http://127.0.0.1:$UP", role = "primary" }
 cand = { url = "http://127.0.0.1:$1" }
 CONF
   if [ "$2" = mirror ]; then printf '[[routes]]\nmatch = "/**"\ncandidate = "cand"\n'; fi
+  printf '%b\n' "${EXTRA_TOML:-}"
 }
 CUT_PID=
 start_cutover() { # $1 candidate port, $2 mirror|off

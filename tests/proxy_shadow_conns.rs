@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use cutover::config::Config;
 use cutover::pipeline::{Analysis, Pipeline, Sink};
 use cutover::proxy::RunningProxy;
-use http::{Request, Response};
+use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;

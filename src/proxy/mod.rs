@@ -447,7 +447,7 @@ fn build_shared(
         fd_limit.map_or_else(|| "unknown".to_string(), |n| n.to_string())
     );
     let shadows = route_candidates.iter().flatten().chain(&secondary);
-    let shadow_conns = shadow_conns::ShadowConns::new(shadows, cap.unwrap_or(1));
+    let shadow_conns = shadow_conns::ShadowConns::new(shadows, p.max_shadow_connections_per_target);
     Ok(Shared {
         mode: p.mode,
         routes,

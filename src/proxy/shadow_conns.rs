@@ -29,6 +29,14 @@ pub struct ShadowConnSummary {
     pub stats: CapStats,
 }
 
+/// A metric family: name, type, help, and its value from a target's counters.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CapStats) -> u64,
+);
+
 /// The capped shadow targets, by name.
 #[derive(Debug, Default)]
 pub struct ShadowConns {
@@ -78,7 +86,7 @@ impl ShadowConns {
     /// Prometheus families, one sample per capped shadow target each.
     pub fn render(&self, out: &mut String) {
         let rows = self.summary();
-        let families: [(&str, &str, &str, fn(&CapStats) -> u64); 5] = [
+        let families: [Family; 5] = [
             (
                 "cutover_shadow_connections",
                 "gauge",

@@ -165,11 +165,13 @@ impl Pool {
 
     /// Send `req` (origin-form URI, `Host` set) and return the response head; its body
     /// hands the connection back when read to the end.
-    pub async fn send(
+    /// (Not `async`: the returned future is `send_until`'s, with no second copy of the
+    /// request in a wrapper's state.)
+    pub fn send(
         self: &Arc<Self>,
         req: Request<ForwardBody>,
-    ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        self.send_until(req, None).await
+    ) -> impl Future<Output = Result<Response<UpstreamBody>, UpstreamError>> + Send + '_ {
+        self.send_until(req, None)
     }
 
     /// [`Pool::send`]; on a capped pool whose connections are all busy, wait for one until
