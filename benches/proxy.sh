@@ -173,7 +173,8 @@ start_cutover() { # $1 candidate port, $2 mirror|off
   cutover_config "$1" "$2" > "$WORK/cutover.toml"
   "$BIN" proxy --config "$WORK/cutover.toml" --record "$WORK/rec.jsonl" > "$WORK/cutover.out" 2>&1 &
   CUT_PID=$!; PIDS+=($CUT_PID)
-  for _ in $(seq 50); do grep -q listening "$WORK/cutover.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q listening "$WORK/cutover.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q listening "$WORK/cutover.out" 2>/dev/null || { echo "cutover did not start:"; cat "$WORK/cutover.out"; }
 }
 stop_cutover() {
   HWM=$(awk '/VmHWM/ {print $2}' /proc/$CUT_PID/status 2>/dev/null)

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
@@ -294,14 +295,14 @@ pub(super) fn spawn<F, Fut, B>(
     let requests = Arc::clone(&watch);
     let svc = service_fn(move |req| {
         let in_flight = InFlight::new(&requests);
-        let answer = handle(req);
-        async move {
-            let resp = answer.await;
+        // A combinator, not an `async` block: the block would keep the handler's future
+        // twice (captured, then moved to be awaited) and copy it on its first poll.
+        handle(req).map(move |resp| {
             Ok::<_, Infallible>(resp.map(|inner| Tracked {
                 inner,
                 _in_flight: in_flight,
             }))
-        }
+        })
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), svc)

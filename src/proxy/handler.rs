@@ -12,7 +12,9 @@
 //! analysed as not compared instead of as a mismatch. A client leaving after the head is
 //! different: the response body's tee drains the rest, and the outcome stays comparable.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -38,31 +40,41 @@ use crate::upstream::forward::{
 };
 use crate::upstream::{self, error_chain};
 
-/// Entry point for every client request.
-pub async fn handle(
+/// Entry point for every client request. Not `async`: the future returned is the chosen
+/// path's own (inline, mirror-target, a boxed tunnel, or a ready answer), so hyper moves
+/// no more than the largest of them, and the request is not kept twice in it.
+pub fn handle(
     shared: Arc<Shared>,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Response<ClientBody> {
+) -> impl Future<Output = Response<ClientBody>> + Send {
+    use futures_util::future::{Either, Ready, ready};
+    type Tunnel = Pin<Box<dyn Future<Output = Response<ClientBody>> + Send>>;
+    let done = |r: Response<ClientBody>| -> Either<Ready<Response<ClientBody>>, Tunnel> {
+        Either::Left(ready(r))
+    };
     if let Some(answer) = edge::refuse(&req) {
-        return answer;
+        return Either::Left(done(answer));
     }
     if edge::is_upgrade(&req) {
         let route = shared.route_index(req.uri().path());
-        return match shared.mode {
-            ProxyMode::Inline => edge::tunnel(shared, peer, req, route).await,
+        return Either::Left(match shared.mode {
+            // Boxed: the tunnel's state is large (~4 kB) and rare.
+            ProxyMode::Inline => Either::Right(Box::pin(edge::tunnel(shared, peer, req, route))),
             ProxyMode::MirrorTarget => {
                 if let Some(r) = route {
                     shared.metrics.not_mirrored(r, NotMirrored::Upgrade);
                 }
-                no_content()
+                done(no_content())
             }
-        };
+        });
     }
-    match shared.mode {
-        ProxyMode::Inline => inline(shared, peer, req).await,
-        ProxyMode::MirrorTarget => super::mirror_target::mirror_target(shared, peer, req).await,
-    }
+    Either::Right(match shared.mode {
+        ProxyMode::Inline => Either::Left(inline(shared, peer, req)),
+        ProxyMode::MirrorTarget => {
+            Either::Right(super::mirror_target::mirror_target(shared, peer, req))
+        }
+    })
 }
 
 /// The primary's outcome on its way to the shadow task. Dropped unsent, i.e. when hyper
@@ -454,4 +466,29 @@ pub(super) fn error_response(
         http::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn future_size<A, B, C, F: std::future::Future>(_: &impl Fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// hyper moves each request's handler future into place: its size is copied for every
+    /// request, so rarely taken paths are boxed.
+    #[test]
+    fn the_handler_future_stays_small() {
+        let size = future_size(&handle);
+        eprintln!(
+            "handle {size} B, inline {} B, mirror_target {} B, ClientBody {} B, Response {} B",
+            future_size(&inline),
+            future_size(&super::super::mirror_target::mirror_target),
+            std::mem::size_of::<ClientBody>(),
+            std::mem::size_of::<Response<ClientBody>>()
+        );
+        // 5.6 kB before the tunnel was boxed and `handle` returned its path's future.
+        assert!(size <= 2304, "handle future is {size} bytes");
+    }
 }
