@@ -102,12 +102,12 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         let outcome = load::merge_files(&args.merge, args.out).map_err(CliError::usage)?;
         return Ok(print(outcome.report.as_ref(), &outcome.dir));
     }
-    if let Some(dir) = &args.scenarios {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "{}: scenario files are not supported by this build yet; run without --scenarios for the built-in workload",
-            dir.display()
-        )));
-    }
+    let scenarios = match &args.scenarios {
+        Some(dir) => {
+            crate::scenario::load_dir(dir).map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?
+        }
+        None => Vec::new(),
+    };
     let config = args
         .config
         .as_deref()
@@ -120,6 +120,7 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         config,
         divergences,
         workload: (!args.get.is_empty()).then(|| load::workload::get_paths(&args.get)),
+        scenarios,
         users: args.users,
         rate: args.rate,
         duration: args.duration,

@@ -6,6 +6,7 @@
 //! which refuses parts of different configurations. No network, no verdicts.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -152,6 +153,8 @@ pub struct Collector {
     series: Vec<Mutex<Counts>>,
     /// Per side: the timeline windows (requests, errors, 2-digit latency).
     timeline: [Mutex<Vec<Counts>>; 2],
+    /// Scenario step runs not sent (a variable they need was never set).
+    not_sent: AtomicU64,
 }
 
 impl Collector {
@@ -165,7 +168,13 @@ impl Collector {
             series: keys.iter().map(|_| Mutex::new(Counts::default())).collect(),
             keys,
             timeline: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
+            not_sent: AtomicU64::new(0),
         }
+    }
+
+    /// Count one scenario step run that was not sent (its variables were unset).
+    pub fn not_sent(&self) {
+        self.not_sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The index of a series, to record into without a lookup.
@@ -250,6 +259,7 @@ impl Collector {
             duration_s: self.started.elapsed().as_secs_f64(),
             series,
             timeline,
+            not_sent: self.not_sent.load(Ordering::Relaxed),
         }
     }
 }
@@ -303,6 +313,10 @@ pub struct LoadResult {
     pub duration_s: f64,
     pub series: Vec<SeriesFile>,
     pub timeline: Vec<TimelineFile>,
+    /// Scenario step runs not sent because a variable they need was never set (its
+    /// capture failed, e.g. a `register` answered 400 for a second user).
+    #[serde(default)]
+    pub not_sent: u64,
 }
 
 /// Why parts could not be merged.
@@ -400,6 +414,7 @@ pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
                     .collect(),
             })
             .collect(),
+        not_sent: parts.iter().map(|(_, p)| p.not_sent).sum(),
     })
 }
 

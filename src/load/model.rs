@@ -41,6 +41,9 @@ pub struct LoadReport {
     /// With `--calibrate`: per trigger, how often it fired on the A/A comparison.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibration: Vec<CalibrationRow>,
+    /// Scenario step runs not sent because a variable they need was never set.
+    #[serde(default)]
+    pub not_sent: u64,
 }
 
 /// The limits in force.
@@ -247,6 +250,7 @@ pub fn build(result: &LoadResult, triggers: &Triggers, parts: usize) -> LoadRepo
         routes,
         timeline: timeline(result),
         calibration,
+        not_sent: result.not_sent,
     }
 }
 

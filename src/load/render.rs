@@ -45,6 +45,13 @@ pub fn markdown(r: &LoadReport) -> String {
             "**A/A calibration**: the baseline against itself; every FAIL below is a false alarm.\n"
         );
     }
+    if r.not_sent > 0 {
+        let _ = writeln!(
+            s,
+            "{} scenario step runs were not sent: a variable they need was never set (a capture failed).\n",
+            r.not_sent
+        );
+    }
     for reason in &r.reasons {
         let _ = writeln!(s, "- {reason}");
     }
@@ -199,6 +206,13 @@ pub fn html(r: &LoadReport) -> String {
     );
     if r.calibrate {
         s.push_str("<p><b>A/A calibration</b>: the baseline against itself; every FAIL is a false alarm.</p>");
+    }
+    if r.not_sent > 0 {
+        let _ = write!(
+            s,
+            "<p>{} scenario step runs were not sent: a variable they need was never set (a capture failed).</p>",
+            r.not_sent
+        );
     }
     if !r.reasons.is_empty() {
         s.push_str("<ul>");
