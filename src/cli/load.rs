@@ -52,6 +52,11 @@ pub struct LoadArgs {
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also send the baseline's requests through an in-process cutover proxy (candidate
+    /// mirrored): writes a parity report to `<out>/parity/` beside the load report. The
+    /// latency verdict stays the direct side-by-side comparison's.
+    #[arg(long)]
+    pub through_proxy: bool,
     /// Do not write Goose's own HTML report (`goose.html`).
     #[arg(long)]
     pub no_goose_report: bool,
@@ -129,6 +134,7 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         calibrate: args.calibrate,
         out: args.out,
         goose_report: !args.no_goose_report,
+        through_proxy: args.through_proxy,
         progress: true,
         ..LoadOptions::default()
     };
@@ -144,6 +150,10 @@ fn print(report: Option<&LoadReport>, dir: &std::path::Path) -> Status {
     };
     print_verdict(r);
     println!("report: {}", dir.join("load.html").display());
+    let parity = dir.join("parity").join("summary.md");
+    if parity.is_file() {
+        println!("parity report (through the proxy): {}", parity.display());
+    }
     match r.verdict {
         Verdict::Proceed => Status::Ok,
         Verdict::Rollback => Status::GateFailed,

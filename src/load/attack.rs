@@ -55,6 +55,9 @@ pub struct AttackPlan {
     /// Goose's HTML report, when wanted.
     pub goose_report: Option<std::path::PathBuf>,
     pub request_timeout: Duration,
+    /// `--through-proxy`: each baseline request is sent once more through this proxy
+    /// (never measured; the proxy's parity pipeline sees it).
+    pub proxy: Option<TargetRef>,
 }
 
 /// The per-user session: a token per side.
@@ -135,10 +138,17 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
         let weight = planned.step.weight.max(1);
         let name = planned.step.route.clone();
         let planned = Arc::new(planned);
-        let (col, pacer) = (Arc::clone(&collector), pacer.clone());
+        let (col, pacer, proxy) = (Arc::clone(&collector), pacer.clone(), plan.proxy.clone());
         let f: TransactionFunction = Arc::new(move |user| {
             let (planned, col, pacer) = (Arc::clone(&planned), Arc::clone(&col), pacer.clone());
-            Box::pin(async move { both_sides(user, &planned, &col, pacer.as_deref()).await })
+            let proxy = proxy.clone();
+            Box::pin(async move {
+                both_sides(user, &planned, &col, pacer.as_deref()).await?;
+                if let Some(proxy) = &proxy {
+                    one(user, &planned, Side::Baseline, Some(proxy), &col).await?;
+                }
+                Ok(())
+            })
         });
         scenario =
             scenario.register_transaction(Transaction::new(f).set_name(&name).set_weight(weight)?);
@@ -222,21 +232,25 @@ async fn both_sides(
         if let Some(pacer) = pacer {
             pacer.wait().await;
         }
-        one(user, p, side, col).await?;
+        one(user, p, side, None, col).await?;
     }
     Ok(())
 }
 
+/// One request of `side`; to `proxy` instead of the side's target when given (then not
+/// measured).
 async fn one(
     user: &mut GooseUser,
     p: &PlannedStep,
     side: Side,
+    proxy: Option<&TargetRef>,
     col: &Collector,
 ) -> TransactionResult {
     let (target, series, id) = match side {
         Side::Baseline => (&p.baseline, p.baseline_series, &p.baseline_id),
         Side::Candidate => (&p.candidate, p.candidate_series, &p.candidate_id),
     };
+    let target = proxy.unwrap_or(target);
     let token = user.get_session_data::<Session>().and_then(|s| match side {
         Side::Baseline => s.baseline.clone(),
         Side::Candidate => s.candidate.clone(),
@@ -282,6 +296,8 @@ async fn one(
         }
         Err(_) => Outcome::Transport,
     };
-    col.record(series, outcome, started.elapsed());
+    if proxy.is_none() {
+        col.record(series, outcome, started.elapsed());
+    }
     Ok(())
 }

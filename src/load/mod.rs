@@ -24,6 +24,7 @@ mod files;
 pub mod model;
 mod plan;
 mod progress;
+mod proxied;
 mod quiet;
 pub mod render;
 pub mod scenario_attack;
@@ -72,6 +73,10 @@ pub struct LoadOptions {
     pub goose_report: bool,
     /// Live progress on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Also send every baseline request through an in-process cutover proxy (primary
+    /// answered, candidate mirrored), so the run also writes a parity report in
+    /// `<dir>/parity/`. The latency verdict stays the direct comparison's.
+    pub through_proxy: bool,
     pub request_timeout: Duration,
 }
 
@@ -91,6 +96,7 @@ impl Default for LoadOptions {
             out: None,
             goose_report: true,
             progress: false,
+            through_proxy: false,
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -164,10 +170,12 @@ ai = {{ url = "http://{}" }}
 [[routes]]
 match = "/auth/**"
 candidate = "auth"
+mirror_writes = true
 
 [[routes]]
 match = "/ai/**"
 candidate = "ai"
+mirror_writes = true
 "#,
         system.monolith, system.auth, system.ai
     );
@@ -217,7 +225,8 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     };
     let goose_tmp = (o.goose_report && o.worker.is_none())
         .then(|| std::env::temp_dir().join(format!("cutover-goose-{run_id}.html")));
-    let collector = Arc::new(Collector::new(planned.keys.clone(), o.duration));
+    let collector =
+        Arc::new(Collector::new(planned.keys.clone(), o.duration).with_rate(rate, users));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let progress = o
         .progress
@@ -230,24 +239,31 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
             )
         })
         .flatten();
-    let attacked = match planned.attack {
-        plan::Attack::Builtin(mut plan) => {
-            plan.users = users;
-            plan.rate = rate;
-            plan.goose_report = goose_tmp.clone();
-            attack::run(*plan, Arc::clone(&collector)).await
+    let drive = proxied::Drive {
+        attack: planned.attack,
+        users,
+        rate,
+        duration: o.duration,
+        request_timeout: o.request_timeout,
+        goose_report: goose_tmp.clone(),
+        run_id: run_id.clone(),
+        collector: Arc::clone(&collector),
+    };
+    let dir = o
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
+    let mut parity = None;
+    let attacked = if o.through_proxy {
+        match proxied::run(drive, config, &dir, &run_id).await {
+            Ok(p) => {
+                parity = Some(p);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
         }
-        plan::Attack::Scenarios(plan) => {
-            let r = scenario_attack::ScenarioRun {
-                users,
-                rate,
-                duration: o.duration,
-                request_timeout: o.request_timeout,
-                goose_report: goose_tmp.clone(),
-                run_id: run_id.clone(),
-            };
-            scenario_attack::run(&plan, &r, Arc::clone(&collector)).await
-        }
+    } else {
+        drive.run(None).await.map_err(|e| e.to_string())
     };
     let _ = stop.send(true);
     if let Some(p) = progress {
@@ -272,10 +288,6 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
         triggers: model::TriggerSettings::from(&config.file.triggers),
     };
     let result = collector.result(meta);
-    let dir = o
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
     if let Some((i, n)) = o.worker {
         let path = dir.join(format!("load-part-{i}-of-{n}.json"));
         let json = serde_json::to_string(&result).context("serialising the partial result")?;
@@ -289,6 +301,9 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     }
     let report = model::build(&result, &config.file.triggers, 1);
     let mut files = write_reports(&dir, &report, &result)?;
+    if let Some(p) = parity {
+        files.extend(p);
+    }
     if let Some(tmp) = goose_tmp {
         let path = dir.join("goose.html");
         if move_file(&tmp, &path).is_ok() {

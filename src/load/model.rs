@@ -121,6 +121,18 @@ pub struct SideStats {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// With a rate (`--rate`): the percentiles corrected for coordinated omission. Reported
+    /// beside the raw ones; the gates decide on the raw samples (see docs/load-stage.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<Percentiles>,
+}
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// One bar of a distribution: samples in `(from_ms, to_ms]`, as % of each side's samples.
@@ -268,6 +280,11 @@ fn side_stats(target: &str, c: &super::collect::Counts, secs: f64) -> SideStats 
         p95_ms: d.quantile(0.95),
         p99_ms: d.quantile(0.99),
         max_ms: d.quantile(1.0),
+        corrected: c.corrected_ms().map(|d| Percentiles {
+            p50_ms: d.quantile(0.5),
+            p95_ms: d.quantile(0.95),
+            p99_ms: d.quantile(0.99),
+        }),
     }
 }
 

@@ -177,6 +177,7 @@ pub(super) async fn plan_builtin(
         duration: o.duration,
         goose_report: None,
         request_timeout: o.request_timeout,
+        proxy: None,
     };
     Ok(Planned {
         attack: Attack::Builtin(Box::new(plan)),

@@ -82,6 +82,25 @@ pub fn markdown(r: &LoadReport) -> String {
             );
         }
     }
+    if r.routes.iter().any(|x| x.candidate.corrected.is_some()) {
+        let _ = writeln!(
+            s,
+            "\n## Coordinated-omission corrected latency\n\nWith a rate, a slow answer also stands for the requests its user held back meanwhile (HdrHistogram `record_correct`, expected interval = users / rate). The triggers decide on the raw samples above.\n"
+        );
+        let _ = writeln!(s, "| route | target | p50 ms | p95 ms | p99 ms |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|");
+        for route in &r.routes {
+            for side in [&route.baseline, &route.candidate] {
+                if let Some(c) = &side.corrected {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {:.1} | {:.1} | {:.1} |",
+                        route.route, side.target, c.p50_ms, c.p95_ms, c.p99_ms
+                    );
+                }
+            }
+        }
+    }
     let _ = writeln!(s, "\n## Triggers\n");
     let _ = writeln!(s, "| route | trigger | decision | detail |");
     let _ = writeln!(s, "|---|---|---|---|");
@@ -260,6 +279,16 @@ pub fn html(r: &LoadReport) -> String {
                 side.p99_ms,
                 side.max_ms
             );
+            if let Some(c) = &side.corrected {
+                let _ = write!(
+                    s,
+                    "<tr><td>{} (CO-corrected)</td><td></td><td></td><td></td><td></td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td></td></tr>",
+                    esc(&side.target),
+                    c.p50_ms,
+                    c.p95_ms,
+                    c.p99_ms
+                );
+            }
         }
         s.push_str("</table><table class=\"bars\">");
         for bar in &route.distribution {

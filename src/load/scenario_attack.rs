@@ -36,6 +36,8 @@ pub struct ScenarioRun {
     pub request_timeout: Duration,
     pub goose_report: Option<std::path::PathBuf>,
     pub run_id: String,
+    /// `--through-proxy`: each baseline request is sent once more through this proxy.
+    pub proxy: Option<TargetRef>,
 }
 
 /// One user's variables per side.
@@ -49,6 +51,7 @@ struct Shared {
     pacer: Option<Pacer>,
     deadline: Instant,
     run_id: String,
+    proxy: Option<TargetRef>,
 }
 
 /// Run the plan; Goose's error when it could not run.
@@ -62,6 +65,7 @@ pub async fn run(
         pacer: r.rate.map(Pacer::new),
         deadline: Instant::now() + r.duration,
         run_id: r.run_id.clone(),
+        proxy: r.proxy.clone(),
     });
     let mut goose_scenarios = Vec::new();
     for planned in &plan.scenarios {
@@ -193,6 +197,11 @@ async fn run_step(
             }
             let answer = send(user, target, name, &prepared).await;
             sent += 1;
+            if side == 0
+                && let Some(proxy) = &shared.proxy
+            {
+                let _ = send(user, proxy, name, &prepared).await;
+            }
             if let Some(i) = series {
                 shared.collector.record(*i, answer.outcome, answer.elapsed);
             }
