@@ -221,3 +221,51 @@ fn a_broken_scenario_file_is_a_usage_error_naming_its_line() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `--through-proxy`: every baseline request is also sent through an in-process proxy, so
+/// the run writes a parity report beside the load report; the measured (direct) figures
+/// are untouched by the proxied copies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_proxy_the_load_also_yields_a_parity_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let o = LoadOptions {
+        out: Some(out.clone()),
+        duration: Duration::from_secs(3),
+        users: 4,
+        routes: vec!["/auth/**".into()],
+        through_proxy: true,
+        divergences: parse_divergences(&["token-type-capitalised".into()]).expect("known"),
+        ..LoadOptions::default()
+    };
+    let outcome = load::run(o).await.expect("load run");
+    let report = outcome.report.expect("verdict");
+    for name in ["report.json", "summary.md", "index.html", "junit.xml"] {
+        assert!(out.join("parity").join(name).is_file(), "parity/{name}");
+    }
+    assert!(out.join("load.json").is_file() && out.join("junit.xml").is_file());
+    let parity: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("parity/report.json")).expect("read"),
+    )
+    .expect("json");
+    let route = |name: &str| {
+        parity["routes"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["route"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not in the parity report: {parity}"))
+    };
+    // The divergence the load stage cannot see (a field's value) is in the parity report.
+    let login = route("POST /auth/login");
+    assert!(login["mismatched"].as_u64() > Some(0), "{login}");
+    assert_eq!(login["gate"], "fail", "{login}");
+    // Each measured baseline request went through the proxy exactly once more.
+    let me = route("GET /auth/me");
+    let load_me = report
+        .routes
+        .iter()
+        .find(|r| r.route == "GET /auth/me")
+        .expect("load route");
+    assert_eq!(me["total"].as_u64(), Some(load_me.baseline.requests));
+    assert_eq!(load_me.baseline.requests, load_me.candidate.requests);
+}
