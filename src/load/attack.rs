@@ -186,6 +186,13 @@ pub(crate) fn goose_config(
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.report_file = report.iter().map(|p| p.display().to_string()).collect();
+    // Without Goose's report nothing reads Goose's metrics: skip building and sending a
+    // metric per request (cutover's collector measures everything it decides on).
+    if report.is_none() {
+        config.no_metrics = true;
+        config.no_transaction_metrics = true;
+        config.no_scenario_metrics = true;
+    }
     config
 }
 
