@@ -195,12 +195,13 @@ async fn run_step(
             if let Some(pacer) = &shared.pacer {
                 pacer.wait().await;
             }
-            let answer = send(user, target, name, &prepared).await;
+            let keep = !step.doc.capture.is_empty();
+            let answer = send(user, target, name, &prepared, keep).await;
             sent += 1;
             if side == 0
                 && let Some(proxy) = &shared.proxy
             {
-                let _ = send(user, proxy, name, &prepared).await;
+                let _ = send(user, proxy, name, &prepared, false).await;
             }
             if let Some(i) = series {
                 shared.collector.record(*i, answer.outcome, answer.elapsed);
@@ -231,7 +232,7 @@ async fn run_step(
 struct Answer {
     outcome: Outcome,
     elapsed: Duration,
-    /// The answer, when the step captures from it.
+    /// The answer, when the step captures from it (`keep`).
     response: Option<RecordedResponse>,
 }
 
@@ -240,6 +241,7 @@ async fn send(
     target: &TargetRef,
     route: &str,
     p: &crate::scenario::exec::Prepared,
+    keep: bool,
 ) -> Answer {
     let failed = |started: Instant| Answer {
         outcome: Outcome::Transport,
@@ -283,6 +285,17 @@ async fn send(
         return failed(started);
     };
     let status = resp.status().as_u16();
+    if !keep {
+        let outcome = match resp.bytes().await {
+            Ok(_) => Outcome::Status(status),
+            Err(_) => Outcome::Transport,
+        };
+        return Answer {
+            outcome,
+            elapsed: started.elapsed(),
+            response: None,
+        };
+    }
     let headers: Vec<(String, String)> = resp
         .headers()
         .iter()
