@@ -169,19 +169,29 @@ async fn the_repository_scenarios_run_under_load() {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let report = run(dir.path(), &scenarios, 4, &[]).await;
     let names: Vec<&str> = report.routes.iter().map(|r| r.route.as_str()).collect();
+    // Routes late in a scenario with think time may see no request in a short run on a
+    // busy machine; these come early in their scenarios.
     for want in ["POST /auth/login", "GET /auth/me", "POST /ai/query"] {
-        assert!(
-            names.contains(&want),
-            "{want} missing\n{}",
-            explain(&report)
-        );
-    }
-    for r in &report.routes {
+        let r = report
+            .routes
+            .iter()
+            .find(|r| r.route == want)
+            .unwrap_or_else(|| panic!("{want} missing\n{}", explain(&report)));
         assert!(
             r.candidate.requests > 0 && r.baseline.requests > 0,
             "{}",
             explain(&report)
         );
+    }
+    // The admins of the shipped scenarios (`admina`, `carol`) are allowlisted: their AI
+    // queries are answered, not refused.
+    let query = report.routes.iter().find(|r| r.route == "POST /ai/query");
+    assert!(
+        query.is_some_and(|q| q.candidate.status_4xx < q.candidate.requests),
+        "{}",
+        explain(&report)
+    );
+    for r in &report.routes {
         assert_ne!(r.candidate.target, r.baseline.target);
     }
     assert_ne!(report.verdict, Verdict::Rollback, "{}", explain(&report));

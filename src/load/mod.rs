@@ -118,7 +118,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let Some(config) = options.config.clone() else {
         let system = ReferenceSystem::start(reference::Options {
             divergences: options.divergences.clone(),
-            admin_allowlist: Some(workload::LOAD_USER.to_string()),
+            // The built-in workload's account, and the admins of the shipped scenarios
+            // (docs/scenario-format.md: the embedded system allowlists `admina;carol`).
+            admin_allowlist: Some(format!("{};admina;carol", workload::LOAD_USER)),
             bcrypt_cost: 4,
             ai_rate_limit: u32::MAX,
             ..reference::Options::default()
