@@ -54,6 +54,8 @@ if command -v oha >/dev/null; then
     oha -c "$CONN" -z "${DUR}s" --no-tui "http://127.0.0.1:$PORT/health" >"$WORK/oha.out" 2>&1
   OHA=$(awk '/Requests\/sec/ {print $2}' "$WORK/oha.out")
   printf '%-10s %12.0f %10s\n' oha "$OHA" "$(cpu_of "$WORK/oha.time")"
+else
+  printf '%-10s %12s %10s\n' oha "-" "-   (not installed: cargo install oha --locked)"
 fi
 
 /usr/bin/time -f "%U %S %e" -o "$WORK/cut.time" \

@@ -142,6 +142,43 @@ async fn an_erroring_auth_service_rolls_back_on_the_error_rate() {
     assert!(report.reasons.iter().any(|r| r.contains("error_rate")));
 }
 
+/// The migration plan's acceptance case: 5 % errors on the AI service against a 1 % limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_percent_ai_errors_roll_back_naming_the_error_rate_trigger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = LoadOptions {
+        divergences: parse_divergences(&["ai-errors-5pct".into()]).expect("known"),
+        routes: vec!["/ai/**".into()],
+        ..options(dir.path(), 5, 8)
+    };
+    let (report, _) = run(o).await;
+    assert_eq!(report.verdict, Verdict::Rollback, "{}", explain(&report));
+    let fired = fired(&report);
+    assert!(
+        fired.iter().any(|(_, t)| *t == LoadTrigger::ErrorRate),
+        "{fired:?}\n{}",
+        explain(&report)
+    );
+    assert!(fired.iter().all(|(r, _)| r.contains("/ai/")), "{fired:?}");
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("error_rate") && r.contains("/ai/")),
+        "{:?}",
+        report.reasons
+    );
+    // About one AI answer in twenty is a 500 on the candidate, none on the monolith.
+    for r in &report.routes {
+        assert_eq!(r.baseline.errors, 0, "{}", explain(&report));
+        assert!(
+            r.candidate.error_pct > 2.0 && r.candidate.error_pct < 10.0,
+            "{}",
+            explain(&report)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_too_short_to_decide_is_inconclusive() {
     let dir = tempfile::tempdir().expect("tempdir");

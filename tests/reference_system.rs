@@ -1024,6 +1024,18 @@ async fn trigger(name: &str, on: bool, sys: &ReferenceSystem) -> Option<BTreeSet
                 assert_eq!(ea.concat(), eb.concat());
             }
         }
+        "ai-errors-5pct" => {
+            // A user who is not an admin: 404 nineteen times, then the 500.
+            let t = ai_token("bob").await;
+            p.use_token(&t);
+            for _ in 0..20 {
+                p.step("GET /ai/status", |c, s| {
+                    c.get(s.url("/ai/status"))
+                        .header("authorization", s.bearer())
+                })
+                .await;
+            }
+        }
         "rate-limit-not-enforced" => {
             let t = ai_token("admina").await;
             p.use_token(&t);

@@ -52,6 +52,11 @@ pub struct LoadArgs {
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also send the baseline's requests through an in-process cutover proxy (candidate
+    /// mirrored): writes a parity report to `<out>/parity/` beside the load report. The
+    /// latency verdict stays the direct side-by-side comparison's.
+    #[arg(long)]
+    pub through_proxy: bool,
     /// Do not write Goose's own HTML report (`goose.html`).
     #[arg(long)]
     pub no_goose_report: bool,
@@ -102,12 +107,12 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         let outcome = load::merge_files(&args.merge, args.out).map_err(CliError::usage)?;
         return Ok(print(outcome.report.as_ref(), &outcome.dir));
     }
-    if let Some(dir) = &args.scenarios {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "{}: scenario files are not supported by this build yet; run without --scenarios for the built-in workload",
-            dir.display()
-        )));
-    }
+    let scenarios = match &args.scenarios {
+        Some(dir) => {
+            crate::scenario::load_dir(dir).map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?
+        }
+        None => Vec::new(),
+    };
     let config = args
         .config
         .as_deref()
@@ -120,6 +125,7 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         config,
         divergences,
         workload: (!args.get.is_empty()).then(|| load::workload::get_paths(&args.get)),
+        scenarios,
         users: args.users,
         rate: args.rate,
         duration: args.duration,
@@ -128,6 +134,7 @@ pub async fn run(args: LoadArgs) -> Result<Status, CliError> {
         calibrate: args.calibrate,
         out: args.out,
         goose_report: !args.no_goose_report,
+        through_proxy: args.through_proxy,
         progress: true,
         ..LoadOptions::default()
     };
@@ -143,6 +150,10 @@ fn print(report: Option<&LoadReport>, dir: &std::path::Path) -> Status {
     };
     print_verdict(r);
     println!("report: {}", dir.join("load.html").display());
+    let parity = dir.join("parity").join("summary.md");
+    if parity.is_file() {
+        println!("parity report (through the proxy): {}", parity.display());
+    }
     match r.verdict {
         Verdict::Proceed => Status::Ok,
         Verdict::Rollback => Status::GateFailed,

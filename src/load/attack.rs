@@ -55,6 +55,9 @@ pub struct AttackPlan {
     /// Goose's HTML report, when wanted.
     pub goose_report: Option<std::path::PathBuf>,
     pub request_timeout: Duration,
+    /// `--through-proxy`: each baseline request is sent once more through this proxy
+    /// (never measured; the proxy's parity pipeline sees it).
+    pub proxy: Option<TargetRef>,
 }
 
 /// The per-user session: a token per side.
@@ -66,14 +69,14 @@ struct Session {
 
 /// Paces requests to at most `rate` per second across all users.
 #[derive(Debug)]
-struct Pacer {
+pub(crate) struct Pacer {
     start: Instant,
     period_ns: u64,
     next_ns: AtomicU64,
 }
 
 impl Pacer {
-    fn new(rate: usize) -> Pacer {
+    pub(crate) fn new(rate: usize) -> Pacer {
         Pacer {
             start: Instant::now(),
             period_ns: 1_000_000_000 / rate.max(1) as u64,
@@ -81,7 +84,7 @@ impl Pacer {
         }
     }
 
-    async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         let now = self.start.elapsed().as_nanos() as u64;
         let mut slot = self.next_ns.load(Ordering::Relaxed);
         loop {
@@ -135,36 +138,77 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
         let weight = planned.step.weight.max(1);
         let name = planned.step.route.clone();
         let planned = Arc::new(planned);
-        let (col, pacer) = (Arc::clone(&collector), pacer.clone());
+        let (col, pacer, proxy) = (Arc::clone(&collector), pacer.clone(), plan.proxy.clone());
         let f: TransactionFunction = Arc::new(move |user| {
             let (planned, col, pacer) = (Arc::clone(&planned), Arc::clone(&col), pacer.clone());
-            Box::pin(async move { both_sides(user, &planned, &col, pacer.as_deref()).await })
+            let proxy = proxy.clone();
+            Box::pin(async move {
+                both_sides(user, &planned, &col, pacer.as_deref()).await?;
+                if let Some(proxy) = &proxy {
+                    one(user, &planned, Side::Baseline, Some(proxy), &col).await?;
+                }
+                Ok(())
+            })
         });
         scenario =
             scenario.register_transaction(Transaction::new(f).set_name(&name).set_weight(weight)?);
     }
+    let config = goose_config(
+        &plan.baseline_login.url,
+        plan.users,
+        plan.duration,
+        plan.request_timeout,
+        plan.goose_report.as_deref(),
+    );
+    execute(config, vec![scenario]).await
+}
+
+/// Goose's configuration for one attack: every user at once, for `duration`, quiet,
+/// without controllers or metric resets; its HTML report at `report` when given.
+pub(crate) fn goose_config(
+    host: &str,
+    users: usize,
+    duration: Duration,
+    timeout: Duration,
+    report: Option<&std::path::Path>,
+) -> GooseConfiguration {
     // Built field by field: some fields are private to Goose, and nothing is parsed.
     let mut config = GooseConfiguration::default();
-    config.host = Some(plan.baseline_login.url.clone());
-    config.users = Some(plan.users.max(1));
+    config.host = Some(host.to_string());
+    config.users = Some(users.max(1));
     // Every user at once: the comparison is interleaved, a ramp would only waste time.
-    config.increase_rate = Some((plan.users.max(1) * 10).to_string());
-    config.run_time = Some(format!("{}s", plan.duration.as_secs().max(1)));
-    config.timeout = Some(format!("{:.3}", plan.request_timeout.as_secs_f64()));
+    config.increase_rate = Some((users.max(1) * 10).to_string());
+    config.run_time = Some(format!("{}s", duration.as_secs().max(1)));
+    config.timeout = Some(format!("{:.3}", timeout.as_secs_f64()));
     config.quiet = 1;
     config.no_reset_metrics = true;
     config.no_telnet = true;
     config.no_print_metrics = true;
     config.no_error_summary = true;
-    config.report_file = plan
-        .goose_report
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    GooseAttack::initialize_with_config(config)?
-        .register_scenario(scenario)
-        .execute()
-        .await?;
+    config.report_file = report.iter().map(|p| p.display().to_string()).collect();
+    // Without Goose's report nothing reads Goose's metrics: skip building and sending a
+    // metric per request (cutover's collector measures everything it decides on).
+    if report.is_none() {
+        config.no_metrics = true;
+        config.no_transaction_metrics = true;
+        config.no_scenario_metrics = true;
+    }
+    config
+}
+
+/// Run Goose with these scenarios. Goose prints `All N users launched.` on stdout whatever
+/// its configuration says; stdout is pointed at `/dev/null` for the attack (our progress
+/// line is on stderr).
+pub(crate) async fn execute(
+    config: GooseConfiguration,
+    scenarios: Vec<Scenario>,
+) -> Result<(), GooseError> {
+    let mut attack = GooseAttack::initialize_with_config(config)?;
+    for s in scenarios {
+        attack = attack.register_scenario(s);
+    }
+    let _quiet = super::quiet::Stdout::silence();
+    attack.execute().await?;
     Ok(())
 }
 
@@ -195,21 +239,25 @@ async fn both_sides(
         if let Some(pacer) = pacer {
             pacer.wait().await;
         }
-        one(user, p, side, col).await?;
+        one(user, p, side, None, col).await?;
     }
     Ok(())
 }
 
+/// One request of `side`; to `proxy` instead of the side's target when given (then not
+/// measured).
 async fn one(
     user: &mut GooseUser,
     p: &PlannedStep,
     side: Side,
+    proxy: Option<&TargetRef>,
     col: &Collector,
 ) -> TransactionResult {
     let (target, series, id) = match side {
         Side::Baseline => (&p.baseline, p.baseline_series, &p.baseline_id),
         Side::Candidate => (&p.candidate, p.candidate_series, &p.candidate_id),
     };
+    let target = proxy.unwrap_or(target);
     let token = user.get_session_data::<Session>().and_then(|s| match side {
         Side::Baseline => s.baseline.clone(),
         Side::Candidate => s.candidate.clone(),
@@ -255,6 +303,8 @@ async fn one(
         }
         Err(_) => Outcome::Transport,
     };
-    col.record(series, outcome, started.elapsed());
+    if proxy.is_none() {
+        col.record(series, outcome, started.elapsed());
+    }
     Ok(())
 }

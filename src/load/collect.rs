@@ -6,6 +6,7 @@
 //! which refuses parts of different configurations. No network, no verdicts.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -48,6 +49,9 @@ pub struct Counts {
     pub status_4xx: u64,
     /// Latency of every answer (not of transport failures), µs.
     pub latency: Histogram<u64>,
+    /// With a rate: the same latencies corrected for coordinated omission
+    /// (`record_correct` with the expected interval between one user's requests), µs.
+    pub corrected: Option<Histogram<u64>>,
 }
 
 impl Default for Counts {
@@ -58,6 +62,7 @@ impl Default for Counts {
             transport: 0,
             status_4xx: 0,
             latency: new_histogram(3),
+            corrected: None,
         }
     }
 }
@@ -70,7 +75,7 @@ fn new_histogram(sigfig: u8) -> Histogram<u64> {
 }
 
 impl Counts {
-    fn record(&mut self, outcome: Outcome, elapsed: Duration) {
+    fn record(&mut self, outcome: Outcome, elapsed: Duration, interval_us: Option<u64>) {
         self.requests += 1;
         match outcome {
             Outcome::Transport => self.transport += 1,
@@ -84,6 +89,11 @@ impl Counts {
                 let us = us.clamp(1, MAX_US);
                 if self.latency.record(us).is_err() {
                     self.latency.saturating_record(us);
+                }
+                if let Some(iv) = interval_us {
+                    let h = self.corrected.get_or_insert_with(|| new_histogram(3));
+                    // Values are clamped to the histogram's range, so this cannot fail.
+                    let _ = h.record_correct(us, iv.max(1));
                 }
             }
         }
@@ -99,6 +109,13 @@ impl Counts {
         Dist::from_histogram(&self.latency, 0.001)
     }
 
+    /// Coordinated-omission corrected latencies in milliseconds, when recorded.
+    pub fn corrected_ms(&self) -> Option<Dist> {
+        self.corrected
+            .as_ref()
+            .map(|h| Dist::from_histogram(h, 0.001))
+    }
+
     fn to_file(&self) -> CountsFile {
         CountsFile {
             requests: self.requests,
@@ -110,6 +127,14 @@ impl Counts {
                 .iter_recorded()
                 .map(|v| (v.value_iterated_to(), v.count_at_value()))
                 .collect(),
+            corrected_us: self
+                .corrected
+                .iter()
+                .flat_map(|h| {
+                    h.iter_recorded()
+                        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                })
+                .collect(),
         }
     }
 
@@ -120,6 +145,12 @@ impl Counts {
         self.status_4xx += f.status_4xx;
         for &(v, c) in &f.latency_us {
             let _ = self.latency.record_n(v.clamp(1, MAX_US), c);
+        }
+        if !f.corrected_us.is_empty() {
+            let h = self.corrected.get_or_insert_with(|| new_histogram(3));
+            for &(v, c) in &f.corrected_us {
+                let _ = h.record_n(v.clamp(1, MAX_US), c);
+            }
         }
     }
 }
@@ -133,6 +164,9 @@ pub struct CountsFile {
     pub transport: u64,
     pub status_4xx: u64,
     pub latency_us: Vec<(u64, u64)>,
+    /// Coordinated-omission corrected buckets (runs with a rate only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrected_us: Vec<(u64, u64)>,
 }
 
 /// What the collector records into: one series per (side, target, route).
@@ -152,6 +186,10 @@ pub struct Collector {
     series: Vec<Mutex<Counts>>,
     /// Per side: the timeline windows (requests, errors, 2-digit latency).
     timeline: [Mutex<Vec<Counts>>; 2],
+    /// Scenario step runs not sent (a variable they need was never set).
+    not_sent: AtomicU64,
+    /// The expected interval between one user's requests (µs), when a rate is set.
+    interval_us: Option<u64>,
 }
 
 impl Collector {
@@ -165,7 +203,25 @@ impl Collector {
             series: keys.iter().map(|_| Mutex::new(Counts::default())).collect(),
             keys,
             timeline: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
+            not_sent: AtomicU64::new(0),
+            interval_us: None,
         }
+    }
+
+    /// Correct for coordinated omission: with `rate` requests per second in all spread over
+    /// `users` users, each user is expected to send one request every `users / rate`
+    /// seconds; a longer latency stands for the requests it held back
+    /// (`Histogram::record_correct`).
+    pub fn with_rate(mut self, rate: Option<usize>, users: usize) -> Collector {
+        self.interval_us = rate
+            .filter(|r| *r > 0)
+            .map(|r| (users.max(1) as u64 * 1_000_000 / r as u64).max(1));
+        self
+    }
+
+    /// Count one scenario step run that was not sent (its variables were unset).
+    pub fn not_sent(&self) {
+        self.not_sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The index of a series, to record into without a lookup.
@@ -189,7 +245,7 @@ impl Collector {
             return;
         };
         if let Ok(mut s) = series.lock() {
-            s.record(outcome, elapsed);
+            s.record(outcome, elapsed, self.interval_us);
         }
         let w = (self.started.elapsed().as_secs() / self.window.as_secs().max(1))
             .min(MAX_WINDOWS - 1) as usize;
@@ -200,7 +256,7 @@ impl Collector {
                     ..Counts::default()
                 });
             }
-            t[w].record(outcome, elapsed);
+            t[w].record(outcome, elapsed, None);
         }
     }
 
@@ -250,6 +306,7 @@ impl Collector {
             duration_s: self.started.elapsed().as_secs_f64(),
             series,
             timeline,
+            not_sent: self.not_sent.load(Ordering::Relaxed),
         }
     }
 }
@@ -303,6 +360,10 @@ pub struct LoadResult {
     pub duration_s: f64,
     pub series: Vec<SeriesFile>,
     pub timeline: Vec<TimelineFile>,
+    /// Scenario step runs not sent because a variable they need was never set (its
+    /// capture failed, e.g. a `register` answered 400 for a second user).
+    #[serde(default)]
+    pub not_sent: u64,
 }
 
 /// Why parts could not be merged.
@@ -400,6 +461,7 @@ pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
                     .collect(),
             })
             .collect(),
+        not_sent: parts.iter().map(|(_, p)| p.not_sent).sum(),
     })
 }
 
@@ -413,3 +475,7 @@ pub fn counts_of(f: &CountsFile) -> Counts {
     c.add_file(f);
     c
 }
+
+#[cfg(test)]
+#[path = "collect_tests.rs"]
+mod tests;

@@ -10,7 +10,10 @@
 //! `reports/<run>/`: `load.json`, `load.md`, `load.html`, `junit.xml`, `load-result.json`
 //! and Goose's own `goose.html`. Every file is written to a temporary name and renamed; the
 //! folder is created only once the verdict exists, so a failed run leaves nothing behind.
-//! Layout: `workload.rs` (steps, built-in workload, log-in), `attack.rs` (Goose),
+//! Layout: `workload.rs` (steps, built-in workload, log-in), `plan.rs` (targets and series
+//! of a run, pre-flight), `scenarios.rs` + `scenario_attack.rs` (scenario files as the
+//! workload: per-user set-up, captures, weights, think time), `attack.rs` (Goose),
+//! `quiet.rs` (Goose's stdout line),
 //! `collect.rs` (measurements, result files, merge), `files.rs` (writing, reading parts),
 //! `model.rs` (the report), `render.rs`
 //! (Markdown, JUnit, HTML), `progress.rs` (the terminal line).
@@ -19,8 +22,13 @@ pub mod attack;
 pub mod collect;
 mod files;
 pub mod model;
+mod plan;
 mod progress;
+mod proxied;
+mod quiet;
 pub mod render;
+pub mod scenario_attack;
+pub mod scenarios;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -32,8 +40,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::reference::{self, Divergence, ReferenceSystem};
-use attack::{AttackPlan, PlannedStep, TargetRef};
-use collect::{Collector, ResultMeta, SeriesKey, Side};
+use collect::{Collector, ResultMeta};
 pub use files::merge_files;
 use files::{create_dir, move_file, write_atomically, write_reports};
 pub use model::LoadReport;
@@ -48,6 +55,8 @@ pub struct LoadOptions {
     pub divergences: Vec<Divergence>,
     /// `None`: the built-in workload.
     pub workload: Option<Workload>,
+    /// Scenario files (`--scenarios DIR`); when not empty, they are the workload.
+    pub scenarios: Vec<crate::scenario::Scenario>,
     pub users: usize,
     /// At most this many requests per second in all (both sides), when set.
     pub rate: Option<usize>,
@@ -64,6 +73,10 @@ pub struct LoadOptions {
     pub goose_report: bool,
     /// Live progress on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Also send every baseline request through an in-process cutover proxy (primary
+    /// answered, candidate mirrored), so the run also writes a parity report in
+    /// `<dir>/parity/`. The latency verdict stays the direct comparison's.
+    pub through_proxy: bool,
     pub request_timeout: Duration,
 }
 
@@ -73,6 +86,7 @@ impl Default for LoadOptions {
             config: None,
             divergences: Vec::new(),
             workload: None,
+            scenarios: Vec::new(),
             users: 8,
             rate: None,
             duration: Duration::from_secs(10),
@@ -82,6 +96,7 @@ impl Default for LoadOptions {
             out: None,
             goose_report: true,
             progress: false,
+            through_proxy: false,
             request_timeout: Duration::from_secs(10),
         }
     }
@@ -103,7 +118,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadOutcome> {
     let Some(config) = options.config.clone() else {
         let system = ReferenceSystem::start(reference::Options {
             divergences: options.divergences.clone(),
-            admin_allowlist: Some(workload::LOAD_USER.to_string()),
+            // The built-in workload's account, and the admins of the shipped scenarios
+            // (docs/scenario-format.md: the embedded system allowlists `admina;carol`).
+            admin_allowlist: Some(format!("{};admina;carol", workload::LOAD_USER)),
             bcrypt_cost: 4,
             ai_rate_limit: u32::MAX,
             ..reference::Options::default()
@@ -155,78 +172,19 @@ ai = {{ url = "http://{}" }}
 [[routes]]
 match = "/auth/**"
 candidate = "auth"
+mirror_writes = true
 
 [[routes]]
 match = "/ai/**"
 candidate = "ai"
+mirror_writes = true
 "#,
         system.monolith, system.auth, system.ai
     );
     Config::parse(&text, "<embedded reference system>")
 }
 
-fn target_url(config: &Config, name: &str) -> Option<String> {
-    config
-        .file
-        .targets
-        .get(name)
-        .map(|t| t.url.get_ref().trim_end_matches('/').to_string())
-}
-
-/// Where each step goes: the primary and the candidate its path is routed to.
-fn plan_steps(
-    config: &Config,
-    wl: &Workload,
-    calibrate: bool,
-) -> anyhow::Result<(TargetRef, Vec<PlannedStep>, Vec<String>)> {
-    let (primary, t) = config.primary();
-    let baseline = TargetRef {
-        name: primary.to_string(),
-        url: t.url.get_ref().trim_end_matches('/').to_string(),
-    };
-    let mut steps = Vec::new();
-    let mut candidates = Vec::new();
-    for step in &wl.steps {
-        let candidate = if calibrate {
-            TargetRef {
-                name: format!("{primary}-aa"),
-                url: baseline.url.clone(),
-            }
-        } else {
-            let path = step.path.replace("{id}", "1");
-            let Some(route) = config.routes.lookup(&path) else {
-                tracing::warn!(route = %step.route, "no [[routes]] entry sends this path to a candidate; step skipped");
-                continue;
-            };
-            let Some(name) = route.candidate.clone() else {
-                tracing::warn!(route = %step.route, "its [[routes]] entry names no candidate (an A/A route); step skipped");
-                continue;
-            };
-            let Some(url) = target_url(config, &name) else {
-                bail!("route {} names unknown target {name}", route.pattern);
-            };
-            TargetRef { name, url }
-        };
-        if !candidates.contains(&candidate.name) {
-            candidates.push(candidate.name.clone());
-        }
-        steps.push(PlannedStep {
-            step: step.clone(),
-            baseline: baseline.clone(),
-            candidate,
-            baseline_series: 0,
-            candidate_series: 0,
-            baseline_id: None,
-            candidate_id: None,
-        });
-    }
-    if steps.is_empty() {
-        bail!("no workload step is routed to a candidate (check [[routes]] and --routes)");
-    }
-    Ok((baseline, steps, candidates))
-}
-
-fn digest(config: &Config, wl: &Workload, embedded: bool, calibrate: bool) -> String {
+fn digest(config: &Config, describe: &str, embedded: bool, calibrate: bool) -> String {
     let mut h = Sha256::new();
     h.update(format!("{:?}", config.file.triggers));
     for (name, t) in &config.file.targets {
@@ -244,76 +202,22 @@ fn digest(config: &Config, wl: &Workload, embedded: bool, calibrate: bool) -> St
             r.candidate.as_deref().unwrap_or("")
         ));
     }
-    h.update(format!("|{}|{calibrate}", wl.describe()));
+    h.update(format!("|{describe}|{calibrate}"));
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::Result<LoadOutcome> {
     let run_id = crate::report::run_id();
-    let mut wl = o.workload.clone().unwrap_or_else(workload::builtin);
-    if !o.routes.is_empty() {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &o.routes {
-            let glob = globset::GlobBuilder::new(g)
-                .literal_separator(true)
-                .build()
-                .with_context(|| format!("--routes {g}: not a valid glob"))?;
-            b.add(glob);
-        }
-        wl.filter_routes(&b.build().context("--routes")?, false);
-    }
-    let (baseline, mut steps, candidates) = plan_steps(config, &wl, o.calibrate)?;
-    // Where the candidate side logs in: the candidate the login path is routed to.
-    let candidate_login = match (&wl.login, o.calibrate) {
-        (Some(l), false) => config
-            .routes
-            .lookup(&l.path)
-            .and_then(|r| {
-                let name = r.candidate.clone()?;
-                target_url(config, &name).map(|url| TargetRef { name, url })
-            })
-            .unwrap_or_else(|| baseline.clone()),
-        _ => baseline.clone(),
-    };
+    let globs = plan::route_globs(&o.routes)?;
     let client = reqwest::Client::builder()
         .timeout(o.request_timeout)
         .build()
         .context("building the HTTP client")?;
-    preflight(&client, &steps, &baseline).await?;
-    let (mut baseline_id, mut candidate_id) = (None, None);
-    if let Some(login) = &wl.login {
-        baseline_id = workload::register(&client, &baseline.url, login)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        candidate_id = if candidate_login == baseline {
-            baseline_id.clone()
-        } else {
-            workload::register(&client, &candidate_login.url, login)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-        };
-    }
-    let mut keys: Vec<SeriesKey> = Vec::new();
-    let mut index = |side: Side, target: &str, route: &str| {
-        let key = SeriesKey {
-            side,
-            target: target.into(),
-            route: route.into(),
-        };
-        match keys.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                keys.push(key);
-                keys.len() - 1
-            }
-        }
+    let planned = if o.scenarios.is_empty() {
+        plan::plan_builtin(o, config, &client, globs.as_ref()).await?
+    } else {
+        plan::plan_scenarios(o, config, &client, globs.as_ref()).await?
     };
-    for s in &mut steps {
-        s.baseline_series = index(Side::Baseline, &s.baseline.name, &s.step.route);
-        s.candidate_series = index(Side::Candidate, &s.candidate.name, &s.step.route);
-        s.baseline_id = baseline_id.clone();
-        s.candidate_id = candidate_id.clone();
-    }
     let (users, rate) = match o.worker {
         Some((i, n)) => (
             share(o.users, i, n).max(1),
@@ -323,19 +227,8 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     };
     let goose_tmp = (o.goose_report && o.worker.is_none())
         .then(|| std::env::temp_dir().join(format!("cutover-goose-{run_id}.html")));
-    let collector = Arc::new(Collector::new(keys, o.duration));
-    let plan = AttackPlan {
-        steps,
-        think_time: wl.think_time,
-        login: wl.login.clone(),
-        baseline_login: baseline.clone(),
-        candidate_login,
-        users,
-        rate,
-        duration: o.duration,
-        goose_report: goose_tmp.clone(),
-        request_timeout: o.request_timeout,
-    };
+    let collector =
+        Arc::new(Collector::new(planned.keys.clone(), o.duration).with_rate(rate, users));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let progress = o
         .progress
@@ -343,12 +236,37 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
             progress::start(
                 Arc::clone(&collector),
                 o.duration,
-                (baseline.name.clone(), candidates.join("+")),
+                (planned.baseline.name.clone(), planned.candidates.join("+")),
                 stopped,
             )
         })
         .flatten();
-    let attacked = attack::run(plan, Arc::clone(&collector)).await;
+    let drive = proxied::Drive {
+        attack: planned.attack,
+        users,
+        rate,
+        duration: o.duration,
+        request_timeout: o.request_timeout,
+        goose_report: goose_tmp.clone(),
+        run_id: run_id.clone(),
+        collector: Arc::clone(&collector),
+    };
+    let dir = o
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
+    let mut parity = None;
+    let attacked = if o.through_proxy {
+        match proxied::run(drive, config, &dir, &run_id).await {
+            Ok(p) => {
+                parity = Some(p);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    } else {
+        drive.run(None).await.map_err(|e| e.to_string())
+    };
     let _ = stop.send(true);
     if let Some(p) = progress {
         let _ = p.await;
@@ -361,21 +279,17 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     }
     let meta = ResultMeta {
         run_id: run_id.clone(),
-        config_digest: digest(config, &wl, embedded, o.calibrate),
+        config_digest: digest(config, &planned.describe, embedded, o.calibrate),
         worker: o.worker,
         users,
         rate,
         calibrate: o.calibrate,
-        baseline: baseline.name.clone(),
-        candidates,
-        workload: wl.name.clone(),
+        baseline: planned.baseline.name.clone(),
+        candidates: planned.candidates,
+        workload: planned.workload,
         triggers: model::TriggerSettings::from(&config.file.triggers),
     };
     let result = collector.result(meta);
-    let dir = o
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
     if let Some((i, n)) = o.worker {
         let path = dir.join(format!("load-part-{i}-of-{n}.json"));
         let json = serde_json::to_string(&result).context("serialising the partial result")?;
@@ -389,6 +303,9 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
     }
     let report = model::build(&result, &config.file.triggers, 1);
     let mut files = write_reports(&dir, &report, &result)?;
+    if let Some(p) = parity {
+        files.extend(p);
+    }
     if let Some(tmp) = goose_tmp {
         let path = dir.join("goose.html");
         if move_file(&tmp, &path).is_ok() {
@@ -406,24 +323,4 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
 fn share(total: usize, i: u32, n: u32) -> usize {
     let (i, n) = (i as usize, n.max(1) as usize);
     total / n + usize::from(i <= total % n)
-}
-
-/// Every target answers something (any status) before the attack starts.
-async fn preflight(
-    client: &reqwest::Client,
-    steps: &[PlannedStep],
-    baseline: &TargetRef,
-) -> anyhow::Result<()> {
-    let mut targets = vec![baseline.clone()];
-    for s in steps {
-        if !targets.contains(&s.candidate) {
-            targets.push(s.candidate.clone());
-        }
-    }
-    for t in targets {
-        if let Err(e) = client.get(format!("{}/", t.url)).send().await {
-            bail!("target {} ({}) is unreachable: {e}", t.name, t.url);
-        }
-    }
-    Ok(())
 }

@@ -41,6 +41,9 @@ pub struct LoadReport {
     /// With `--calibrate`: per trigger, how often it fired on the A/A comparison.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibration: Vec<CalibrationRow>,
+    /// Scenario step runs not sent because a variable they need was never set.
+    #[serde(default)]
+    pub not_sent: u64,
 }
 
 /// The limits in force.
@@ -118,6 +121,18 @@ pub struct SideStats {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// With a rate (`--rate`): the percentiles corrected for coordinated omission. Reported
+    /// beside the raw ones; the gates decide on the raw samples (see docs/load-stage.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<Percentiles>,
+}
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// One bar of a distribution: samples in `(from_ms, to_ms]`, as % of each side's samples.
@@ -247,6 +262,7 @@ pub fn build(result: &LoadResult, triggers: &Triggers, parts: usize) -> LoadRepo
         routes,
         timeline: timeline(result),
         calibration,
+        not_sent: result.not_sent,
     }
 }
 
@@ -264,6 +280,11 @@ fn side_stats(target: &str, c: &super::collect::Counts, secs: f64) -> SideStats 
         p95_ms: d.quantile(0.95),
         p99_ms: d.quantile(0.99),
         max_ms: d.quantile(1.0),
+        corrected: c.corrected_ms().map(|d| Percentiles {
+            p50_ms: d.quantile(0.5),
+            p95_ms: d.quantile(0.95),
+            p99_ms: d.quantile(0.99),
+        }),
     }
 }
 

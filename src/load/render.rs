@@ -45,6 +45,13 @@ pub fn markdown(r: &LoadReport) -> String {
             "**A/A calibration**: the baseline against itself; every FAIL below is a false alarm.\n"
         );
     }
+    if r.not_sent > 0 {
+        let _ = writeln!(
+            s,
+            "{} scenario step runs were not sent: a variable they need was never set (a capture failed).\n",
+            r.not_sent
+        );
+    }
     for reason in &r.reasons {
         let _ = writeln!(s, "- {reason}");
     }
@@ -73,6 +80,25 @@ pub fn markdown(r: &LoadReport) -> String {
                 side.p95_ms,
                 side.p99_ms
             );
+        }
+    }
+    if r.routes.iter().any(|x| x.candidate.corrected.is_some()) {
+        let _ = writeln!(
+            s,
+            "\n## Coordinated-omission corrected latency\n\nWith a rate, a slow answer also stands for the requests its user held back meanwhile (HdrHistogram `record_correct`, expected interval = users / rate). The triggers decide on the raw samples above.\n"
+        );
+        let _ = writeln!(s, "| route | target | p50 ms | p95 ms | p99 ms |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|");
+        for route in &r.routes {
+            for side in [&route.baseline, &route.candidate] {
+                if let Some(c) = &side.corrected {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {:.1} | {:.1} | {:.1} |",
+                        route.route, side.target, c.p50_ms, c.p95_ms, c.p99_ms
+                    );
+                }
+            }
         }
     }
     let _ = writeln!(s, "\n## Triggers\n");
@@ -200,6 +226,13 @@ pub fn html(r: &LoadReport) -> String {
     if r.calibrate {
         s.push_str("<p><b>A/A calibration</b>: the baseline against itself; every FAIL is a false alarm.</p>");
     }
+    if r.not_sent > 0 {
+        let _ = write!(
+            s,
+            "<p>{} scenario step runs were not sent: a variable they need was never set (a capture failed).</p>",
+            r.not_sent
+        );
+    }
     if !r.reasons.is_empty() {
         s.push_str("<ul>");
         for reason in &r.reasons {
@@ -246,6 +279,16 @@ pub fn html(r: &LoadReport) -> String {
                 side.p99_ms,
                 side.max_ms
             );
+            if let Some(c) = &side.corrected {
+                let _ = write!(
+                    s,
+                    "<tr><td>{} (CO-corrected)</td><td></td><td></td><td></td><td></td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td></td></tr>",
+                    esc(&side.target),
+                    c.p50_ms,
+                    c.p95_ms,
+                    c.p99_ms
+                );
+            }
         }
         s.push_str("</table><table class=\"bars\">");
         for bar in &route.distribution {

@@ -319,4 +319,16 @@ pub static CATALOGUE: &[DivergenceInfo] = &[
             e(QUERY, "latency", K::Latency),
         ],
     },
+    DivergenceInfo {
+        divergence: Divergence::AiErrors5pct,
+        name: "ai-errors-5pct",
+        service: Service::Ai,
+        description: "5 % of AI requests answer 500: every 20th request the AI service receives",
+        trigger: "a user who is not an admin calls GET /ai/status 20 times: 404 nineteen times, then 500",
+        reach: &[QUERY, STREAM],
+        expect: &[
+            e(STATUS, "status", K::Status),
+            e(STATUS, "/detail", K::ValueChanged),
+        ],
+    },
 ];

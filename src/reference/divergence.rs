@@ -98,6 +98,7 @@ pub enum Divergence {
     TokensCountChars,
     RateLimitNotEnforced,
     AiLatency200ms,
+    AiErrors5pct,
 }
 
 /// Documentation of one catalogue entry.

@@ -3,7 +3,7 @@
 //!
 //! Owns start-up (binding, with a typed error for a port in use), the per-deployment state
 //! ([`App`]), the router of each deployment, the middleware that stamps legitimate noise
-//! (`x-request-id`, `server`) and injects the `error-500-10pct` and `ai-latency-200ms`
+//! (`x-request-id`, `server`) and injects the `error-500-10pct`, `ai-errors-5pct` and `ai-latency-200ms`
 //! divergences, and shutdown.
 //! Divergences only ever apply to the extracted services: the monolith is the reference.
 //!
@@ -272,13 +272,15 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Noise headers on every answer, and the every-10th-request 500 divergence.
+/// Noise headers on every answer, and the every-10th (every-20th) request 500 divergences.
 async fn stamp(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let n = app.requests.fetch_add(1, Ordering::Relaxed) + 1;
     if app.div.has(Divergence::AiLatency200ms) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut resp = if app.div.has(Divergence::Error500EveryTenth) && n % 10 == 0 {
+    let failing = (app.div.has(Divergence::Error500EveryTenth) && n % 10 == 0)
+        || (app.div.has(Divergence::AiErrors5pct) && n % 20 == 0);
+    let mut resp = if failing {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
     } else {
         next.run(req).await

@@ -147,7 +147,8 @@ pub async fn run_step(
     run
 }
 
-fn fail_captures(step: &Step, file: &str, scope: &mut Scope, why: &str) {
+/// Leave every capture of `step` unset with `why` (also used by the load stage).
+pub fn fail_captures(step: &Step, file: &str, scope: &mut Scope, why: &str) {
     for name in step.doc.capture.keys() {
         scope.fail(
             name,
@@ -187,7 +188,8 @@ impl Prepared {
     }
 }
 
-fn prepare(step: &Step, frame: &Frame<'_>, scope: &Scope) -> Result<Prepared, VarError> {
+/// Resolve `step`'s request in `scope` (also used by the load stage).
+pub fn prepare(step: &Step, frame: &Frame<'_>, scope: &Scope) -> Result<Prepared, VarError> {
     let r = &step.doc.request;
     let method_text = scope.resolve_text(&r.method, frame)?;
     let method = http::Method::from_bytes(method_text.as_bytes())

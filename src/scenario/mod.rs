@@ -12,7 +12,7 @@
 //! A source layer: it imports `upstream`, `pipeline`, `compare`, `redact` and `run`; it
 //! never starts servers, prints or writes files (that is `verify` and the command line).
 
-mod assert;
+pub(crate) mod assert;
 pub mod deployment;
 pub mod exec;
 pub mod load;

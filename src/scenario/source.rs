@@ -173,7 +173,8 @@ impl ScenarioSource {
     }
 }
 
-fn new_scope(s: &Scenario, run_id: &str) -> Scope {
+/// A scope with the scenario's `vars` resolved (also used by the load stage, per user).
+pub fn new_scope(s: &Scenario, run_id: &str) -> Scope {
     let mut scope = Scope::new(&s.env, run_id);
     for (name, value) in &s.vars {
         match scope.resolve_value(value, &Frame::default()) {
@@ -188,7 +189,7 @@ fn new_scope(s: &Scenario, run_id: &str) -> Scope {
 }
 
 /// How many times a step runs on a side (1 without a loop).
-fn iterations(step: &Step, scope: &Scope) -> Result<usize, String> {
+pub fn iterations(step: &Step, scope: &Scope) -> Result<usize, String> {
     if let Some(rows) = &step.doc.for_each {
         return Ok(rows.len());
     }
