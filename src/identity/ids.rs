@@ -1,4 +1,4 @@
-//! Learned id pairs (issue 12 groundwork, not wired into the proxy): when the primary and a
+//! Learned id pairs (issue 12; used by the proxy through [`super::translate`]): when the primary and a
 //! target answer the same create request with their own ids, `primary id ↔ target id` for
 //! that target, so later shadow copies can name the target's id and answers can be
 //! compared modulo the mapping.
