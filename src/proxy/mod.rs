@@ -77,6 +77,7 @@ pub mod logs;
 pub mod metrics;
 mod mirror_target;
 pub mod order;
+mod shadow;
 pub mod translate;
 mod worker;
 
