@@ -304,6 +304,7 @@ mod tests {
 
     fn sample() -> Exchange {
         Exchange {
+            translation: Vec::new(),
             id: 7,
             seq: 7,
             identity: None,

@@ -140,7 +140,9 @@ impl Learning {
         if !keys.is_empty() {
             let mut p = lock(&self.pending);
             for k in keys {
-                if self.pending_len.load(Ordering::Relaxed) >= self.config.max_pending {
+                let held = self.inflight_len.load(Ordering::Relaxed)
+                    + self.pending_len.load(Ordering::Relaxed);
+                if held >= self.config.max_pending {
                     self.counters.global(&self.counters.pending_full);
                     break;
                 }
@@ -312,9 +314,10 @@ mod tests {
         assert!(l.blocked(4, &[Key::Id("17".into())]));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn waits_are_bounded_and_counted() {
-        let l = learning(100);
+        let config = TranslateConfig::default();
+        let l = Learning::new(&config, Vec::new(), Duration::from_millis(10), 1).expect("on");
         let _stuck = l.begin(1).expect("registered");
         assert!(!l.settle(2, &[]).await, "timed out");
         assert_eq!(l.counters.wait_timeouts.load(Ordering::Relaxed), 1);
