@@ -114,6 +114,34 @@ pub fn set_credential(headers: &mut HeaderMap, was: &Place, cred: &Credential) -
     true
 }
 
+/// Every cookie whose value is `old` (the primary's credential, sent in a second place)
+/// given `new` instead; other cookies untouched.
+pub fn replace_cookie_values(headers: &mut HeaderMap, old: &str, new: &str) {
+    let mut changed = false;
+    let joined: Vec<String> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((n, v)) if v.trim().trim_matches('"') == old => {
+                changed = true;
+                format!("{n}={new}")
+            }
+            _ => p.to_string(),
+        })
+        .collect();
+    if !changed {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
+        headers.remove(COOKIE);
+        headers.insert(COOKIE, v);
+    }
+}
+
 /// An origin-form URI with ids replaced: `map(context, value)` is asked for every path
 /// segment (context: the previous segment, e.g. `users` for `/users/17`) and for every
 /// query value under an id-named key (context: the key). Returns the new URI and how many

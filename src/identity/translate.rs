@@ -23,8 +23,8 @@ use super::rewrite::{json_ids, presented, rewrite_json, rewrite_uri, set_credent
 use crate::redact::marker::text_marker;
 use crate::redact::names::Pattern;
 
-/// Collections remembered per target.
-pub const MAX_COLLECTIONS: usize = 256;
+/// Collections (id tables) per target; creates on further collections teach nothing.
+pub const MAX_COLLECTIONS: usize = 32;
 /// Id mappings recorded per exchange and target.
 pub const MAX_MAPPINGS: usize = 32;
 /// Longest id or identity name written into an exchange.
@@ -104,7 +104,10 @@ impl Translator {
         theirs: Credential,
         now: Instant,
     ) {
-        if theirs.value != primary.value {
+        // A target whose token carries other claims (or is opaque and different) cannot
+        // be expected to accept the primary's: from now on, unknown credentials are not
+        // sent to it (`auto`). Same claims apart from times and ids: a shared issuer.
+        if !super::jwt::same_claims(&primary.value, &theirs.value) {
             self.own.insert(target.to_string());
         }
         self.credentials
@@ -128,13 +131,12 @@ impl Translator {
     ) -> Option<(Learned, String, String)> {
         let p = created_id(primary.headers, primary.body, pointer)?;
         let t = created_id(theirs.headers, theirs.body, pointer)?;
-        let learned = self.ids.learn(target, &p, &t);
-        if matches!(learned, Learned::New | Learned::Known) {
-            let set = self.collections.entry(target.to_string()).or_default();
-            if set.len() < MAX_COLLECTIONS || set.contains(collection) {
-                set.insert(collection.to_string());
-            }
+        let set = self.collections.entry(target.to_string()).or_default();
+        if set.len() >= MAX_COLLECTIONS && !set.contains(collection) {
+            return Some((Learned::Full, p, t));
         }
+        set.insert(collection.to_string());
+        let learned = self.ids.learn(&table(target, collection), &p, &t);
         Some((learned, p, t))
     }
 
@@ -160,9 +162,16 @@ impl Translator {
         if let Some((place, value)) = presented(headers, &self.cookies) {
             match self.credentials.translate(&value, target, now) {
                 Ok(cred) => {
+                    // Where the client put it (a cookie stays a cookie), with the target's
+                    // value; every other place still holding the primary's value too.
+                    let cred = &Credential {
+                        place: place_for(&place, &cred.place),
+                        value: cred.value.clone(),
+                    };
                     if !set_credential(headers, &place, cred) {
                         return Err(Untranslated::NoTargetCredential);
                     }
+                    super::rewrite::replace_cookie_values(headers, &value, &cred.value);
                     let who = self.credentials.identity_of(&value).map(short);
                     credential = Some((who, text_marker(&cred.value)));
                 }
@@ -179,16 +188,21 @@ impl Translator {
         };
         let scoped = self.collections.get(target);
         let in_path = |prev: &str, id: &str| {
-            let known = scoped.is_some_and(|c| c.contains(prev)) || super::rewrite::is_id_key(prev);
-            let t = known.then(|| self.ids.to_target(target, id)).flatten()?;
-            note(id, t);
-            Some(t.to_string())
+            let t = if scoped.is_some_and(|c| c.contains(prev)) {
+                self.ids.to_target(&table(target, prev), id)?.to_string()
+            } else if super::rewrite::is_id_key(prev) {
+                self.any(target, id, IdPairs::to_target)?
+            } else {
+                return None;
+            };
+            note(id, &t);
+            Some(t)
         };
         let (uri, _) = rewrite_uri(uri, in_path);
         let in_body = |id: &str| {
-            let t = self.ids.to_target(target, id)?;
-            note(id, t);
-            Some(t.to_string())
+            let t = self.any(target, id, IdPairs::to_target)?;
+            note(id, &t);
+            Some(t)
         };
         let body = rewrite_json(body, in_body).map(|(b, _)| b);
         Ok(Prepared {
@@ -199,18 +213,39 @@ impl Translator {
         })
     }
 
+    /// `id` looked up (`lookup`) in every id table of `target`: the one answer when the
+    /// tables that know it agree; `None` when none knows it or they disagree (which
+    /// collection an id in a body belongs to is not known).
+    fn any(
+        &self,
+        target: &str,
+        id: &str,
+        lookup: for<'a> fn(&'a IdPairs, &str, &str) -> Option<&'a str>,
+    ) -> Option<String> {
+        let mut found: Option<&str> = None;
+        for c in self.collections.get(target)? {
+            if let Some(v) = lookup(&self.ids, &table(target, c), id) {
+                match found {
+                    Some(f) if f != v => return None,
+                    _ => found = Some(v),
+                }
+            }
+        }
+        found.map(str::to_string)
+    }
+
     /// Ids in `target`'s answer that stand for a primary id: (primary id, target id).
     pub fn answer_ids(&self, target: &str, body: &[u8]) -> Vec<(String, String)> {
-        if self.ids.pairs(target) == 0 {
+        if self.collections.get(target).is_none_or(|c| c.is_empty()) {
             return Vec::new();
         }
         let mut out: Vec<(String, String)> = Vec::new();
         for t in json_ids(body, 4 * MAX_MAPPINGS) {
-            if let Some(p) = self.ids.to_primary(target, &t)
+            if let Some(p) = self.any(target, &t, IdPairs::to_primary)
                 && p != t
                 && !out.iter().any(|(_, x)| *x == t)
             {
-                out.push((short(p), short(&t)));
+                out.push((short(&p), short(&t)));
                 if out.len() >= MAX_MAPPINGS {
                     break;
                 }
@@ -218,6 +253,29 @@ impl Translator {
         }
         out
     }
+}
+
+/// Where the target's credential goes: the client's place, except a scheme or cookie name
+/// the target itself stated.
+fn place_for(presented: &Place, learned: &Place) -> Place {
+    match (presented, learned) {
+        (Place::Authorization { scheme }, Place::Authorization { scheme: theirs }) => {
+            Place::Authorization {
+                scheme: if theirs.eq_ignore_ascii_case("bearer") && !scheme.is_empty() {
+                    scheme.clone()
+                } else {
+                    theirs.clone()
+                },
+            }
+        }
+        (_, Place::Cookie { name }) => Place::Cookie { name: name.clone() },
+        (presented, _) => presented.clone(),
+    }
+}
+
+/// The id table of one target's collection.
+fn table(target: &str, collection: &str) -> String {
+    format!("{target}\0{collection}")
 }
 
 /// A value cut to [`MAX_RECORDED_CHARS`] characters.
@@ -288,6 +346,26 @@ mod tests {
             t.answer_ids("auth", br#"{"id":3,"n":3}"#),
             vec![("17".to_string(), "3".to_string())]
         );
+        // A cookie stays a cookie; the primary's token in a second place is replaced too.
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::COOKIE,
+            HeaderValue::from_static("theme=x; access_token=P-TOKEN"),
+        );
+        assert!(t.prepare("auth", &mut h, "/me", b"", now, true).is_ok());
+        assert_eq!(
+            h.get(http::header::COOKIE).map(|v| v.as_bytes()),
+            Some(&b"theme=x; access_token=A-TOKEN"[..])
+        );
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer P-TOKEN"));
+        h.insert(
+            http::header::COOKIE,
+            HeaderValue::from_static("access_token=P-TOKEN"),
+        );
+        assert!(t.prepare("auth", &mut h, "/me", b"", now, true).is_ok());
+        let all = format!("{h:?}");
+        assert!(!all.contains("P-TOKEN"), "{all}");
         // Another collection's 17 is not rewritten in a path.
         let p = t
             .prepare("auth", &mut HeaderMap::new(), "/pages/17", b"", now, false)
@@ -319,5 +397,47 @@ mod tests {
         assert_eq!((p.uri.as_str(), p.credential.is_none()), ("/users/3", true));
         // A login answer without a credential teaches nothing.
         assert!(t.issued(&answer(&none, br#"{"ok":true}"#)).is_none());
+    }
+
+    #[test]
+    fn ids_are_scoped_by_collection_and_collisions_are_not_translated() {
+        let now = Instant::now();
+        let mut t = Translator::new(10, Duration::from_secs(60), 100, Vec::new());
+        let none = HeaderMap::new();
+        let mut create = |collection: &str, p: &str, c: &str| {
+            t.learn_create(
+                collection,
+                None,
+                &answer(&none, format!(r#"{{"id":{p}}}"#).as_bytes()),
+                "new",
+                &answer(&none, format!(r#"{{"id":{c}}}"#).as_bytes()),
+            )
+            .map(|l| l.0)
+        };
+        assert_eq!(create("users", "5", "1005"), Some(Learned::New));
+        assert_eq!(
+            create("avatars", "5", "5"),
+            Some(Learned::New),
+            "another table"
+        );
+        assert_eq!(create("users", "6", "1006"), Some(Learned::New));
+        assert_eq!(create("users", "6", "1007"), Some(Learned::Conflict));
+        let prep = |uri: &str, body: &[u8]| {
+            t.prepare("new", &mut HeaderMap::new(), uri, body, now, true)
+                .expect("anonymous")
+        };
+        assert_eq!(prep("/users/5", b"").uri, "/users/1005");
+        assert_eq!(prep("/avatars/5", b"").uri, "/avatars/5");
+        assert_eq!(
+            prep("/users/6", b"").uri,
+            "/users/6",
+            "a collision is never guessed"
+        );
+        // In a body the collection is unknown: tables that disagree translate nothing.
+        assert_eq!(prep("/x", br#"{"user_id":5}"#).body, None);
+        assert_eq!(
+            t.answer_ids("new", br#"{"id":1005}"#),
+            vec![("5".into(), "1005".into())]
+        );
     }
 }
