@@ -106,6 +106,10 @@ impl Side {
 
 async fn login(State(side): State<Shared>, Json(body): Json<Value>) -> Response {
     let name = body["username"].as_str().unwrap_or("").to_string();
+    if side.offset > 0 && name.starts_with("ghost") {
+        // The candidate logs ghosts in without a credential it would recognise.
+        return Json(json!({"ok": true})).into_response();
+    }
     let Ok(mut s) = side.store.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -619,5 +623,63 @@ async fn a_token_refreshed_mid_run_replaces_the_pair() {
     assert_eq!(reads["translation"]["credential"], 4);
     assert_eq!(reads["translation"]["untranslated"], 1);
     assert_eq!(route(&report, "POST /api/refresh")["parity"], 1.0);
+    assert!(c_side.foreign.lock().map(|f| f.is_empty()).unwrap_or(false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_login_answers_and_identities_elsewhere_are_counted_never_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (primary, _) = serve(0, "ptok", "user_id", false).await;
+    let (candidate, c_side) = serve(1000, "ctok", "id", false).await;
+    let mut run = Run::start(&primary, &candidate, "enabled = true", dir.path()).await;
+    let alice = run.login("alice").await;
+    let (_, created) = run
+        .call(
+            "POST",
+            "/api/users",
+            Some(&alice),
+            Some(json!({"name": "ann"})),
+        )
+        .await;
+    let path = format!("/api/users/{}", created["id"].as_u64().expect("id"));
+    // The candidate's answer to ghost's login carries no credential.
+    let ghost = run.login("ghost").await;
+    // A login naming nobody where cutover looks (the primary still issues a token).
+    let (status, v) = run
+        .call(
+            "POST",
+            "/api/login",
+            None,
+            Some(json!({"who": {"name": "x"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let nameless = v["token"].as_str().expect("token").to_string();
+    assert_eq!(run.call("GET", &path, Some(&ghost), None).await.0, 200);
+    assert_eq!(run.call("GET", &path, Some(&nameless), None).await.0, 200);
+    assert_eq!(run.call("GET", &path, Some(&alice), None).await.0, 200);
+    let metrics = run.metrics().await;
+    let report = run.finish(dir.path()).await;
+    let reads = route(&report, "GET /api/users/{id}");
+    assert_eq!(
+        (reads["compared"].as_u64(), reads["parity"].as_f64()),
+        (Some(1), Some(1.0))
+    );
+    assert_eq!(
+        reads["translation"]["untranslated_reasons"],
+        json!([
+            {"reason": "no_target_credential", "count": 1},
+            {"reason": "unknown_credential", "count": 1}
+        ]),
+        "{reads:#}"
+    );
+    for event in ["login_without_target_credential", "login_without_identity"] {
+        assert!(
+            metrics.contains(&format!(
+                "cutover_translation_events_total{{event=\"{event}\"}} 1"
+            )),
+            "{event}: {metrics}"
+        );
+    }
     assert!(c_side.foreign.lock().map(|f| f.is_empty()).unwrap_or(false));
 }

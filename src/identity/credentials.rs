@@ -161,6 +161,14 @@ impl CredentialPairs {
         self.stats.learned += 1;
     }
 
+    /// `target` answered `identity`'s latest login without a credential: whatever it
+    /// issued before is not used with the new primary credential.
+    pub fn forget_target(&mut self, identity: &str, target: &str) {
+        if let Some(e) = self.identities.get_mut(identity) {
+            e.targets.remove(target);
+        }
+    }
+
     /// The identity holding `primary_credential` (its latest login), if learned.
     pub fn identity_of(&self, primary_credential: &str) -> Option<&str> {
         self.by_primary

@@ -115,6 +115,20 @@ impl Translator {
         self.credentials.learn_target(identity, target, theirs, now);
     }
 
+    /// `identity` logged in, the primary issued `primary`, `target` answered without a
+    /// credential: copies presenting `primary` are untranslated there (`no_target_credential`).
+    pub fn learn_without_target(
+        &mut self,
+        identity: &str,
+        primary: &Credential,
+        target: &str,
+        now: Instant,
+    ) {
+        self.credentials
+            .learn_primary(identity, &primary.value, now);
+        self.credentials.forget_target(identity, target);
+    }
+
     /// `target` was seen issuing credentials of its own.
     pub fn issues_own(&self, target: &str) -> bool {
         self.own.contains(target)
@@ -179,6 +193,16 @@ impl Translator {
                 Err(_) => {}
             }
         }
+        let scoped = self.collections.get(target).filter(|c| !c.is_empty());
+        if scoped.is_none() {
+            // No id learned for this target: nothing to look for in the path or body.
+            return Ok(Prepared {
+                uri: uri.to_string(),
+                body: None,
+                credential,
+                ids: Vec::new(),
+            });
+        }
         let used = std::cell::RefCell::new(Vec::new());
         let note = |p: &str, t: &str| {
             let mut u = used.borrow_mut();
@@ -186,7 +210,6 @@ impl Translator {
                 u.push((short(p), short(t)));
             }
         };
-        let scoped = self.collections.get(target);
         let in_path = |prev: &str, id: &str| {
             let t = if scoped.is_some_and(|c| c.contains(prev)) {
                 self.ids.to_target(&table(target, prev), id)?.to_string()

@@ -381,7 +381,8 @@ pub(super) fn learn(
         }
         for o in shadows {
             let Some(r) = success(o) else {
-                if issued.is_some() {
+                if let (Some(p), Some(who)) = (&issued, &identity) {
+                    t.learn_without_target(who, p, &o.target, learning.now());
                     bump(&learning.counters.login_without_target_credential);
                 }
                 continue;
@@ -397,7 +398,10 @@ pub(super) fn learn(
                         t.learn_credential(who, p, &o.target, theirs, learning.now());
                         bump(&learning.counters.learned_credentials);
                     }
-                    None => bump(&learning.counters.login_without_target_credential),
+                    None => {
+                        t.learn_without_target(who, p, &o.target, learning.now());
+                        bump(&learning.counters.login_without_target_credential);
+                    }
                 }
             }
             if rt.create && *method == Method::POST {
