@@ -75,7 +75,7 @@ impl Side {
     }
 
     /// The caller's account id, or 401 (and a foreign token noted).
-    fn caller(&self, h: &HeaderMap) -> Result<u64, Response> {
+    fn caller(&self, h: &HeaderMap) -> Result<u64, Box<Response>> {
         let v = h
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -85,7 +85,7 @@ impl Side {
         let store = self
             .store
             .lock()
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+            .map_err(|_| Box::new(StatusCode::INTERNAL_SERVER_ERROR.into_response()))?;
         match store.tokens.get(&token) {
             Some(u) => Ok(*u),
             None => {
@@ -94,11 +94,11 @@ impl Side {
                         f.push(token);
                     }
                 }
-                Err((
+                let denied = (
                     StatusCode::UNAUTHORIZED,
                     Json(json!({"detail": "bad token"})),
-                )
-                    .into_response())
+                );
+                Err(Box::new(denied.into_response()))
             }
         }
     }
@@ -123,7 +123,7 @@ async fn login(State(side): State<Shared>, Json(body): Json<Value>) -> Response 
 async fn refresh(State(side): State<Shared>, headers: HeaderMap) -> Response {
     let user = match side.caller(&headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(mut s) = side.store.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -139,7 +139,7 @@ async fn create(
     Json(body): Json<Value>,
 ) -> Response {
     if let Err(r) = side.caller(&headers) {
-        return r;
+        return *r;
     }
     let Ok(mut s) = side.store.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -163,7 +163,7 @@ async fn read(
     UrlPath(id): UrlPath<u64>,
 ) -> Response {
     if let Err(r) = side.caller(&headers) {
-        return r;
+        return *r;
     }
     let Ok(s) = side.store.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -161,16 +161,13 @@ pub(super) fn spawn_shadows(
         let mut translation: Vec<_> = cand_tr.into_iter().chain(sec_tr).collect();
         if let (Some(l), Some((method, pq, headers))) = (learning.as_deref(), copy.as_ref()) {
             let shadows: Vec<&Outcome> = candidate.iter().chain(secondary.iter()).collect();
-            super::translate::learn(
-                l,
+            let sent = super::translate::Sent {
                 method,
-                pq.path(),
+                path: pq.path(),
                 headers,
-                &body,
-                &primary,
-                &shadows,
-                &mut translation,
-            );
+                body: &body,
+            };
+            super::translate::learn(l, sent, &primary, &shadows, &mut translation);
         }
         // Learned: copies waiting for what this exchange issued may go.
         drop(announced);

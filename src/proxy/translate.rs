@@ -342,18 +342,29 @@ pub(super) fn issued_keys(
     keys
 }
 
+/// The request a completed exchange sent (as the client sent it).
+pub(super) struct Sent<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// Learn from a completed mirrored write: the primary's issued credential and created id
 /// paired with each shadow target's; id mappings met in the targets' answers recorded.
 pub(super) fn learn(
     learning: &Learning,
-    method: &Method,
-    path: &str,
-    request_headers: &HeaderMap,
-    request_body: &[u8],
+    request: Sent<'_>,
     primary: &Outcome,
     shadows: &[&Outcome],
     translation: &mut Vec<TargetTranslation>,
 ) {
+    let Sent {
+        method,
+        path,
+        headers: request_headers,
+        body: request_body,
+    } = request;
     let mut t = learning.translator();
     let p_resp = success(primary).filter(|_| is_write(method));
     if let Some(pr) = p_resp {
