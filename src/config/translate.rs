@@ -106,6 +106,11 @@ pub struct TranslateRoute {
     /// `false`: never learn ids from this route's create answers.
     #[serde(default = "yes")]
     pub create: bool,
+    /// The path segment the ids this route creates appear after (`POST /auth/register`
+    /// creates ids read at `/auth/users/{id}`: `collection = "users"`). Default: the
+    /// segment before the id in the answer's `Location`, else the route's last segment.
+    #[serde(default)]
+    pub collection: Option<Spanned<String>>,
 }
 
 impl Default for TranslateConfig {
@@ -129,6 +134,7 @@ pub struct RouteTranslation<'a> {
     pub identity_pointer: Option<&'a str>,
     pub login: bool,
     pub create: bool,
+    pub collection: Option<&'a str>,
 }
 
 impl TranslateConfig {
@@ -155,12 +161,14 @@ impl TranslateConfig {
                     .or(global),
                 login: r.login,
                 create: r.create,
+                collection: r.collection.as_ref().map(|c| c.get_ref().as_str()),
             },
             None => RouteTranslation {
                 id_pointer: None,
                 identity_pointer: global,
                 login: true,
                 create: true,
+                collection: None,
             },
         }
     }
@@ -258,6 +266,16 @@ pub(super) fn check(c: &TranslateConfig, text: &str) -> Result<(), Problem> {
         if let Some(p) = &r.identity_pointer {
             pointer(p, format!("translate.routes[{i}].identity_pointer"))?;
         }
+        if let Some(c) = &r.collection {
+            let v = c.get_ref();
+            if v.is_empty() || v.len() > 128 || v.contains(['/', '?', '#']) {
+                return Err((
+                    c.span(),
+                    format!("translate.routes[{i}].collection"),
+                    format!("a collection is one path segment (no `/`, ≤ 128 bytes), got {v:?}"),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -288,7 +306,8 @@ mod tests {
         let c = parse(
             "[translate]\nenabled = false\nmax_ids = 5\nttl_s = 60\n\
              identity_pointer = \"/user/email\"\n\
-             [[translate.routes]]\nmatch = \"/api/users\"\nid_pointer = \"/data/id\"\n",
+             [[translate.routes]]\nmatch = \"/api/users\"\nid_pointer = \"/data/id\"\n\
+             collection = \"people\"\n",
         )
         .expect("valid");
         let t = &c.file.translate;
@@ -297,6 +316,7 @@ mod tests {
         let r = t.for_path("/api/users");
         assert_eq!(r.id_pointer, Some("/data/id"));
         assert_eq!(r.identity_pointer, Some("/user/email"));
+        assert_eq!(r.collection, Some("people"));
         assert_eq!(t.for_path("/other").id_pointer, None);
         assert_eq!(
             parse("[translate]\nenabled = true\n")
@@ -321,6 +341,8 @@ mod tests {
         assert!(e.contains("t.toml:9:") && e.contains("id_pointer"), "{e}");
         let e = error("[[translate.routes]]\nmatch = \"a\"\n");
         assert!(e.contains("translate.routes[0].match"), "{e}");
+        let e = error("[[translate.routes]]\nmatch = \"/a\"\ncollection = \"a/b\"\n");
+        assert!(e.contains("t.toml:9:") && e.contains("collection"), "{e}");
         let e = error("[translate]\nttl_s = 0\n");
         assert!(e.contains("translate.ttl_s"), "{e}");
         let e = error("[translate]\nwhat = 1\n");

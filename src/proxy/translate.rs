@@ -342,6 +342,27 @@ pub(super) fn issued_keys(
     keys
 }
 
+/// Which collection a create's ids belong to: configured, else the segment before the id
+/// in the answer's `Location` (`/users/17` → `users`), else the request path's last segment.
+fn collection_of(configured: Option<&str>, answer: &HeaderMap, path: &str) -> String {
+    if let Some(c) = configured {
+        return c.to_string();
+    }
+    let located = answer
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| l.split(['?', '#']).next())
+        .and_then(|l| {
+            let mut segs = l.trim_end_matches('/').rsplit('/');
+            segs.next()?;
+            segs.next().filter(|s| !s.is_empty())
+        });
+    located
+        .or_else(|| path.rsplit('/').find(|s| !s.is_empty()))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The request a completed exchange sent (as the client sent it).
 pub(super) struct Sent<'a> {
     pub method: &'a Method,
@@ -374,11 +395,7 @@ pub(super) fn learn(
             headers: &p_headers,
             body: pr.body.as_bytes(),
         };
-        let collection = path
-            .rsplit('/')
-            .find(|s| !s.is_empty())
-            .unwrap_or("")
-            .to_string();
+        let collection = collection_of(rt.collection, &p_headers, path);
         let issued = rt.login.then(|| t.issued(&p_answer)).flatten();
         let identity = issued.as_ref().and_then(|_| {
             t.identity(request_body, rt.identity_pointer).or_else(|| {
