@@ -380,3 +380,65 @@ async fn ids_created_on_one_route_and_read_on_another_need_their_collection() {
     let reads = signups_read_back("").await;
     assert_eq!(reads["mismatched"], 2, "{reads:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_creating_at_once_compare_at_full_parity() {
+    // Four clients log in, create and read at once: each store numbers the creates in the
+    // order they reach it (the candidate's copies may arrive in another order), on top of
+    // its own offset; every login and create is pending for the copies that follow it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (primary, _) = serve(0, "ptok", "user_id", false).await;
+    let (candidate, c_side) = serve(1000, "ctok", "id", false).await;
+    let mut run = Run::start(&primary, &candidate, "", dir.path()).await;
+    let base = format!("http://{}", run.proxy.listen);
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let (client, base) = (run.client.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let login: Value = client
+                .post(format!("{base}/api/login"))
+                .json(&json!({"username": format!("client{c}")}))
+                .send()
+                .await
+                .expect("login")
+                .json()
+                .await
+                .expect("json");
+            let token = login["token"].as_str().expect("token").to_string();
+            for i in 0..5 {
+                let created: Value = client
+                    .post(format!("{base}/api/users"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": format!("c{c}u{i}")}))
+                    .send()
+                    .await
+                    .expect("create")
+                    .json()
+                    .await
+                    .expect("json");
+                let id = created["id"].as_u64().expect("id");
+                let read = client
+                    .get(format!("{base}/api/users/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("read");
+                assert_eq!(read.status(), 200);
+                let _ = read.bytes().await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    run.sent = 4 * 11;
+    let report = run.finish(dir.path()).await;
+    for name in ["POST /api/login", "POST /api/users", "GET /api/users/{id}"] {
+        let r = route(&report, name);
+        assert_eq!(r["parity"], 1.0, "{name}: {r:#}");
+    }
+    let reads = route(&report, "GET /api/users/{id}");
+    assert_eq!(reads["compared"], 20);
+    assert_eq!(reads["translation"]["credential"], 20);
+    assert!(c_side.foreign.lock().map(|f| f.is_empty()).unwrap_or(false));
+}

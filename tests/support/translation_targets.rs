@@ -237,7 +237,7 @@ pub struct Run {
     pipeline: Pipeline,
     config: Arc<Config>,
     count: Arc<AtomicU64>,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     recording: std::path::PathBuf,
 }
 
