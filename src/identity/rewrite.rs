@@ -14,8 +14,11 @@ use serde_json::Value;
 use super::credentials::{Credential, Place};
 use crate::redact::names::{Pattern, normalise};
 
+/// Headers that carry a credential as their whole value (as in [`super::ClientIdentity`]).
+const API_KEY_HEADERS: &[&str] = &["x-api-key", "x-auth-token"];
+
 /// The credential a request presents, as the client sent it: an `Authorization` value
-/// without its scheme, else the first credential cookie.
+/// without its scheme, else an API-key header, else the first credential cookie.
 pub fn presented(headers: &HeaderMap, cookies: &[Pattern]) -> Option<(Place, String)> {
     if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
@@ -26,6 +29,18 @@ pub fn presented(headers: &HeaderMap, cookies: &[Pattern]) -> Option<(Place, Str
                     scheme: scheme.to_string(),
                 },
                 value.trim().to_string(),
+            ));
+        }
+    }
+    for name in API_KEY_HEADERS {
+        if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok())
+            && !v.trim().is_empty()
+        {
+            return Some((
+                Place::Header {
+                    name: (*name).to_string(),
+                },
+                v.trim().to_string(),
             ));
         }
     }
@@ -330,6 +345,19 @@ mod tests {
             h.get(COOKIE).map(|v| v.as_bytes()),
             Some(&b"theme=dark; sid=t1"[..])
         );
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("k1"));
+        let (place, value) = presented(&h, &patterns()).expect("api key");
+        assert_eq!(value, "k1");
+        assert!(set_credential(
+            &mut h,
+            &place,
+            &Credential {
+                place: place.clone(),
+                value: "k2".into()
+            }
+        ));
+        assert_eq!(h.get("x-api-key").map(|v| v.as_bytes()), Some(&b"k2"[..]));
         let bad = Credential {
             place: Place::Authorization {
                 scheme: "Bearer".into(),
