@@ -1,4 +1,4 @@
-//! Rewriting a shadow copy for a target (issue 12 groundwork, not wired into the proxy):
+//! Rewriting a shadow copy for a target (issue 12):
 //! its credential replaced by the target's own ([`super::credentials`]), and ids the
 //! primary gave replaced by the target's ([`super::ids`]) in the path, the query and the
 //! body. Pure: headers, strings and bytes in, rewritten copies and counts out.
