@@ -14,6 +14,7 @@ mod routes;
 mod spans;
 mod strict;
 mod tls;
+mod translate;
 mod validate;
 
 pub use addr::parse_listen;
@@ -26,6 +27,7 @@ pub use strict::{
     check_target_url,
 };
 pub use tls::read_ca_file;
+pub use translate::{RouteTranslation, TranslateConfig, TranslateMode, TranslateRoute};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -109,6 +111,9 @@ impl Config {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         identity::check(&file.identity, text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+        })?;
+        translate::check(&file.translate, text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {

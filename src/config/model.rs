@@ -35,6 +35,9 @@ pub struct ConfigFile {
     /// Client identities: ordered shadows per identity, identity labels in reports.
     #[serde(default)]
     pub identity: super::identity::IdentityConfig,
+    /// Learned per-target credentials and ids (issue 12).
+    #[serde(default)]
+    pub translate: super::translate::TranslateConfig,
 }
 
 /// `[contracts]`: where the contracts are and whether their violations fail the gate.

@@ -72,6 +72,7 @@ mod conn;
 pub mod drops;
 mod edge;
 mod handler;
+pub mod learn;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
@@ -79,6 +80,8 @@ mod mirror_target;
 mod observed;
 pub mod order;
 pub mod shadow_conns;
+mod shadow;
+pub mod translate;
 mod worker;
 
 use std::net::SocketAddr;
@@ -164,6 +167,8 @@ pub struct Shared {
     order: Option<Arc<order::ShadowOrder>>,
     /// The shadow targets' connection caps, for `/metrics` and the summary.
     pub shadow_conns: shadow_conns::ShadowConns,
+    /// Learned per-target credentials and ids (`None` when `[translate] enabled = false`).
+    learning: Option<Arc<learn::Learning>>,
 }
 
 impl Shared {
@@ -258,6 +263,9 @@ impl Shared {
         self.conns.render(out, "proxy");
         self.admin_conns.render(out, "admin");
         self.drops.render(out, self.metrics.route_names());
+        if let Some(l) = &self.learning {
+            l.counters.render(out, self.metrics.route_names());
+        }
     }
 
     /// Shadow permits currently held.
@@ -479,6 +487,12 @@ fn build_shared(
             )
         }),
         shadow_conns,
+        learning: learn::Learning::new(
+            &config.file.translate,
+            config.file.identity.cookie_patterns(),
+            Duration::from_millis(p.shadow_timeout_ms),
+            routes_len,
+        ),
     })
 }
 
