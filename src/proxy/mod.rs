@@ -79,8 +79,8 @@ pub mod metrics;
 mod mirror_target;
 mod observed;
 pub mod order;
-pub mod shadow_conns;
 mod shadow;
+pub mod shadow_conns;
 pub mod translate;
 mod worker;
 
