@@ -168,7 +168,6 @@ async fn the_repository_scenarios_run_under_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let report = run(dir.path(), &scenarios, 4, &[]).await;
-    let names: Vec<&str> = report.routes.iter().map(|r| r.route.as_str()).collect();
     // Routes late in a scenario with think time may see no request in a short run on a
     // busy machine; these come early in their scenarios.
     for want in ["POST /auth/login", "GET /auth/me", "POST /ai/query"] {
