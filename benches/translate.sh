@@ -69,6 +69,7 @@ CONF
   local m; m=$(curl -s "http://127.0.0.1:$ADM/metrics")
   local rps p99 mir qf
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
+  [ -z "$rps" ] && sed -n 1,5p "$WORK/c.out" >&2
   p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.out")
   mir=$(echo "$m" | awk '/^cutover_mirrored_total/ {s+=$2} END {print s+0}')
   qf=$(echo "$m" | awk '/^cutover_not_mirrored_total.*identity_queue_full/ {s+=$2} END {print s+0}')
