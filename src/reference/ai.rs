@@ -1,7 +1,8 @@
 //! The three AI endpoints, served by the monolith and by ai-service: `POST /ai/query`,
 //! `POST /ai/query/stream` (server-sent events) and `GET /ai/status`. Owns the admin gate
 //! (`ADMIN_ALLOWLIST`, 404 for non-admins), the per-user rate limit, and the deterministic
-//! fake model. Users are known by the JWT `sub` alone: no registration store is consulted.
+//! fake model. Users are known by the JWT alone (`sub`, or `username` of the Auth service's
+//! own tokens in `auth-own-identity`): no registration store is consulted.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -32,9 +33,9 @@ type Reply = Result<Response, ApiError>;
 
 /// The username of an authenticated admin, or 401 / 404 (403 with `non-admin-403`).
 fn admin(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    let claims = token::authenticate(headers, &app.secret, true)?;
-    if app.allowlist.allows(&claims.sub) {
-        Ok(claims.sub)
+    let who = token::authenticate_as(app.tokens, headers, &app.secret, true)?;
+    if app.allowlist.allows(&who.username) {
+        Ok(who.username)
     } else if app.div.has(D::NonAdmin403) {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
