@@ -8,6 +8,7 @@
 //! to parity. It is one run of the same run builder the real commands use (`run::RunBuilder`, with the proxy plus the workload as
 //! its source); it adds no comparison or gate logic of its own.
 
+pub mod concurrent;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::reference::{self, Divergence, ReferenceSystem};
 use crate::report::{self, Report, Written};
 use crate::run::{Exit, RunBuilder, Source, SourceContext, run_info};
 
+pub use concurrent::ConcurrentOptions;
 pub use workload::{WorkloadOptions, WorkloadStats};
 
 /// The divergences a plain `cutover demo` switches on: the 403-vs-404 drift the migration
@@ -216,12 +218,14 @@ impl Source for DemoSource {
             }
         };
         let in_flight = || proxy.shadows_in_flight();
-        let workload = workload::run(
-            &format!("http://{}", proxy.listen),
-            &self.workload,
-            &in_flight,
-        )
-        .await;
+        let base = format!("http://{}", proxy.listen);
+        let mut workload = workload::run(&base, &self.workload, &in_flight).await;
+        if self.workload.concurrent.clients > 0 {
+            let more = concurrent::run(&base, &self.workload.concurrent, &in_flight).await;
+            workload.requests += more.requests;
+            workload.transport_errors += more.transport_errors;
+            workload.errors.extend(more.errors);
+        }
         let summary = proxy.shutdown().await;
         self.system.shutdown().await;
         if workload.transport_errors > 0 {
