@@ -7,6 +7,7 @@
 mod addr;
 mod connections;
 mod grouping;
+mod identities;
 mod identity;
 mod model;
 mod redaction;
@@ -17,6 +18,10 @@ mod tls;
 mod validate;
 
 pub use addr::parse_listen;
+pub use identities::{
+    ConfiguredIdentity, CredentialSource, EnvName, IdentityTarget, MAX_CONFIGURED_IDENTITIES,
+    StaticPlace,
+};
 pub use identity::{DEFAULT_CREDENTIAL_COOKIES, IdentityConfig, LabelMode, OrderBy};
 pub use model::*;
 pub use redaction::RedactionConfig;
@@ -111,6 +116,11 @@ impl Config {
         identity::check(&file.identity, text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
+        identities::check(&mut file.identities, &file.targets, text, name, base).map_err(
+            |(span, key, message)| {
+                ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+            },
+        )?;
         let routes = file.validate(text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
@@ -171,6 +181,8 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_identities;
 #[cfg(test)]
 mod tests_strict;
 #[cfg(test)]
