@@ -56,6 +56,9 @@ pub enum EstablishError {
     MissingEnv { at: String, variable: String },
     #[error("{at}: environment variable `{variable}` does not hold a usable header value")]
     BadValue { at: String, variable: String },
+    /// The targets could not be prepared for logins.
+    #[error("configured identities: {0}")]
+    Setup(String),
     #[error("identity `{label}`, target `{target}`: login with {scenario} failed: {message}")]
     Login {
         label: String,

@@ -7,10 +7,12 @@
 //! credential the target cannot know. A copy without any credential passes unchanged
 //! (ids are still rewritten).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
+use super::configured::ConfiguredIdentities;
 use super::credentials::{CredentialPairs, Untranslated};
 use super::extract::{created_id, issued_credential, login_identity};
 use super::ids::{IdPairs, Learned};
@@ -40,6 +42,8 @@ pub struct Translator {
     pub credentials: CredentialPairs,
     pub ids: IdPairs,
     cookies: Vec<Pattern>,
+    /// `[[identities]]`: the fallback for labels whose login was never mirrored.
+    configured: Option<Arc<ConfiguredIdentities>>,
 }
 
 impl Translator {
@@ -53,7 +57,43 @@ impl Translator {
             credentials: CredentialPairs::new(max_identities, ttl),
             ids: IdPairs::new(max_ids),
             cookies,
+            configured: None,
         }
+    }
+
+    /// Fall back to these configured credentials ([`Translator::prepare_as`]).
+    pub fn with_configured(mut self, configured: Arc<ConfiguredIdentities>) -> Translator {
+        self.configured = Some(configured);
+        self
+    }
+
+    /// [`Translator::prepare`] for a request of the identity labelled `label`: when its
+    /// credential has no learned counterpart for `target` but `[[identities]]` configured
+    /// one for the label, that one is sent (ids are rewritten as usual).
+    pub fn prepare_as(
+        &self,
+        label: Option<&str>,
+        target: &str,
+        headers: &mut HeaderMap,
+        uri: &str,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Prepared, Untranslated> {
+        let err = match self.prepare(target, headers, uri, body, now) {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let configured = label.and_then(|l| self.configured.as_deref()?.credential(l, target));
+        let (Some(cred), Some((place, _))) = (configured, presented(headers, &self.cookies)) else {
+            return Err(err);
+        };
+        // The ids as for an anonymous copy, then the configured credential in place.
+        let mut prepared = self.prepare(target, &mut HeaderMap::new(), uri, body, now)?;
+        if !set_credential(headers, &place, cred) {
+            return Err(err);
+        }
+        prepared.credential = true;
+        Ok(prepared)
     }
 
     /// A mirrored login (or register, or refresh): `request_body` names the identity,
@@ -197,6 +237,48 @@ mod tests {
             .prepare("auth", &mut HeaderMap::new(), "/users/17", b"", now)
             .expect("anonymous");
         assert_eq!((p.uri.as_str(), p.credential), ("/users/3", false));
+        // A configured identity: the fallback when nothing was learned for its label.
+        let vars = |n: &str| (n == "BOT_TOKEN").then(|| "CONFIGURED-TOKEN".to_string());
+        let cfg = crate::config::Config::parse(
+            "[targets]\nm = { url = \"http://127.0.0.1:1\", role = \"primary\" }\n\
+             auth = { url = \"http://127.0.0.1:2\" }\n[[identities]]\nlabel = \"bot\"\n\
+             [identities.targets.auth]\nheader = \"authorization\"\nvalue_env = \"BOT_TOKEN\"\n",
+            "c.toml",
+        )
+        .expect("config");
+        let configured = futures_util::FutureExt::now_or_never(ConfiguredIdentities::establish(
+            &cfg.file.identities,
+            &["auth"],
+            &vars,
+            &super::super::configured::NoLogins,
+        ))
+        .expect("no login to wait for")
+        .expect("established");
+        let t2 = Translator::new(100, Duration::from_secs(600), 1000, Vec::new())
+            .with_configured(Arc::new(configured));
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer BOT-PRIMARY"),
+        );
+        let p = t2
+            .prepare_as(Some("bot"), "auth", &mut h, "/x", b"", now)
+            .expect("configured");
+        assert!(p.credential);
+        assert_eq!(
+            h.get(AUTHORIZATION).map(|v| v.as_bytes()),
+            Some(&b"Bearer CONFIGURED-TOKEN"[..])
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer BOT-PRIMARY"),
+        );
+        assert_eq!(
+            t2.prepare_as(Some("someone"), "auth", &mut h, "/x", b"", now)
+                .err(),
+            Some(Untranslated::UnknownCredential)
+        );
         // A login answer without a credential teaches nothing.
         assert!(!t.learn_login(
             login,
