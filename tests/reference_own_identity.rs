@@ -1,7 +1,8 @@
 //! The reference system's `auth-own-identity` mode, service by service: the Auth service
 //! numbers users from 1001, signs its own tokens (claim `uid`, no `sub`) with its own
-//! secret, and neither it nor the AI service beside it accepts the monolith's tokens; each
-//! accepts the Auth service's. Without the mode, one token works everywhere.
+//! secret, and refuses the monolith's tokens; the AI service keeps accepting the monolith's
+//! (clients still hold them while Auth is shadowed) and refuses the Auth service's own.
+//! Without the mode, one token works everywhere.
 
 use std::net::SocketAddr;
 
@@ -77,13 +78,13 @@ async fn own_identity_has_its_own_ids_secret_and_claims() {
     assert!(own.get("sub").is_none(), "{own}");
     assert_eq!(claims(&mono_token)["sub"], json!("admina"));
 
-    // The monolith's token is foreign to both extracted services ...
+    // The monolith's token is foreign to the Auth service, still good at AI (admina is the
+    // default admin) ...
     assert_eq!(status(&c, sys.auth, "/auth/me", &mono_token).await, 401);
-    assert_eq!(status(&c, sys.ai, "/ai/status", &mono_token).await, 401);
-    // ... the Auth service's own token works at both (admina is the default admin) ...
+    assert_eq!(status(&c, sys.ai, "/ai/status", &mono_token).await, 200);
+    // ... the Auth service's own token works there only.
     assert_eq!(status(&c, sys.auth, "/auth/me", &auth_token).await, 200);
-    assert_eq!(status(&c, sys.ai, "/ai/status", &auth_token).await, 200);
-    // ... and not at the monolith.
+    assert_eq!(status(&c, sys.ai, "/ai/status", &auth_token).await, 401);
     assert_eq!(status(&c, sys.monolith, "/auth/me", &auth_token).await, 401);
     // Users are found by the service's own ids.
     assert_eq!(

@@ -1,8 +1,8 @@
 //! The three AI endpoints, served by the monolith and by ai-service: `POST /ai/query`,
 //! `POST /ai/query/stream` (server-sent events) and `GET /ai/status`. Owns the admin gate
 //! (`ADMIN_ALLOWLIST`, 404 for non-admins), the per-user rate limit, and the deterministic
-//! fake model. Users are known by the JWT alone (`sub`, or `username` of the Auth service's
-//! own tokens in `auth-own-identity`): no registration store is consulted.
+//! fake model. Users are known by the JWT `sub` alone: no registration store is consulted.
+//! (In `auth-own-identity` the AI service still accepts the monolith's tokens.)
 
 use std::convert::Infallible;
 use std::sync::Arc;

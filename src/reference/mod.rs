@@ -20,8 +20,10 @@
 //! The `auth-own-identity` mode ([`Divergence::AuthOwnIdentity`], a mode rather than a bug)
 //! gives the Auth service its own identities: its own signing secret ([`own_secret`]), its
 //! own claims (`uid` + `username`, see [`token::Scheme::Own`]) and its own id sequence
-//! (from [`OWN_FIRST_ID`]). The AI service in that mode sits beside the new Auth service and
-//! accepts only its tokens (the state after cut-over), so the monolith's tokens fail there too.
+//! (from [`OWN_FIRST_ID`]). The AI service keeps accepting the monolith's tokens: while Auth
+//! is being extracted and shadowed, production clients still hold tokens the monolith issued,
+//! and the AI service that already serves them validates those (it sits beside the monolith,
+//! sharing its `SECRET_KEY`).
 
 mod ai;
 pub mod api;
@@ -237,8 +239,8 @@ impl App {
             Role::Auth => DivergenceSet::new(&divergences_of(opts, Service::Auth)),
             Role::Ai => DivergenceSet::new(&divergences_of(opts, Service::Ai)),
         };
-        // The mode reaches both extracted services: Auth issues its own tokens, AI accepts them.
-        let own = role != Role::Monolith && opts.divergences.contains(&Divergence::AuthOwnIdentity);
+        // Only the Auth service has its own identities; AI keeps the monolith's tokens.
+        let own = role == Role::Auth && opts.divergences.contains(&Divergence::AuthOwnIdentity);
         let (tokens, secret, first_id) = if own {
             (
                 token::Scheme::Own,

@@ -5,7 +5,7 @@
 //!
 //! In the `auth-own-identity` mode the extracted Auth service issues its own tokens
 //! instead ([`Scheme::Own`]): signed with its own secret, naming the user by its own id in
-//! `uid` (and `username`), with no `sub`. The AI service beside it accepts those.
+//! `uid` (and `username`), with no `sub`.
 
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
