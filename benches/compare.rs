@@ -152,6 +152,7 @@ ignore = ["/request_id"]
         let vb: Value = serde_json::from_slice(&b).unwrap_or_default();
         let (pa, pb, ps) = (outcome(&a), outcome(&b), outcome(&s));
         let exchange = Exchange {
+            translation: Vec::new(),
             id: 1,
             seq: 1,
             identity: None,

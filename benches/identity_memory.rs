@@ -61,7 +61,12 @@ fn jwt(side: &str, i: usize) -> String {
 
 fn case(identities: usize, targets: &[&str], ids: bool) {
     let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss_kb());
-    let mut t = Translator::new(identities, Duration::from_secs(3600), identities, Vec::new());
+    let mut t = Translator::new(
+        identities,
+        Duration::from_secs(3600),
+        identities,
+        Vec::new(),
+    );
     let now = Instant::now();
     for i in 0..identities {
         let who = format!("user{i}@example.com");

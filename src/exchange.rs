@@ -30,6 +30,39 @@ pub struct Exchange {
     pub route: String,
     pub request: RecordedRequest,
     pub outcomes: Outcomes,
+    /// How the shadow copies were translated for their targets (`[translate]`, issue 12):
+    /// one entry per shadow target the copy was prepared for. Absent when nothing was
+    /// translated or left untranslated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translation: Vec<TargetTranslation>,
+}
+
+/// How one shadow copy was prepared for its target (`[translate]`). Never holds a
+/// credential: `credential` is a redaction marker of the target's credential that was sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TargetTranslation {
+    /// The target's name.
+    pub target: String,
+    /// Who the credential belongs to (the name the identity's login gave, cut short).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// `[REDACTED <kind> <class>]` of the target credential sent instead of the primary's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Why the copy was not sent (`unknown_credential`, `no_target_credential`,
+    /// `expired`, `unwritable_credential`); the target's outcome is then `untranslated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untranslated: Option<String>,
+    /// Id mappings used: in the copy sent, and met in the target's answer (≤ 32).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<IdMapping>,
+}
+
+/// `primary` id ↔ `target` id (ids are not secrets; each ≤ 64 bytes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdMapping {
+    pub primary: String,
+    pub target: String,
 }
 
 /// The primary's outcome (always present) and the shadows' (when mirrored).
@@ -111,6 +144,10 @@ pub enum FailureKind {
     /// The client went away before the primary's answer was complete: there is nothing to
     /// compare the candidate with (only ever a primary outcome; never a mismatch).
     ClientAborted,
+    /// cutover did not send the copy: it presents a credential that has no learned
+    /// counterpart on this target (`[translate]`). Reported as untranslated, never as a
+    /// mismatch or an error, and outside the parity denominator.
+    Untranslated,
 }
 
 impl FailureKind {
@@ -122,11 +159,21 @@ impl FailureKind {
             FailureKind::Protocol => "protocol",
             FailureKind::Dropped => "dropped",
             FailureKind::ClientAborted => "client_aborted",
+            FailureKind::Untranslated => "untranslated",
         }
     }
 }
 
 impl Exchange {
+    /// The candidate's copy was not sent for want of a learned credential (`[translate]`).
+    pub fn untranslated(&self) -> bool {
+        self.outcomes
+            .candidate
+            .as_ref()
+            .and_then(Outcome::failure)
+            .is_some_and(|f| f.kind == FailureKind::Untranslated)
+    }
+
     /// The client went away before the primary's answer was complete: nothing to compare.
     pub fn client_aborted(&self) -> bool {
         self.outcomes
@@ -257,6 +304,7 @@ mod tests {
 
     fn sample() -> Exchange {
         Exchange {
+            translation: Vec::new(),
             id: 7,
             seq: 7,
             identity: None,

@@ -229,6 +229,7 @@ fn report_over_a_hostile_recording_is_bounded_and_names_the_overflow() {
         primary.target = "mono".into();
         candidate.target = "cand".into();
         let ex = Exchange {
+            translation: Vec::new(),
             id: i,
             seq: i,
             identity: None,

@@ -15,6 +15,7 @@ mod routes;
 mod spans;
 mod strict;
 mod tls;
+mod translate;
 mod validate;
 
 pub use addr::parse_listen;
@@ -31,6 +32,7 @@ pub use strict::{
     check_target_url,
 };
 pub use tls::read_ca_file;
+pub use translate::{RouteTranslation, TranslateConfig, TranslateMode, TranslateRoute};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -121,6 +123,9 @@ impl Config {
                 ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
             },
         )?;
+        translate::check(&file.translate, text).map_err(|(span, key, message)| {
+            ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+        })?;
         let routes = file.validate(text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;

@@ -39,6 +39,9 @@ pub struct ConfigFile {
     /// learning cannot reach (static from the environment, or a login scenario).
     #[serde(default)]
     pub identities: Vec<super::identities::ConfiguredIdentity>,
+    /// Learned per-target credentials and ids (issue 12).
+    #[serde(default)]
+    pub translate: super::translate::TranslateConfig,
 }
 
 /// `[contracts]`: where the contracts are and whether their violations fail the gate.

@@ -1,4 +1,4 @@
-//! Learned credential pairs (issue 12 groundwork, not wired into the proxy): for one
+//! Learned credential pairs (issue 12; used by the proxy through [`super::translate`]): for one
 //! identity (what a login names: a username or email), the primary's credential and each
 //! target's own credential, so a later shadow copy carrying the primary's credential can
 //! carry the target's instead.
@@ -159,6 +159,21 @@ impl CredentialPairs {
         let entry = self.touch(identity, now);
         entry.targets.insert(target.to_string(), (credential, now));
         self.stats.learned += 1;
+    }
+
+    /// `target` answered `identity`'s latest login without a credential: whatever it
+    /// issued before is not used with the new primary credential.
+    pub fn forget_target(&mut self, identity: &str, target: &str) {
+        if let Some(e) = self.identities.get_mut(identity) {
+            e.targets.remove(target);
+        }
+    }
+
+    /// The identity holding `primary_credential` (its latest login), if learned.
+    pub fn identity_of(&self, primary_credential: &str) -> Option<&str> {
+        self.by_primary
+            .get(&fingerprint(primary_credential))
+            .map(String::as_str)
     }
 
     /// The credential `target` knows for whoever holds `primary_credential`.

@@ -1,5 +1,4 @@
-//! What a mirrored login or create answer teaches (issue 12 groundwork, not wired into the
-//! proxy): who logged in (from the request), which credential a target issued (from its
+//! What a mirrored login or create answer teaches (issue 12): who logged in (from the request), which credential a target issued (from its
 //! answer), which id a target gave a created resource. Pure functions over bytes and
 //! headers; bounded by the bodies they are given (already capped by the capture).
 

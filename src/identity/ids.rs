@@ -1,4 +1,4 @@
-//! Learned id pairs (issue 12 groundwork, not wired into the proxy): when the primary and a
+//! Learned id pairs (issue 12; used by the proxy through [`super::translate`]): when the primary and a
 //! target answer the same create request with their own ids, `primary id ↔ target id` for
 //! that target, so later shadow copies can name the target's id and answers can be
 //! compared modulo the mapping.
@@ -6,7 +6,8 @@
 //! Per run, in memory, bounded: at most `max_pairs` pairs per target; past it new pairs
 //! are refused and counted (evicting a pair mid-run would turn later answers into false
 //! differences). A primary id already paired with another target id (or the reverse) is a
-//! conflict: counted, and the first pairing kept. Pure.
+//! conflict: counted, the pairing dropped and both ids never translated again in the run
+//! (a copy naming them goes unchanged rather than with a guessed id). Pure.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ pub enum Learned {
     New,
     /// The same pair was already known.
     Known,
-    /// One side was already paired with something else; the first pairing is kept.
+    /// One side was already paired with something else: neither id is translated from now.
     Conflict,
     /// The target's table is full.
     Full,
@@ -26,6 +27,9 @@ pub enum Learned {
 struct Pairs {
     to_target: HashMap<String, String>,
     to_primary: HashMap<String, String>,
+    /// Primary and target ids seen in a conflict (bounded like the pairs).
+    poisoned_primary: std::collections::HashSet<String>,
+    poisoned_target: std::collections::HashSet<String>,
 }
 
 /// Counters for reports.
@@ -60,9 +64,25 @@ impl IdPairs {
             pairs.to_primary.get(target_id),
         ) {
             (Some(t), Some(p)) if t == target_id && p == primary_id => return Learned::Known,
-            (None, None) => {}
+            (None, None)
+                if !pairs.poisoned_primary.contains(primary_id)
+                    && !pairs.poisoned_target.contains(target_id) => {}
             _ => {
                 self.stats.conflicts += 1;
+                if let Some(t) = pairs.to_target.remove(primary_id) {
+                    pairs.to_primary.remove(&t);
+                    pairs.poisoned_target.insert(t);
+                }
+                if let Some(p) = pairs.to_primary.remove(target_id) {
+                    pairs.to_target.remove(&p);
+                    pairs.poisoned_primary.insert(p);
+                }
+                if pairs.poisoned_primary.len() < self.max_pairs {
+                    pairs.poisoned_primary.insert(primary_id.to_string());
+                }
+                if pairs.poisoned_target.len() < self.max_pairs {
+                    pairs.poisoned_target.insert(target_id.to_string());
+                }
                 return Learned::Conflict;
             }
         }
@@ -116,14 +136,22 @@ mod tests {
         assert_eq!(ids.to_target("auth", "17"), Some("3"));
         assert_eq!(ids.to_primary("auth", "3"), Some("17"));
         assert_eq!(ids.to_target("ai", "17"), None, "per target");
+        assert_eq!(ids.learn("auth", "20", "9"), Learned::New);
         assert_eq!(ids.learn("auth", "17", "4"), Learned::Conflict);
-        assert_eq!(ids.learn("auth", "18", "3"), Learned::Conflict);
         assert_eq!(
             ids.to_target("auth", "17"),
-            Some("3"),
-            "the first pairing is kept"
+            None,
+            "a colliding id is not translated"
         );
-        assert_eq!(ids.stats.conflicts, 2);
+        assert_eq!(ids.to_primary("auth", "3"), None);
+        assert_eq!(
+            ids.learn("auth", "17", "3"),
+            Learned::Conflict,
+            "never again"
+        );
+        assert_eq!(ids.learn("auth", "18", "9"), Learned::Conflict);
+        assert_eq!(ids.to_target("auth", "20"), None);
+        assert_eq!(ids.stats.conflicts, 3);
     }
 
     #[test]

@@ -19,16 +19,44 @@ pub fn looks_like_jwt(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
 }
 
-/// The first of `claims` present in the token's payload as a string or number.
-pub fn claim(token: &str, claims: &[String]) -> Option<String> {
+/// Claims that differ between two tokens issued for the same identity by the same issuer.
+const VOLATILE_CLAIMS: &[&str] = &["iat", "exp", "nbf", "jti", "auth_time"];
+
+/// Two tokens that could be interchangeable: equal, or two JWTs whose payloads are equal
+/// apart from issue times and ids ([`VOLATILE_CLAIMS`]) — the same issuer's tokens for the
+/// same identity (a shared signing secret). Not a verification: a hint that a target may
+/// accept the primary's tokens.
+pub fn same_claims(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (payload(a), payload(b)) {
+        (Some(mut x), Some(mut y)) => {
+            for c in VOLATILE_CLAIMS {
+                x.remove(*c);
+                y.remove(*c);
+            }
+            x == y
+        }
+        _ => false,
+    }
+}
+
+fn payload(token: &str) -> Option<serde_json::Map<String, Value>> {
     if !looks_like_jwt(token) {
         return None;
     }
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let Value::Object(map) = serde_json::from_slice::<Value>(&bytes).ok()? else {
-        return None;
-    };
+    let part = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice::<Value>(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// The first of `claims` present in the token's payload as a string or number.
+pub fn claim(token: &str, claims: &[String]) -> Option<String> {
+    let map = payload(token)?;
     claims.iter().find_map(|c| match map.get(c) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),

@@ -12,12 +12,13 @@
 //! Pure: no I/O, no clock, nothing stored. The proxy uses the key to keep one identity's
 //! shadow copies in order and puts the label on the exchange.
 //!
-//! Groundwork for per-target identities (issue 12), pure and **not wired into the proxy
-//! yet**: [`credentials`] (learned primary ↔ target credentials per identity, bounded and
-//! expiring), [`ids`] (learned primary ↔ target ids per target, bounded), [`extract`]
-//! (who logs in, which credential or id an answer issued), [`rewrite`] (a request's
-//! credential and ids rewritten for a target) and [`translate`] (all of it behind one
-//! `Translator`: learn from login and create answers, prepare a copy for a target).
+//! Per-target identities (issue 12), pure; the proxy drives them (`crate::proxy::learn`,
+//! `crate::proxy::translate`): [`credentials`] (learned primary ↔ target credentials per
+//! identity, bounded and expiring), [`ids`] (learned primary ↔ target ids per id table,
+//! bounded), [`extract`] (who logs in, which credential or id an answer issued),
+//! [`rewrite`] (a request's credential and ids rewritten for a target) and [`translate`]
+//! (all of it behind one `Translator`: learn from login and create answers, prepare a copy
+//! for a target).
 //! [`configured`] holds the `[[identities]]` credentials established at start-up (static
 //! from the environment, or from a login scenario run by a [`configured::LoginRunner`] the
 //! caller passes), the translator's fallback for identities whose login is never mirrored.

@@ -1,4 +1,4 @@
-//! Rewriting a shadow copy for a target (issue 12 groundwork, not wired into the proxy):
+//! Rewriting a shadow copy for a target (issue 12):
 //! its credential replaced by the target's own ([`super::credentials`]), and ids the
 //! primary gave replaced by the target's ([`super::ids`]) in the path, the query and the
 //! body. Pure: headers, strings and bytes in, rewritten copies and counts out.
@@ -14,8 +14,11 @@ use serde_json::Value;
 use super::credentials::{Credential, Place};
 use crate::redact::names::{Pattern, normalise};
 
+/// Headers that carry a credential as their whole value (as in [`super::ClientIdentity`]).
+const API_KEY_HEADERS: &[&str] = &["x-api-key", "x-auth-token"];
+
 /// The credential a request presents, as the client sent it: an `Authorization` value
-/// without its scheme, else the first credential cookie.
+/// without its scheme, else an API-key header, else the first credential cookie.
 pub fn presented(headers: &HeaderMap, cookies: &[Pattern]) -> Option<(Place, String)> {
     if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
@@ -26,6 +29,18 @@ pub fn presented(headers: &HeaderMap, cookies: &[Pattern]) -> Option<(Place, Str
                     scheme: scheme.to_string(),
                 },
                 value.trim().to_string(),
+            ));
+        }
+    }
+    for name in API_KEY_HEADERS {
+        if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok())
+            && !v.trim().is_empty()
+        {
+            return Some((
+                Place::Header {
+                    name: (*name).to_string(),
+                },
+                v.trim().to_string(),
             ));
         }
     }
@@ -114,43 +129,112 @@ pub fn set_credential(headers: &mut HeaderMap, was: &Place, cred: &Credential) -
     true
 }
 
-/// An origin-form URI with every path segment and query value that `map` knows replaced.
-/// Returns the new URI and how many values were replaced.
-pub fn rewrite_uri(uri: &str, map: impl Fn(&str) -> Option<String>) -> (String, usize) {
+/// Every cookie whose value is `old` (the primary's credential, sent in a second place)
+/// given `new` instead; other cookies untouched.
+pub fn replace_cookie_values(headers: &mut HeaderMap, old: &str, new: &str) {
+    let mut changed = false;
+    let joined: Vec<String> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((n, v)) if v.trim().trim_matches('"') == old => {
+                changed = true;
+                format!("{n}={new}")
+            }
+            _ => p.to_string(),
+        })
+        .collect();
+    if !changed {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
+        headers.remove(COOKIE);
+        headers.insert(COOKIE, v);
+    }
+}
+
+/// An origin-form URI with ids replaced: `map(context, value)` is asked for every path
+/// segment (context: the previous segment, e.g. `users` for `/users/17`) and for every
+/// query value under an id-named key (context: the key). Returns the new URI and how many
+/// values were replaced.
+pub fn rewrite_uri(uri: &str, map: impl Fn(&str, &str) -> Option<String>) -> (String, usize) {
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (uri, None),
     };
     let mut n = 0;
-    let path: Vec<String> = path
-        .split('/')
-        .map(|seg| match (!seg.is_empty()).then(|| map(seg)).flatten() {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut out = String::with_capacity(uri.len());
+    for (i, seg) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let prev = if i > 0 { segments[i - 1] } else { "" };
+        match (!seg.is_empty()).then(|| map(prev, seg)).flatten() {
             Some(new) => {
                 n += 1;
-                new
+                out.push_str(&new);
             }
-            None => seg.to_string(),
-        })
-        .collect();
-    let mut out = path.join("/");
+            None => out.push_str(seg),
+        }
+    }
     if let Some(q) = query {
         let pairs: Vec<String> = q
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, v)) => match map(v) {
+                Some((k, v)) if is_id_key(k) => match map(k, v) {
                     Some(new) => {
                         n += 1;
                         format!("{k}={new}")
                     }
                     None => pair.to_string(),
                 },
-                None => pair.to_string(),
+                _ => pair.to_string(),
             })
             .collect();
         out.push('?');
         out.push_str(&pairs.join("&"));
     }
     (out, n)
+}
+
+/// Every scalar under an id-named key of a JSON body (at most `max`), for reading ids
+/// out of an answer.
+pub fn json_ids(body: &[u8], max: usize) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = vec![&v];
+    while let Some(node) = stack.pop() {
+        if out.len() >= max {
+            break;
+        }
+        match node {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    if is_id_key(k) {
+                        match child {
+                            Value::Array(items) => {
+                                out.extend(items.iter().filter_map(scalar_text).take(max))
+                            }
+                            other => out.extend(scalar_text(other)),
+                        }
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    out.truncate(max);
+    out
 }
 
 /// A JSON body with ids under id-named keys replaced; `None` when the body is not JSON or
@@ -194,7 +278,7 @@ pub fn rewrite_json(body: &[u8], map: impl Fn(&str) -> Option<String>) -> Option
 }
 
 /// `id`, `user_id`, `userId`, `ownerID`, `ids`.
-fn is_id_key(k: &str) -> bool {
+pub fn is_id_key(k: &str) -> bool {
     let n = normalise(k);
     n == "id" || n == "ids" || k.ends_with("_id") || k.ends_with("Id") || k.ends_with("ID")
 }
@@ -261,6 +345,19 @@ mod tests {
             h.get(COOKIE).map(|v| v.as_bytes()),
             Some(&b"theme=dark; sid=t1"[..])
         );
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("k1"));
+        let (place, value) = presented(&h, &patterns()).expect("api key");
+        assert_eq!(value, "k1");
+        assert!(set_credential(
+            &mut h,
+            &place,
+            &Credential {
+                place: place.clone(),
+                value: "k2".into()
+            }
+        ));
+        assert_eq!(h.get("x-api-key").map(|v| v.as_bytes()), Some(&b"k2"[..]));
         let bad = Credential {
             place: Place::Authorization {
                 scheme: "Bearer".into(),
@@ -272,11 +369,22 @@ mod tests {
 
     #[test]
     fn ids_in_paths_queries_and_bodies() {
+        let scoped = |prev: &str, v: &str| match prev {
+            "users" | "owner_id" => map(v),
+            _ => None,
+        };
         assert_eq!(
-            rewrite_uri("/users/17/posts?owner=17&page=2", map),
-            ("/users/3/posts?owner=3&page=2".to_string(), 2)
+            rewrite_uri("/users/17/posts/17?owner_id=17&page=17", scoped),
+            ("/users/3/posts/17?owner_id=3&page=17".to_string(), 2)
         );
-        assert_eq!(rewrite_uri("/users/18", map), ("/users/18".to_string(), 0));
+        assert_eq!(
+            rewrite_uri("/users/18", scoped),
+            ("/users/18".to_string(), 0)
+        );
+        assert_eq!(
+            json_ids(br#"{"id":1,"items":[{"user_id":"u"}],"n":2,"ids":[3]}"#, 10).len(),
+            3
+        );
         let (body, n) = rewrite_json(
             br#"{"user_id":17,"quantity":17,"items":[{"id":"a-1"}],"ids":[17,5]}"#,
             map,

@@ -1,23 +1,36 @@
 //! One place that learns from mirrored answers and prepares later shadow copies for a
-//! target (issue 12 groundwork, pure and **not wired into the proxy**): a [`Translator`]
-//! holds the learned [`CredentialPairs`] and [`IdPairs`] and the credential-cookie names.
+//! target (issue 12): a [`Translator`] holds the learned [`CredentialPairs`] and
+//! [`IdPairs`], the collections ids were learned under, and the credential-cookie names.
+//! The proxy (`crate::proxy::learn`) owns the timing; this is pure.
 //!
 //! A copy whose request presents a credential that has no learned counterpart for the
 //! target is [`Untranslated`] — it must be counted and reported, never sent with a
-//! credential the target cannot know. A copy without any credential passes unchanged
-//! (ids are still rewritten).
+//! credential the target cannot know (in `auto` mode only once the target was seen
+//! issuing its own credentials). A copy without any credential passes (ids are still
+//! rewritten). Ids are rewritten in a path only after a collection they were created in
+//! (`/users/17` after `POST /users` taught 17 ↔ 1017), in queries and JSON bodies only
+//! under id-named keys.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
 use super::configured::ConfiguredIdentities;
-use super::credentials::{CredentialPairs, Untranslated};
+use super::credentials::{Credential, CredentialPairs, Place, Untranslated};
 use super::extract::{created_id, issued_credential, login_identity};
 use super::ids::{IdPairs, Learned};
-use super::rewrite::{presented, rewrite_json, rewrite_uri, set_credential};
+use super::rewrite::{json_ids, presented, rewrite_json, rewrite_uri, set_credential};
+use crate::redact::marker::text_marker;
 use crate::redact::names::Pattern;
+
+/// Collections (id tables) per target; creates on further collections teach nothing.
+pub const MAX_COLLECTIONS: usize = 32;
+/// Id mappings recorded per exchange and target.
+pub const MAX_MAPPINGS: usize = 32;
+/// Longest id or identity name written into an exchange.
+pub const MAX_RECORDED_CHARS: usize = 64;
 
 /// One answer as seen by the translator.
 pub struct Answer<'a> {
@@ -31,16 +44,20 @@ pub struct Prepared {
     pub uri: String,
     /// The new body, when ids in it were rewritten.
     pub body: Option<Vec<u8>>,
-    /// The credential was replaced by the target's.
-    pub credential: bool,
-    /// Ids replaced in the URI and the body.
-    pub ids: usize,
+    /// The credential was replaced by the target's: whose, and a redaction marker of it.
+    pub credential: Option<(Option<String>, String)>,
+    /// Id mappings used (primary id, target id).
+    pub ids: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
 pub struct Translator {
     pub credentials: CredentialPairs,
     pub ids: IdPairs,
+    /// Per target: the collections (`users`) ids were learned under.
+    collections: HashMap<String, HashSet<String>>,
+    /// Targets seen issuing a credential of their own (not the primary's).
+    own: HashSet<String>,
     cookies: Vec<Pattern>,
     /// `[[identities]]`: the fallback for labels whose login was never mirrored.
     configured: Option<Arc<ConfiguredIdentities>>,
@@ -56,6 +73,8 @@ impl Translator {
         Translator {
             credentials: CredentialPairs::new(max_identities, ttl),
             ids: IdPairs::new(max_ids),
+            collections: HashMap::new(),
+            own: HashSet::new(),
             cookies,
             configured: None,
         }
@@ -70,6 +89,7 @@ impl Translator {
     /// [`Translator::prepare`] for a request of the identity labelled `label`: when its
     /// credential has no learned counterpart for `target` but `[[identities]]` configured
     /// one for the label, that one is sent (ids are rewritten as usual).
+    #[allow(clippy::too_many_arguments)]
     pub fn prepare_as(
         &self,
         label: Option<&str>,
@@ -78,8 +98,9 @@ impl Translator {
         uri: &str,
         body: &[u8],
         now: Instant,
+        strict: bool,
     ) -> Result<Prepared, Untranslated> {
-        let err = match self.prepare(target, headers, uri, body, now) {
+        let err = match self.prepare(target, headers, uri, body, now, strict) {
             Ok(p) => return Ok(p),
             Err(e) => e,
         };
@@ -88,54 +109,102 @@ impl Translator {
             return Err(err);
         };
         // The ids as for an anonymous copy, then the configured credential in place.
-        let mut prepared = self.prepare(target, &mut HeaderMap::new(), uri, body, now)?;
+        let mut prepared = self.prepare(target, &mut HeaderMap::new(), uri, body, now, strict)?;
         if !set_credential(headers, &place, cred) {
             return Err(err);
         }
-        prepared.credential = true;
+        prepared.credential = label.map(|l| (Some(l.to_string()), text_marker(&cred.value)));
         Ok(prepared)
     }
 
-    /// A mirrored login (or register, or refresh): `request_body` names the identity,
-    /// `primary` and `target` answered it. True when something was learned.
-    pub fn learn_login(
-        &mut self,
-        request_body: &[u8],
-        identity_pointer: Option<&str>,
-        primary: &Answer<'_>,
-        target_name: &str,
-        target: &Answer<'_>,
-        now: Instant,
-    ) -> bool {
-        let Some(identity) = login_identity(request_body, identity_pointer) else {
-            return false;
-        };
-        let p = issued_credential(primary.headers, primary.body, &self.cookies);
-        let t = issued_credential(target.headers, target.body, &self.cookies);
-        let (Some(p), Some(t)) = (p, t) else {
-            return false;
-        };
-        self.credentials.learn_primary(&identity, &p.value, now);
-        self.credentials
-            .learn_target(&identity, target_name, t, now);
-        true
+    /// The credential an answer issued, if any.
+    pub fn issued(&self, answer: &Answer<'_>) -> Option<Credential> {
+        issued_credential(answer.headers, answer.body, &self.cookies)
     }
 
-    /// A mirrored create: both answers' ids (`pointer`, else `id`, else `Location`) paired.
+    /// The credential a request presents: where, and its value.
+    pub fn presented(&self, headers: &HeaderMap) -> Option<(Place, String)> {
+        presented(headers, &self.cookies)
+    }
+
+    /// Who a login request names.
+    pub fn identity(&self, body: &[u8], pointer: Option<&str>) -> Option<String> {
+        login_identity(body, pointer)
+    }
+
+    /// The identity holding the primary's credential `value`.
+    pub fn identity_of(&self, value: &str) -> Option<String> {
+        self.credentials.identity_of(value).map(str::to_string)
+    }
+
+    /// `identity` logged in: the primary issued `primary`, `target` issued `theirs`.
+    pub fn learn_credential(
+        &mut self,
+        identity: &str,
+        primary: &Credential,
+        target: &str,
+        theirs: Credential,
+        now: Instant,
+    ) {
+        // A target whose token carries other claims (or is opaque and different) cannot
+        // be expected to accept the primary's: from now on, unknown credentials are not
+        // sent to it (`auto`). Same claims apart from times and ids: a shared issuer.
+        if !super::jwt::same_claims(&primary.value, &theirs.value) {
+            self.own.insert(target.to_string());
+        }
+        self.credentials
+            .learn_primary(identity, &primary.value, now);
+        self.credentials.learn_target(identity, target, theirs, now);
+    }
+
+    /// `identity` logged in, the primary issued `primary`, `target` answered without a
+    /// credential: copies presenting `primary` are untranslated there (`no_target_credential`).
+    pub fn learn_without_target(
+        &mut self,
+        identity: &str,
+        primary: &Credential,
+        target: &str,
+        now: Instant,
+    ) {
+        self.credentials
+            .learn_primary(identity, &primary.value, now);
+        self.credentials.forget_target(identity, target);
+    }
+
+    /// `target` was seen issuing credentials of its own.
+    pub fn issues_own(&self, target: &str) -> bool {
+        self.own.contains(target)
+    }
+
+    /// A create on `collection` (the last segment of its path): both answers' ids paired.
     pub fn learn_create(
         &mut self,
+        collection: &str,
         pointer: Option<&str>,
         primary: &Answer<'_>,
-        target_name: &str,
-        target: &Answer<'_>,
-    ) -> Option<Learned> {
+        target: &str,
+        theirs: &Answer<'_>,
+    ) -> Option<(Learned, String, String)> {
         let p = created_id(primary.headers, primary.body, pointer)?;
-        let t = created_id(target.headers, target.body, pointer)?;
-        Some(self.ids.learn(target_name, &p, &t))
+        let t = created_id(theirs.headers, theirs.body, pointer)?;
+        let set = self.collections.entry(target.to_string()).or_default();
+        if set.len() >= MAX_COLLECTIONS && !set.contains(collection) {
+            return Some((Learned::Full, p, t));
+        }
+        set.insert(collection.to_string());
+        let learned = self.ids.learn(&table(target, collection), &p, &t);
+        Some((learned, p, t))
+    }
+
+    /// The id the primary gave in a create answer (for announcing it as pending).
+    pub fn created(&self, pointer: Option<&str>, answer: &Answer<'_>) -> Option<String> {
+        created_id(answer.headers, answer.body, pointer)
     }
 
     /// Rewrite a copy of a request (its headers in place, its URI and body returned) for
     /// `target`; `Err` when its credential has no counterpart there (headers unchanged).
+    /// `strict`: a credential without a counterpart is untranslated even on a target not
+    /// (yet) seen issuing its own credentials.
     pub fn prepare(
         &self,
         target: &str,
@@ -143,28 +212,140 @@ impl Translator {
         uri: &str,
         body: &[u8],
         now: Instant,
+        strict: bool,
     ) -> Result<Prepared, Untranslated> {
-        let mut credential = false;
+        let mut credential = None;
         if let Some((place, value)) = presented(headers, &self.cookies) {
-            let cred = self.credentials.translate(&value, target, now)?;
-            credential = set_credential(headers, &place, cred);
-            if !credential {
-                return Err(Untranslated::NoTargetCredential);
+            match self.credentials.translate(&value, target, now) {
+                Ok(cred) => {
+                    // Where the client put it (a cookie stays a cookie), with the target's
+                    // value; every other place still holding the primary's value too.
+                    let cred = &Credential {
+                        place: place_for(&place, &cred.place),
+                        value: cred.value.clone(),
+                    };
+                    if !set_credential(headers, &place, cred) {
+                        return Err(Untranslated::NoTargetCredential);
+                    }
+                    super::rewrite::replace_cookie_values(headers, &value, &cred.value);
+                    let who = self.credentials.identity_of(&value).map(short);
+                    credential = Some((who, text_marker(&cred.value)));
+                }
+                Err(why) if strict || self.issues_own(target) => return Err(why),
+                Err(_) => {}
             }
         }
-        let map = |id: &str| self.ids.to_target(target, id).map(str::to_string);
-        let (uri, in_uri) = rewrite_uri(uri, map);
-        let (body, in_body) = match rewrite_json(body, map) {
-            Some((b, n)) => (Some(b), n),
-            None => (None, 0),
+        let scoped = self.collections.get(target).filter(|c| !c.is_empty());
+        if scoped.is_none() {
+            // No id learned for this target: nothing to look for in the path or body.
+            return Ok(Prepared {
+                uri: uri.to_string(),
+                body: None,
+                credential,
+                ids: Vec::new(),
+            });
+        }
+        let used = std::cell::RefCell::new(Vec::new());
+        let note = |p: &str, t: &str| {
+            let mut u = used.borrow_mut();
+            if u.len() < MAX_MAPPINGS && !u.iter().any(|(a, _): &(String, String)| a == p) {
+                u.push((short(p), short(t)));
+            }
         };
+        let in_path = |prev: &str, id: &str| {
+            let t = if scoped.is_some_and(|c| c.contains(prev)) {
+                self.ids.to_target(&table(target, prev), id)?.to_string()
+            } else if super::rewrite::is_id_key(prev) {
+                self.any(target, id, IdPairs::to_target)?
+            } else {
+                return None;
+            };
+            note(id, &t);
+            Some(t)
+        };
+        let (uri, _) = rewrite_uri(uri, in_path);
+        let in_body = |id: &str| {
+            let t = self.any(target, id, IdPairs::to_target)?;
+            note(id, &t);
+            Some(t)
+        };
+        let body = rewrite_json(body, in_body).map(|(b, _)| b);
         Ok(Prepared {
             uri,
             body,
             credential,
-            ids: in_uri + in_body,
+            ids: used.into_inner(),
         })
     }
+
+    /// `id` looked up (`lookup`) in every id table of `target`: the one answer when the
+    /// tables that know it agree; `None` when none knows it or they disagree (which
+    /// collection an id in a body belongs to is not known).
+    fn any(
+        &self,
+        target: &str,
+        id: &str,
+        lookup: for<'a> fn(&'a IdPairs, &str, &str) -> Option<&'a str>,
+    ) -> Option<String> {
+        let mut found: Option<&str> = None;
+        for c in self.collections.get(target)? {
+            if let Some(v) = lookup(&self.ids, &table(target, c), id) {
+                match found {
+                    Some(f) if f != v => return None,
+                    _ => found = Some(v),
+                }
+            }
+        }
+        found.map(str::to_string)
+    }
+
+    /// Ids in `target`'s answer that stand for a primary id: (primary id, target id).
+    pub fn answer_ids(&self, target: &str, body: &[u8]) -> Vec<(String, String)> {
+        if self.collections.get(target).is_none_or(|c| c.is_empty()) {
+            return Vec::new();
+        }
+        let mut out: Vec<(String, String)> = Vec::new();
+        for t in json_ids(body, 4 * MAX_MAPPINGS) {
+            if let Some(p) = self.any(target, &t, IdPairs::to_primary)
+                && p != t
+                && !out.iter().any(|(_, x)| *x == t)
+            {
+                out.push((short(&p), short(&t)));
+                if out.len() >= MAX_MAPPINGS {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where the target's credential goes: the client's place, except a scheme or cookie name
+/// the target itself stated.
+fn place_for(presented: &Place, learned: &Place) -> Place {
+    match (presented, learned) {
+        (Place::Authorization { scheme }, Place::Authorization { scheme: theirs }) => {
+            Place::Authorization {
+                scheme: if theirs.eq_ignore_ascii_case("bearer") && !scheme.is_empty() {
+                    scheme.clone()
+                } else {
+                    theirs.clone()
+                },
+            }
+        }
+        (_, Place::Cookie { name }) => Place::Cookie { name: name.clone() },
+        (presented, _) => presented.clone(),
+    }
+}
+
+/// The id table of one target's collection.
+fn table(target: &str, collection: &str) -> String {
+    format!("{target}\0{collection}")
+}
+
+/// A value cut to [`MAX_RECORDED_CHARS`] characters.
+fn short(s: &str) -> String {
+    s.chars().take(MAX_RECORDED_CHARS).collect()
 }
 
 #[cfg(test)]
@@ -173,6 +354,10 @@ mod tests {
     use http::HeaderValue;
     use http::header::AUTHORIZATION;
 
+    fn answer<'a>(h: &'a HeaderMap, body: &'a [u8]) -> Answer<'a> {
+        Answer { headers: h, body }
+    }
+
     #[test]
     fn login_then_create_then_a_translated_copy() {
         let now = Instant::now();
@@ -180,63 +365,101 @@ mod tests {
         let mut t = Translator::new(100, Duration::from_secs(600), 1000, cookies);
         let none = HeaderMap::new();
         let login = br#"{"username":"alice","password":"pw"}"#;
-        assert!(t.learn_login(
-            login,
+        let who = t.identity(login, None).expect("identity");
+        let p = t
+            .issued(&answer(&none, br#"{"access_token":"P-TOKEN"}"#))
+            .expect("primary issued");
+        let a = t
+            .issued(&answer(
+                &none,
+                br#"{"token":"A-TOKEN","token_type":"Token"}"#,
+            ))
+            .expect("target issued");
+        t.learn_credential(&who, &p, "auth", a, now);
+        assert!(t.issues_own("auth"));
+        let learned = t.learn_create(
+            "users",
             None,
-            &Answer {
-                headers: &none,
-                body: br#"{"access_token":"P-TOKEN"}"#
-            },
+            &answer(&none, br#"{"id":17}"#),
             "auth",
-            &Answer {
-                headers: &none,
-                body: br#"{"token":"A-TOKEN","token_type":"Token"}"#
-            },
-            now,
-        ));
-        assert_eq!(
-            t.learn_create(
-                None,
-                &Answer {
-                    headers: &none,
-                    body: br#"{"id":17}"#
-                },
-                "auth",
-                &Answer {
-                    headers: &none,
-                    body: br#"{"id":3}"#
-                },
-            ),
-            Some(Learned::New)
+            &answer(&none, br#"{"id":3}"#),
         );
+        assert_eq!(learned.map(|l| l.0), Some(Learned::New));
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer P-TOKEN"));
         let p = t
-            .prepare("auth", &mut h, "/users/17", br#"{"friend_id":17}"#, now)
+            .prepare(
+                "auth",
+                &mut h,
+                "/users/17?page=17",
+                br#"{"friend_id":17}"#,
+                now,
+                false,
+            )
             .expect("translated");
         assert_eq!(
             h.get(AUTHORIZATION).map(|v| v.as_bytes()),
             Some(&b"Token A-TOKEN"[..])
         );
-        assert_eq!(p.uri, "/users/3");
+        assert_eq!(p.uri, "/users/3?page=17", "page is not an id");
         assert_eq!(p.body.as_deref(), Some(&br#"{"friend_id":3}"#[..]));
-        assert_eq!((p.credential, p.ids), (true, 2));
+        let (identity, marker) = p.credential.expect("credential");
+        assert_eq!(identity.as_deref(), Some("alice"));
+        assert!(marker.starts_with("[REDACTED") && !marker.contains("A-TOKEN"));
+        assert_eq!(p.ids, vec![("17".to_string(), "3".to_string())]);
+        assert_eq!(
+            t.answer_ids("auth", br#"{"id":3,"n":3}"#),
+            vec![("17".to_string(), "3".to_string())]
+        );
+        // A cookie stays a cookie; the primary's token in a second place is replaced too.
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::COOKIE,
+            HeaderValue::from_static("theme=x; access_token=P-TOKEN"),
+        );
+        assert!(t.prepare("auth", &mut h, "/me", b"", now, true).is_ok());
+        assert_eq!(
+            h.get(http::header::COOKIE).map(|v| v.as_bytes()),
+            Some(&b"theme=x; access_token=A-TOKEN"[..])
+        );
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer P-TOKEN"));
+        h.insert(
+            http::header::COOKIE,
+            HeaderValue::from_static("access_token=P-TOKEN"),
+        );
+        assert!(t.prepare("auth", &mut h, "/me", b"", now, true).is_ok());
+        let all = format!("{h:?}");
+        assert!(!all.contains("P-TOKEN"), "{all}");
+        // Another collection's 17 is not rewritten in a path.
+        let p = t
+            .prepare("auth", &mut HeaderMap::new(), "/pages/17", b"", now, false)
+            .expect("anonymous");
+        assert_eq!(p.uri, "/pages/17");
         // An identity whose login was never mirrored: untranslated, headers untouched.
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer OTHER"));
         assert_eq!(
-            t.prepare("auth", &mut h, "/users/17", b"", now).err(),
+            t.prepare("auth", &mut h, "/users/17", b"", now, false)
+                .err(),
             Some(Untranslated::UnknownCredential)
         );
         assert_eq!(
             h.get(AUTHORIZATION).map(|v| v.as_bytes()),
             Some(&b"Bearer OTHER"[..])
         );
+        // A target never seen issuing its own credentials gets it unchanged in auto mode,
+        // and not at all when strict.
+        assert!(
+            t.prepare("ai", &mut h, "/x", b"", now, false)
+                .is_ok_and(|p| p.credential.is_none())
+        );
+        assert!(t.prepare("ai", &mut h, "/x", b"", now, true).is_err());
         // Anonymous: passes, ids still translated.
         let p = t
-            .prepare("auth", &mut HeaderMap::new(), "/users/17", b"", now)
+            .prepare("auth", &mut HeaderMap::new(), "/users/17", b"", now, false)
             .expect("anonymous");
-        assert_eq!((p.uri.as_str(), p.credential), ("/users/3", false));
+        assert_eq!((p.uri.as_str(), p.credential.is_none()), ("/users/3", true));
         // A configured identity: the fallback when nothing was learned for its label.
         let vars = |n: &str| (n == "BOT_TOKEN").then(|| "CONFIGURED-TOKEN".to_string());
         let cfg = crate::config::Config::parse(
@@ -262,9 +485,9 @@ mod tests {
             HeaderValue::from_static("Bearer BOT-PRIMARY"),
         );
         let p = t2
-            .prepare_as(Some("bot"), "auth", &mut h, "/x", b"", now)
+            .prepare_as(Some("bot"), "auth", &mut h, "/x", b"", now, true)
             .expect("configured");
-        assert!(p.credential);
+        assert!(p.credential.is_some());
         assert_eq!(
             h.get(AUTHORIZATION).map(|v| v.as_bytes()),
             Some(&b"Bearer CONFIGURED-TOKEN"[..])
@@ -275,24 +498,53 @@ mod tests {
             HeaderValue::from_static("Bearer BOT-PRIMARY"),
         );
         assert_eq!(
-            t2.prepare_as(Some("someone"), "auth", &mut h, "/x", b"", now)
+            t2.prepare_as(Some("someone"), "auth", &mut h, "/x", b"", now, true)
                 .err(),
             Some(Untranslated::UnknownCredential)
         );
         // A login answer without a credential teaches nothing.
-        assert!(!t.learn_login(
-            login,
-            None,
-            &Answer {
-                headers: &none,
-                body: br#"{"ok":true}"#
-            },
-            "auth",
-            &Answer {
-                headers: &none,
-                body: br#"{"token":"x"}"#
-            },
-            now,
-        ));
+        assert!(t.issued(&answer(&none, br#"{"ok":true}"#)).is_none());
+    }
+
+    #[test]
+    fn ids_are_scoped_by_collection_and_collisions_are_not_translated() {
+        let now = Instant::now();
+        let mut t = Translator::new(10, Duration::from_secs(60), 100, Vec::new());
+        let none = HeaderMap::new();
+        let mut create = |collection: &str, p: &str, c: &str| {
+            t.learn_create(
+                collection,
+                None,
+                &answer(&none, format!(r#"{{"id":{p}}}"#).as_bytes()),
+                "new",
+                &answer(&none, format!(r#"{{"id":{c}}}"#).as_bytes()),
+            )
+            .map(|l| l.0)
+        };
+        assert_eq!(create("users", "5", "1005"), Some(Learned::New));
+        assert_eq!(
+            create("avatars", "5", "5"),
+            Some(Learned::New),
+            "another table"
+        );
+        assert_eq!(create("users", "6", "1006"), Some(Learned::New));
+        assert_eq!(create("users", "6", "1007"), Some(Learned::Conflict));
+        let prep = |uri: &str, body: &[u8]| {
+            t.prepare("new", &mut HeaderMap::new(), uri, body, now, true)
+                .expect("anonymous")
+        };
+        assert_eq!(prep("/users/5", b"").uri, "/users/1005");
+        assert_eq!(prep("/avatars/5", b"").uri, "/avatars/5");
+        assert_eq!(
+            prep("/users/6", b"").uri,
+            "/users/6",
+            "a collision is never guessed"
+        );
+        // In a body the collection is unknown: tables that disagree translate nothing.
+        assert_eq!(prep("/x", br#"{"user_id":5}"#).body, None);
+        assert_eq!(
+            t.answer_ids("new", br#"{"id":1005}"#),
+            vec![("5".into(), "1005".into())]
+        );
     }
 }

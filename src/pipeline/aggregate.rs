@@ -165,6 +165,8 @@ pub struct RouteStats {
     /// Exchanges past the signature bound that matched / mismatched when analysed.
     pub unsigned_matched: u64,
     pub unsigned_mismatched: u64,
+    /// Translated and untranslated exchanges (`[translate]`); bounded.
+    pub translation: super::translation::TranslationStats,
     pub latency_primary: Latency,
     pub latency_candidate: Latency,
     pub latency_secondary: Latency,
@@ -235,15 +237,20 @@ impl RouteStats {
             self.client_aborted += 1;
             return;
         }
+        self.translation.add(exchange, analysis);
         let outcomes = &exchange.outcomes;
         record_latency(&mut self.latency_primary, Some(&outcomes.primary));
-        record_latency(&mut self.latency_candidate, outcomes.candidate.as_ref());
+        if !exchange.untranslated() {
+            record_latency(&mut self.latency_candidate, outcomes.candidate.as_ref());
+        }
         record_latency(&mut self.latency_secondary, outcomes.secondary.as_ref());
         if is_error(&outcomes.primary) {
             self.primary_errors += 1;
         }
         // The compared side: the candidate, or the secondary on an A/A route.
         let other = match (&outcomes.candidate, &outcomes.secondary) {
+            // Not sent for want of a learned credential: neither a request nor an error.
+            (Some(_), _) if exchange.untranslated() => None,
             (Some(c), _) => Some(c),
             (None, Some(s)) if analysis.verdict != Verdict::NotCompared => {
                 self.secondary_only += 1;

@@ -14,6 +14,7 @@ fn exchange() -> Exchange {
         }),
     };
     Exchange {
+        translation: Vec::new(),
         id: 1,
         seq: 1,
         identity: None,

@@ -48,6 +48,7 @@ fn outcome(status: u16, body: &str) -> Outcome {
 
 fn exchange(method: &str, uri: &str, body: &str, primary: Outcome, candidate: Outcome) -> Exchange {
     Exchange {
+        translation: Vec::new(),
         id: 7,
         seq: 7,
         at: Utc::now(),

@@ -24,6 +24,7 @@ pub mod load_gates;
 pub mod parity;
 pub mod repeats;
 pub mod route;
+pub mod translation;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};

@@ -129,6 +129,10 @@ impl Analyzer for ParityAnalyzer {
             // The client left before the primary answered: not the candidate's fault.
             return;
         }
+        if exchange.untranslated() {
+            // The copy was not sent (no learned credential): not compared, not in parity.
+            return;
+        }
         let outcomes = &exchange.outcomes;
         // The compared pair: primary vs candidate, or primary vs secondary on a route that
         // names no candidate (an A/A check; no baseline then).
@@ -137,6 +141,11 @@ impl Analyzer for ParityAnalyzer {
             (None, Some(s)) => (s, None),
             (None, None) => return,
         };
+        // Modulo the learned id mapping: the targets' ids mapped back to the primary's.
+        let mapped_other = super::translation::mapped(exchange, other);
+        let other = mapped_other.as_ref().unwrap_or(other);
+        let mapped_secondary = secondary.and_then(|s| super::translation::mapped(exchange, s));
+        let secondary = mapped_secondary.as_ref().or(secondary);
         let request = &exchange.request;
         let path = request.uri.split(['?', '#']).next().unwrap_or("");
         let rules = self.rules_for(path);

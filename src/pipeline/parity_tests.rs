@@ -86,6 +86,7 @@ fn outcome(target: &str, body: &str) -> Outcome {
 
 fn exchange(uri: &str, p: &str, c: Option<&str>, s: Option<&str>) -> Exchange {
     Exchange {
+        translation: Vec::new(),
         id: 1,
         seq: 1,
         identity: None,

@@ -29,14 +29,12 @@ use super::metrics::NotMirrored;
 use super::order::Ticket;
 use super::{Shared, edge};
 use crate::config::ProxyMode;
-use crate::exchange::{
-    Body, Exchange, Failure, FailureKind, Outcome, OutcomeResult, Outcomes, RecordedRequest,
-};
+use crate::exchange::{Body, Failure, FailureKind, OutcomeResult, RecordedRequest};
+use crate::upstream::error_chain;
 use crate::upstream::forward::{
     ForwardBody, build_request, classify, origin_form, strip_hop_by_hop, to_headers,
     upstream_headers,
 };
-use crate::upstream::{self, error_chain};
 
 /// Entry point for every client request.
 pub async fn handle(
@@ -190,7 +188,7 @@ async fn inline(
     let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
     let shadows = mirror.map(|m| {
         let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
-        spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
+        super::shadow::spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
         PrimarySender::new(tx)
     });
     let req = match build_request(&shared.primary, &parts.method, &pq, headers, body, None) {
@@ -272,141 +270,6 @@ async fn inline(
         status,
         title,
         &format!("{}: {message}", shared.primary.name),
-    )
-}
-
-/// One task per mirrored request: call the shadows, wait for the primary's outcome, submit.
-pub(super) fn spawn_shadows(
-    shared: &Arc<Shared>,
-    m: Mirror,
-    method: &Method,
-    pq: &PathAndQuery,
-    headers: &HeaderMap,
-    primary: tokio::sync::oneshot::Receiver<OutcomeResult>,
-) {
-    let shared = Arc::clone(shared);
-    // A route with no candidate is mirrored to the secondary alone (an A/A check).
-    let candidate = shared.route_candidates[m.route]
-        .as_ref()
-        .map(|t| shadow_request(t, method, pq, headers, &m.body, "candidate"));
-    let secondary = shared.secondary.as_ref().map(|s| {
-        build_request(
-            s,
-            method,
-            pq,
-            headers.clone(),
-            ForwardBody::full(m.body.clone()),
-            Some("secondary"),
-        )
-    });
-    let route_label = format!("{method} {}", pq.path());
-    tokio::spawn(async move {
-        let Mirror {
-            route,
-            permit,
-            recorded,
-            at,
-            seq,
-            mut ticket,
-            identity,
-            ..
-        } = m;
-        let cand_target = shared.route_candidates[route].as_ref();
-        let cand_lane = match (ticket.as_mut(), cand_target) {
-            (Some(t), Some(c)) => t.take(c.index),
-            _ => None,
-        };
-        let sec_lane = match (ticket.as_mut(), shared.secondary.as_ref()) {
-            (Some(t), Some(s)) => t.take(s.index),
-            _ => None,
-        };
-        let cand = async {
-            let cand_target = cand_target?;
-            // Moved in: dropped once this copy completed, which lets the next one go.
-            let mut lane = cand_lane;
-            Some(match candidate? {
-                Ok(req) => {
-                    if let Some(l) = lane.as_mut() {
-                        l.turn().await;
-                    }
-                    upstream::call(cand_target, req, &shared.limits(), &shared.observed(route))
-                        .await
-                }
-                Err(e) => Outcome {
-                    target: cand_target.name.clone(),
-                    result: dropped(&e.to_string()),
-                },
-            })
-        };
-        let sec = async {
-            let mut lane = sec_lane;
-            if let Some(l) = lane.as_mut() {
-                l.turn().await;
-            }
-            match (secondary, shared.secondary.as_ref()) {
-                // Boxed: most deployments have no secondary, and an inline slot for its
-                // call would sit in every in-flight shadow task.
-                (Some(Ok(req)), Some(t)) => Some(
-                    Box::pin(upstream::call(
-                        t,
-                        req,
-                        &shared.limits(),
-                        &shared.observed(route),
-                    ))
-                    .await,
-                ),
-                (Some(Err(e)), Some(t)) => Some(Outcome {
-                    target: t.name.clone(),
-                    result: dropped(&e.to_string()),
-                }),
-                _ => None,
-            }
-        };
-        let (candidate, secondary, primary) = tokio::join!(cand, sec, primary);
-        let primary = Outcome {
-            target: shared.primary.name.clone(),
-            result: primary.unwrap_or_else(|_| dropped("primary outcome lost")),
-        };
-        if primary
-            .failure()
-            .is_some_and(|f| f.kind == FailureKind::ClientAborted)
-        {
-            shared.drops.client_aborted(route);
-        }
-        drop(ticket);
-        let exchange = Exchange {
-            id: shared.next_id.fetch_add(1, Ordering::Relaxed),
-            seq,
-            identity,
-            at,
-            route: route_label,
-            request: recorded,
-            outcomes: Outcomes {
-                primary,
-                secondary,
-                candidate,
-            },
-        };
-        shared.submit(exchange, route);
-        drop(permit);
-    });
-}
-
-fn shadow_request(
-    target: &upstream::Target,
-    method: &Method,
-    pq: &PathAndQuery,
-    headers: &HeaderMap,
-    body: &bytes::Bytes,
-    role: &'static str,
-) -> Result<Request<ForwardBody>, http::Error> {
-    build_request(
-        target,
-        method,
-        pq,
-        headers.clone(),
-        ForwardBody::full(body.clone()),
-        Some(role),
     )
 }
 

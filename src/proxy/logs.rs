@@ -168,7 +168,11 @@ impl ProxyLogs {
     /// An upstream call failed: the first failure of each target and kind is logged with
     /// its message, then at most one line per interval with the count.
     pub fn upstream_failure(&self, target: &str, failure: &Failure) {
-        if failure.kind == FailureKind::ClientAborted {
+        if matches!(
+            failure.kind,
+            FailureKind::ClientAborted | FailureKind::Untranslated
+        ) {
+            // Not the upstream's doing; untranslated copies are counted in /metrics.
             return;
         }
         let Some(emit) = self.upstream.hit((target.to_string(), failure.kind)) else {

@@ -80,6 +80,8 @@ fn kind_index(k: FailureKind) -> usize {
         FailureKind::Protocol => 3,
         FailureKind::Dropped => 4,
         FailureKind::ClientAborted => 5,
+        // Never an upstream call's outcome; counted with `dropped` should one appear.
+        FailureKind::Untranslated => 4,
     }
 }
 

@@ -12,9 +12,10 @@ use hyper::body::Incoming;
 
 use super::Shared;
 use super::capture::{Buffered, ClientBody, buffer_request};
-use super::handler::{Mirror, dropped, no_content, record_request, spawn_shadows};
+use super::handler::{Mirror, dropped, no_content, record_request};
 use super::logs::{mirror_note, route_pattern};
 use super::metrics::NotMirrored;
+use super::shadow::spawn_shadows;
 use crate::exchange::OutcomeResult;
 use crate::upstream;
 use crate::upstream::forward::{ForwardBody, build_request, origin_form, upstream_headers};

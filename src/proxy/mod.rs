@@ -71,11 +71,14 @@ mod conn;
 pub mod drops;
 mod edge;
 mod handler;
+pub mod learn;
 pub mod limits;
 pub mod logs;
 pub mod metrics;
 mod mirror_target;
 pub mod order;
+mod shadow;
+pub mod translate;
 mod worker;
 
 use std::net::SocketAddr;
@@ -160,6 +163,8 @@ pub struct Shared {
     identity: crate::identity::IdentityRules,
     /// Per-identity queues of shadow copies (`None` when `[identity] ordered = false`).
     order: Option<Arc<order::ShadowOrder>>,
+    /// Learned per-target credentials and ids (`None` when `[translate] enabled = false`).
+    learning: Option<Arc<learn::Learning>>,
 }
 
 impl Shared {
@@ -265,6 +270,9 @@ impl Shared {
         self.conns.render(out, "proxy");
         self.admin_conns.render(out, "admin");
         self.drops.render(out, self.metrics.route_names());
+        if let Some(l) = &self.learning {
+            l.counters.render(out, self.metrics.route_names());
+        }
     }
 
     /// Shadow permits currently held.
@@ -482,6 +490,12 @@ fn build_shared(
                 config.file.identity.max_queued_per_identity,
             )
         }),
+        learning: learn::Learning::new(
+            &config.file.translate,
+            config.file.identity.cookie_patterns(),
+            Duration::from_millis(p.shadow_timeout_ms),
+            routes_len,
+        ),
     })
 }
 

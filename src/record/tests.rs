@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 fn exchange(id: u64) -> Exchange {
     Exchange {
+        translation: Vec::new(),
         id,
         seq: id,
         identity: None,

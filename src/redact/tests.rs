@@ -50,6 +50,7 @@ fn headers_keep_scheme_and_cookie_names() {
 #[test]
 fn json_fields_at_any_depth_and_forms_and_queries() {
     let ex = Exchange {
+        translation: Vec::new(),
         id: 1,
         seq: 1,
         identity: None,

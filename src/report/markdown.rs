@@ -188,6 +188,7 @@ fn render_with(report: &Report, detail: Detail, max_failing: usize) -> Option<St
     }
     super::md_sections::contracts(report, &mut out);
     super::md_sections::baseline(report, &mut out);
+    super::translation::markdown(report, &mut out);
     findings(&mut out, report, detail);
     fits(&out)?;
     suppressed(&mut out, report, detail);

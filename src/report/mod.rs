@@ -12,6 +12,7 @@ mod md_sections;
 pub mod model;
 pub mod order;
 pub mod terminal;
+pub mod translation;
 pub mod view;
 
 /// Reading recordings lives in [`crate::record`] (the one owner of the format).

@@ -155,6 +155,9 @@ pub struct RouteReport {
     /// Where learned noise came from on this route, and how healthy the baseline was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineReport>,
+    /// Learned credential and id translation (`[translate]`); absent when none happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<super::translation::TranslationReport>,
 }
 
 fn primary_candidate() -> String {
@@ -451,6 +454,7 @@ fn route_report(key: &RouteKey, stats: &RouteStats, config: &Config) -> RouteRep
         status_matrix,
         latency,
         baseline,
+        translation: super::translation::route_translation(&stats.translation),
     }
 }
 

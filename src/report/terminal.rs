@@ -29,6 +29,9 @@ pub fn render(report: &Report, html: &Path) -> String {
         if let Some(c) = &r.contracts {
             contract_line(&mut out, c);
         }
+        if let Some(t) = &r.translation {
+            let _ = writeln!(out, "     {}", super::translation::line(t));
+        }
     }
     let _ = writeln!(
         out,

@@ -24,6 +24,7 @@ fn exchange(
     candidate_status: u16,
 ) -> Exchange {
     Exchange {
+        translation: Vec::new(),
         id,
         seq: id,
         identity: None,

@@ -30,6 +30,7 @@ fn exchange(
     status: u16,
 ) -> Exchange {
     Exchange {
+        translation: Vec::new(),
         id,
         seq: id,
         at: Utc::now(),

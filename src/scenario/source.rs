@@ -363,6 +363,7 @@ impl ScenarioSource {
         }
         let path = request.uri.split('?').next().unwrap_or("/").to_string();
         let exchange = Exchange {
+            translation: Vec::new(),
             id,
             seq: id,
             at: Utc::now(),
