@@ -35,6 +35,10 @@ pub struct DemoArgs {
     /// may number the same users differently, and parity drops.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub clients: usize,
+    /// Switch learned per-target identity translation off (`[translate] enabled = false`):
+    /// shows what a run without it sees, e.g. with `--diverge auth-own-identity`.
+    #[arg(long)]
+    pub no_translate: bool,
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -86,6 +90,7 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
         out: args.out,
         secondary: !args.no_secondary,
         progress: true,
+        translate: !args.no_translate,
         ..defaults
     };
     let load_divergences = options.divergences.clone();

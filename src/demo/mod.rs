@@ -57,6 +57,9 @@ pub struct DemoOptions {
     pub contracts: DemoContracts,
     /// A progress line on stderr while the workload runs, when stderr is a terminal.
     pub progress: bool,
+    /// Learned per-target identity translation (`[translate]`, `auto`); `false` switches
+    /// it off (`enabled = false`), to show what a run without it sees.
+    pub translate: bool,
 }
 
 /// The contracts a demo checks against.
@@ -106,6 +109,7 @@ impl Default for DemoOptions {
             analyzers: Vec::new(),
             contracts: DemoContracts::default(),
             progress: false,
+            translate: true,
         }
     }
 }
@@ -153,7 +157,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             return Err(anyhow::Error::new(e).context("loading the contracts"));
         }
     };
-    let config = demo_config(&system).context("building the demo configuration")?;
+    let config =
+        demo_config(&system, options.translate).context("building the demo configuration")?;
     let recording = out.join("recording.jsonl");
     let sink = RecordingSink::open(&recording, &config.file.recording)
         .with_context(|| format!("{}: cannot open the recording", recording.display()))?
@@ -240,14 +245,23 @@ impl Source for DemoSource {
 }
 
 /// The configuration the demo runs with: the reference system's ports, ephemeral proxy
-/// listeners, everything mirrored, and a short shadow grace period.
-fn demo_config(system: &ReferenceSystem) -> Result<Config, crate::config::ConfigError> {
+/// listeners, everything mirrored, a short shadow grace period, and learned identity
+/// translation (`[translate]`, default `auto`) told where registered users are read.
+fn demo_config(
+    system: &ReferenceSystem,
+    translate: bool,
+) -> Result<Config, crate::config::ConfigError> {
     let secondary = system
         .secondary
         .map(|a| format!("monolith2 = {{ url = \"http://{a}\", role = \"secondary\" }}\n"))
         .unwrap_or_default();
+    let translate = if translate {
+        ""
+    } else {
+        "[translate]\nenabled = false\n"
+    };
     let text = format!(
-        r#"
+        r#"{translate}
 [proxy]
 listen = "127.0.0.1:0"
 admin = "127.0.0.1:0"
@@ -267,6 +281,12 @@ mirror_writes = true
 match = "/ai/**"
 candidate = "ai"
 mirror_writes = true
+
+# A registration creates the user read back at /auth/users/{{id}} (learned id translation:
+# the Auth service may number users its own way, e.g. `--diverge auth-own-identity`).
+[[translate.routes]]
+match = "/auth/register"
+collection = "users"
 "#,
         grace = Duration::from_secs(5).as_millis(),
         monolith = system.monolith,
