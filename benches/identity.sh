@@ -34,10 +34,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== memory per learned identity (cargo bench --bench identity_memory)"
-(cd "$ROOT" && nice -n 19 cargo bench --quiet --bench identity_memory 2>/dev/null) \
-  || echo "(memory bench did not build)"
-echo
+if [ -z "${SKIP_MEMORY:-}" ]; then   # SKIP_MEMORY=1: throughput only
+  echo "== memory per learned identity (cargo bench --bench identity_memory)"
+  (cd "$ROOT" && nice -n 19 cargo bench --quiet --bench identity_memory 2>/dev/null) \
+    || echo "(memory bench did not build)"
+  echo
+fi
 
 for tool in wrk nginx; do
   command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx): throughput skipped"; exit 0; }
