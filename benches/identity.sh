@@ -104,7 +104,7 @@ candidate = "cand"
 mirror_writes = true
 $1
 CONF
-  "$BIN" proxy --config "$WORK/cutover.toml" > "$WORK/cutover.out" 2>&1 &
+  (cd "$WORK" && exec "$BIN" proxy --config "$WORK/cutover.toml" --record "$WORK/rec.jsonl" > "$WORK/cutover.out" 2>&1) &
   CUT_PID=$!; PIDS+=($CUT_PID)
   for _ in $(seq 50); do grep -q listening "$WORK/cutover.out" 2>/dev/null && return 0; sleep 0.1; done
   kill $CUT_PID 2>/dev/null; return 1
@@ -135,7 +135,7 @@ read -r OFF_RPS OFF_P99 <<< "$(run)"; stop_cutover; OFF_HWM=$HWM
 row "$OFF_LABEL" "$OFF_RPS" "$OFF_P99" "${OFF_HWM:-?}"
 if start_cutover "$TRANSLATE_ON"; then
   read -r ON_RPS ON_P99 <<< "$(run)"
-  TRANSLATED=$(curl -s "http://$(grep -o 'admin[^ ]*127.0.0.1:[0-9]*' "$WORK/cutover.out" | grep -o '127.0.0.1:[0-9]*' | head -1)/metrics" 2>/dev/null \
+  TRANSLATED=$(curl -s "$(grep -o 'http://127.0.0.1:[0-9]*/metrics' "$WORK/cutover.out" | head -1)" 2>/dev/null \
     | awk '/^cutover_translated_copies_total/ {s += $2} END {print s + 0}')
   stop_cutover; ON_HWM=$HWM
   row "translation on" "$ON_RPS" "$ON_P99" "${ON_HWM:-?}"
