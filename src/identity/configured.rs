@@ -382,4 +382,57 @@ password_env = "BOT_PASSWORD"
         assert!(matches!(e, EstablishError::BadValue { .. }), "{e}");
         assert!(!e.to_string().contains("line\nbreak"));
     }
+
+    #[test]
+    fn the_translator_falls_back_to_a_configured_credential() {
+        use crate::identity::credentials::Untranslated;
+        use crate::identity::translate::Translator;
+        use http::header::AUTHORIZATION;
+        use http::{HeaderMap, HeaderValue};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let now = Instant::now();
+        // A configured identity: the fallback when nothing was learned for its label.
+        let vars = |n: &str| (n == "BOT_TOKEN").then(|| "CONFIGURED-TOKEN".to_string());
+        let cfg = crate::config::Config::parse(
+            "[targets]\nm = { url = \"http://127.0.0.1:1\", role = \"primary\" }\n\
+             auth = { url = \"http://127.0.0.1:2\" }\n[[identities]]\nlabel = \"bot\"\n\
+             [identities.targets.auth]\nheader = \"authorization\"\nvalue_env = \"BOT_TOKEN\"\n",
+            "c.toml",
+        )
+        .expect("config");
+        let configured = futures_util::FutureExt::now_or_never(ConfiguredIdentities::establish(
+            &cfg.file.identities,
+            &["auth"],
+            &vars,
+            &NoLogins,
+        ))
+        .expect("no login to wait for")
+        .expect("established");
+        let t2 = Translator::new(100, Duration::from_secs(600), 1000, Vec::new())
+            .with_configured(Arc::new(configured));
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer BOT-PRIMARY"),
+        );
+        let p = t2
+            .prepare_as(Some("bot"), "auth", &mut h, "/x", b"", now, true)
+            .expect("configured");
+        assert!(p.credential.is_some());
+        assert_eq!(
+            h.get(AUTHORIZATION).map(|v| v.as_bytes()),
+            Some(&b"Bearer CONFIGURED-TOKEN"[..])
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer BOT-PRIMARY"),
+        );
+        assert_eq!(
+            t2.prepare_as(Some("someone"), "auth", &mut h, "/x", b"", now, true)
+                .err(),
+            Some(Untranslated::UnknownCredential)
+        );
+    }
 }

@@ -460,48 +460,6 @@ mod tests {
             .prepare("auth", &mut HeaderMap::new(), "/users/17", b"", now, false)
             .expect("anonymous");
         assert_eq!((p.uri.as_str(), p.credential.is_none()), ("/users/3", true));
-        // A configured identity: the fallback when nothing was learned for its label.
-        let vars = |n: &str| (n == "BOT_TOKEN").then(|| "CONFIGURED-TOKEN".to_string());
-        let cfg = crate::config::Config::parse(
-            "[targets]\nm = { url = \"http://127.0.0.1:1\", role = \"primary\" }\n\
-             auth = { url = \"http://127.0.0.1:2\" }\n[[identities]]\nlabel = \"bot\"\n\
-             [identities.targets.auth]\nheader = \"authorization\"\nvalue_env = \"BOT_TOKEN\"\n",
-            "c.toml",
-        )
-        .expect("config");
-        let configured = futures_util::FutureExt::now_or_never(ConfiguredIdentities::establish(
-            &cfg.file.identities,
-            &["auth"],
-            &vars,
-            &super::super::configured::NoLogins,
-        ))
-        .expect("no login to wait for")
-        .expect("established");
-        let t2 = Translator::new(100, Duration::from_secs(600), 1000, Vec::new())
-            .with_configured(Arc::new(configured));
-        let mut h = HeaderMap::new();
-        h.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static("Bearer BOT-PRIMARY"),
-        );
-        let p = t2
-            .prepare_as(Some("bot"), "auth", &mut h, "/x", b"", now, true)
-            .expect("configured");
-        assert!(p.credential.is_some());
-        assert_eq!(
-            h.get(AUTHORIZATION).map(|v| v.as_bytes()),
-            Some(&b"Bearer CONFIGURED-TOKEN"[..])
-        );
-        let mut h = HeaderMap::new();
-        h.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static("Bearer BOT-PRIMARY"),
-        );
-        assert_eq!(
-            t2.prepare_as(Some("someone"), "auth", &mut h, "/x", b"", now, true)
-                .err(),
-            Some(Untranslated::UnknownCredential)
-        );
         // A login answer without a credential teaches nothing.
         assert!(t.issued(&answer(&none, br#"{"ok":true}"#)).is_none());
     }
