@@ -30,6 +30,15 @@ pub struct DemoArgs {
     /// Rounds of the workload (about 40 requests each).
     #[arg(long, default_value_t = 12)]
     pub rounds: usize,
+    /// After the sequential workload, this many clients at once register, log in and write
+    /// through the proxy (0 = none). Without per-target identity translation the stores
+    /// may number the same users differently, and parity drops.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub clients: usize,
+    /// Switch learned per-target identity translation off (`[translate] enabled = false`):
+    /// shows what a run without it sees, e.g. with `--diverge auth-own-identity`.
+    #[arg(long)]
+    pub no_translate: bool,
     /// Report folder (default `reports/<run id>/`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -59,19 +68,29 @@ pub async fn run(args: DemoArgs) -> Result<Status, CliError> {
     };
     let names: Vec<&str> = divergences.iter().map(|d| d.name()).collect();
     println!(
-        "cutover demo: reference system with divergences [{}], proxy, {} workload rounds",
+        "cutover demo: reference system with divergences [{}], proxy, {} workload rounds{}",
         names.join(", "),
-        args.rounds
+        args.rounds,
+        if args.clients > 0 {
+            format!(", then {} concurrent clients", args.clients)
+        } else {
+            String::new()
+        }
     );
     let options = DemoOptions {
         divergences,
         workload: WorkloadOptions {
             rounds: args.rounds,
+            concurrent: demo::ConcurrentOptions {
+                clients: args.clients,
+                ..demo::ConcurrentOptions::default()
+            },
             ..WorkloadOptions::default()
         },
         out: args.out,
         secondary: !args.no_secondary,
         progress: true,
+        translate: !args.no_translate,
         ..defaults
     };
     let load_divergences = options.divergences.clone();

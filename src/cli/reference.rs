@@ -26,7 +26,8 @@ pub struct ReferenceArgs {
     /// (see --list-divergences).
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub diverge: Vec<String>,
-    /// Print the divergence catalogue (name, service, description) and exit.
+    /// Print the divergence catalogue (name, service, description), then the identity
+    /// modes (`auth-own-identity`), and exit.
     #[arg(long)]
     pub list_divergences: bool,
     /// Admin usernames, semicolon-separated (default: $ADMIN_ALLOWLIST, else `admina`).
@@ -42,7 +43,8 @@ pub struct ReferenceArgs {
 
 pub async fn run(args: ReferenceArgs) -> Result<Status, CliError> {
     if args.list_divergences {
-        for info in reference::catalogue() {
+        // The bugs, then the identity modes (not bugs; combine with any of them).
+        for info in reference::catalogue().iter().chain(reference::modes()) {
             println!(
                 "{:<32} {:<5} {}",
                 info.name,

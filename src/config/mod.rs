@@ -7,6 +7,7 @@
 mod addr;
 mod connections;
 mod grouping;
+mod identities;
 mod identity;
 mod model;
 mod redaction;
@@ -18,6 +19,10 @@ mod translate;
 mod validate;
 
 pub use addr::parse_listen;
+pub use identities::{
+    ConfiguredIdentity, CredentialSource, EnvName, IdentityTarget, MAX_CONFIGURED_IDENTITIES,
+    StaticPlace,
+};
 pub use identity::{DEFAULT_CREDENTIAL_COOKIES, IdentityConfig, LabelMode, OrderBy};
 pub use model::*;
 pub use redaction::RedactionConfig;
@@ -113,6 +118,11 @@ impl Config {
         identity::check(&file.identity, text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
+        identities::check(&mut file.identities, &file.targets, text, name, base).map_err(
+            |(span, key, message)| {
+                ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
+            },
+        )?;
         translate::check(&file.translate, text).map_err(|(span, key, message)| {
             ConfigError::Invalid(locate(text, name, span.start, Some(key), message))
         })?;
@@ -176,6 +186,8 @@ fn locate(text: &str, name: &str, offset: usize, key: Option<String>, message: S
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_identities;
 #[cfg(test)]
 mod tests_strict;
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct ConfigFile {
     /// Client identities: ordered shadows per identity, identity labels in reports.
     #[serde(default)]
     pub identity: super::identity::IdentityConfig,
+    /// `[[identities]]`: configured per-target credentials for identity labels that
+    /// learning cannot reach (static from the environment, or a login scenario).
+    #[serde(default)]
+    pub identities: Vec<super::identities::ConfiguredIdentity>,
     /// Learned per-target credentials and ids (issue 12).
     #[serde(default)]
     pub translate: super::translate::TranslateConfig,

@@ -8,6 +8,7 @@
 //! to parity. It is one run of the same run builder the real commands use (`run::RunBuilder`, with the proxy plus the workload as
 //! its source); it adds no comparison or gate logic of its own.
 
+pub mod concurrent;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::reference::{self, Divergence, ReferenceSystem};
 use crate::report::{self, Report, Written};
 use crate::run::{Exit, RunBuilder, Source, SourceContext, run_info};
 
+pub use concurrent::ConcurrentOptions;
 pub use workload::{WorkloadOptions, WorkloadStats};
 
 /// The divergences a plain `cutover demo` switches on: the 403-vs-404 drift the migration
@@ -55,6 +57,9 @@ pub struct DemoOptions {
     pub contracts: DemoContracts,
     /// A progress line on stderr while the workload runs, when stderr is a terminal.
     pub progress: bool,
+    /// Learned per-target identity translation (`[translate]`, `auto`); `false` switches
+    /// it off (`enabled = false`), to show what a run without it sees.
+    pub translate: bool,
 }
 
 /// The contracts a demo checks against.
@@ -104,6 +109,7 @@ impl Default for DemoOptions {
             analyzers: Vec::new(),
             contracts: DemoContracts::default(),
             progress: false,
+            translate: true,
         }
     }
 }
@@ -151,7 +157,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             return Err(anyhow::Error::new(e).context("loading the contracts"));
         }
     };
-    let config = demo_config(&system).context("building the demo configuration")?;
+    let config =
+        demo_config(&system, options.translate).context("building the demo configuration")?;
     let recording = out.join("recording.jsonl");
     let sink = RecordingSink::open(&recording, &config.file.recording)
         .with_context(|| format!("{}: cannot open the recording", recording.display()))?
@@ -216,12 +223,14 @@ impl Source for DemoSource {
             }
         };
         let in_flight = || proxy.shadows_in_flight();
-        let workload = workload::run(
-            &format!("http://{}", proxy.listen),
-            &self.workload,
-            &in_flight,
-        )
-        .await;
+        let base = format!("http://{}", proxy.listen);
+        let mut workload = workload::run(&base, &self.workload, &in_flight).await;
+        if self.workload.concurrent.clients > 0 {
+            let more = concurrent::run(&base, &self.workload.concurrent, &in_flight).await;
+            workload.requests += more.requests;
+            workload.transport_errors += more.transport_errors;
+            workload.errors.extend(more.errors);
+        }
         let summary = proxy.shutdown().await;
         self.system.shutdown().await;
         if workload.transport_errors > 0 {
@@ -236,14 +245,23 @@ impl Source for DemoSource {
 }
 
 /// The configuration the demo runs with: the reference system's ports, ephemeral proxy
-/// listeners, everything mirrored, and a short shadow grace period.
-fn demo_config(system: &ReferenceSystem) -> Result<Config, crate::config::ConfigError> {
+/// listeners, everything mirrored, a short shadow grace period, and learned identity
+/// translation (`[translate]`, default `auto`) told where registered users are read.
+fn demo_config(
+    system: &ReferenceSystem,
+    translate: bool,
+) -> Result<Config, crate::config::ConfigError> {
     let secondary = system
         .secondary
         .map(|a| format!("monolith2 = {{ url = \"http://{a}\", role = \"secondary\" }}\n"))
         .unwrap_or_default();
+    let translate = if translate {
+        ""
+    } else {
+        "[translate]\nenabled = false\n"
+    };
     let text = format!(
-        r#"
+        r#"{translate}
 [proxy]
 listen = "127.0.0.1:0"
 admin = "127.0.0.1:0"
@@ -263,6 +281,12 @@ mirror_writes = true
 match = "/ai/**"
 candidate = "ai"
 mirror_writes = true
+
+# A registration creates the user read back at /auth/users/{{id}} (learned id translation:
+# the Auth service may number users its own way, e.g. `--diverge auth-own-identity`).
+[[translate.routes]]
+match = "/auth/register"
+collection = "users"
 "#,
         grace = Duration::from_secs(5).as_millis(),
         monolith = system.monolith,

@@ -20,6 +20,8 @@ pub struct WorkloadOptions {
     /// Rounds of the per-round request mix (each round ≈ 30 requests).
     pub rounds: usize,
     pub timeout: Duration,
+    /// Then this concurrent phase, when it has clients (`cutover demo --clients N`).
+    pub concurrent: super::concurrent::ConcurrentOptions,
 }
 
 impl Default for WorkloadOptions {
@@ -27,6 +29,10 @@ impl Default for WorkloadOptions {
         WorkloadOptions {
             rounds: 12,
             timeout: Duration::from_secs(30),
+            concurrent: super::concurrent::ConcurrentOptions {
+                clients: 0,
+                ..Default::default()
+            },
         }
     }
 }
@@ -54,6 +60,16 @@ struct User {
     name: &'static str,
     token: Option<String>,
     id: Option<i64>,
+}
+
+/// Wait until the shadow copies of the last request have finished (at most
+/// [`SETTLE_LIMIT`]), so the next request reaches every target after it, as it did the
+/// primary.
+pub(super) async fn settle(in_flight: &(dyn Fn() -> usize + Sync)) {
+    let deadline = std::time::Instant::now() + SETTLE_LIMIT;
+    while in_flight() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
 }
 
 struct Driver<'a> {
@@ -85,13 +101,8 @@ impl Driver<'_> {
         }
     }
 
-    /// Wait until the shadow copies of the last request have finished, so the next request
-    /// reaches every target after it, as it did the primary.
     async fn settle(&self) {
-        let deadline = std::time::Instant::now() + SETTLE_LIMIT;
-        while (self.in_flight)() > 0 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
+        settle(self.in_flight).await;
     }
 
     fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {

@@ -19,7 +19,11 @@
 //! [`rewrite`] (a request's credential and ids rewritten for a target) and [`translate`]
 //! (all of it behind one `Translator`: learn from login and create answers, prepare a copy
 //! for a target).
+//! [`configured`] holds the `[[identities]]` credentials established at start-up (static
+//! from the environment, or from a login scenario run by a [`configured::LoginRunner`] the
+//! caller passes), the translator's fallback for identities whose login is never mirrored.
 
+pub mod configured;
 pub mod credentials;
 pub mod extract;
 pub mod ids;

@@ -12,10 +12,12 @@
 //! under id-named keys.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 
+use super::configured::ConfiguredIdentities;
 use super::credentials::{Credential, CredentialPairs, Place, Untranslated};
 use super::extract::{created_id, issued_credential, login_identity};
 use super::ids::{IdPairs, Learned};
@@ -57,6 +59,8 @@ pub struct Translator {
     /// Targets seen issuing a credential of their own (not the primary's).
     own: HashSet<String>,
     cookies: Vec<Pattern>,
+    /// `[[identities]]`: the fallback for labels whose login was never mirrored.
+    configured: Option<Arc<ConfiguredIdentities>>,
 }
 
 impl Translator {
@@ -72,7 +76,45 @@ impl Translator {
             collections: HashMap::new(),
             own: HashSet::new(),
             cookies,
+            configured: None,
         }
+    }
+
+    /// Fall back to these configured credentials ([`Translator::prepare_as`]).
+    pub fn with_configured(mut self, configured: Arc<ConfiguredIdentities>) -> Translator {
+        self.configured = Some(configured);
+        self
+    }
+
+    /// [`Translator::prepare`] for a request of the identity labelled `label`: when its
+    /// credential has no learned counterpart for `target` but `[[identities]]` configured
+    /// one for the label, that one is sent (ids are rewritten as usual).
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare_as(
+        &self,
+        label: Option<&str>,
+        target: &str,
+        headers: &mut HeaderMap,
+        uri: &str,
+        body: &[u8],
+        now: Instant,
+        strict: bool,
+    ) -> Result<Prepared, Untranslated> {
+        let err = match self.prepare(target, headers, uri, body, now, strict) {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let configured = label.and_then(|l| self.configured.as_deref()?.credential(l, target));
+        let (Some(cred), Some((place, _))) = (configured, presented(headers, &self.cookies)) else {
+            return Err(err);
+        };
+        // The ids as for an anonymous copy, then the configured credential in place.
+        let mut prepared = self.prepare(target, &mut HeaderMap::new(), uri, body, now, strict)?;
+        if !set_credential(headers, &place, cred) {
+            return Err(err);
+        }
+        prepared.credential = label.map(|l| (Some(l.to_string()), text_marker(&cred.value)));
+        Ok(prepared)
     }
 
     /// The credential an answer issued, if any.

@@ -2,6 +2,7 @@
 //! `POST /ai/query/stream` (server-sent events) and `GET /ai/status`. Owns the admin gate
 //! (`ADMIN_ALLOWLIST`, 404 for non-admins), the per-user rate limit, and the deterministic
 //! fake model. Users are known by the JWT `sub` alone: no registration store is consulted.
+//! (In `auth-own-identity` the AI service still accepts the monolith's tokens.)
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -32,9 +33,9 @@ type Reply = Result<Response, ApiError>;
 
 /// The username of an authenticated admin, or 401 / 404 (403 with `non-admin-403`).
 fn admin(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    let claims = token::authenticate(headers, &app.secret, true)?;
-    if app.allowlist.allows(&claims.sub) {
-        Ok(claims.sub)
+    let who = token::authenticate_as(app.tokens, headers, &app.secret, true)?;
+    if app.allowlist.allows(&who.username) {
+        Ok(who.username)
     } else if app.div.has(D::NonAdmin403) {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -47,11 +47,14 @@ pub fn user_doc(app: &App, u: &User) -> Doc {
 
 /// The user a request is authenticated as (Bearer token, or cookie when `cookie_ok`).
 pub fn current_user(app: &App, headers: &HeaderMap, cookie_ok: bool) -> Result<User, ApiError> {
-    let claims = token::authenticate(headers, &app.secret, cookie_ok)?;
-    app.store
-        .users()
-        .by_name(&claims.sub)
-        .cloned()
+    let who = token::authenticate_as(app.tokens, headers, &app.secret, cookie_ok)?;
+    let users = app.store.users();
+    // An own token names the user by the service's own id; a shared one by username.
+    let user = match who.uid {
+        Some(uid) => users.get(uid).filter(|u| u.username == who.username),
+        None => users.by_name(&who.username),
+    };
+    user.cloned()
         .ok_or_else(|| ApiError::unauthorized("Could not validate credentials"))
 }
 
@@ -154,11 +157,11 @@ pub(crate) async fn login(
         return Err(ApiError::validation(errors));
     };
     let bad = || ApiError::unauthorized("Incorrect username or password");
-    let hash = app
+    let (uid, hash) = app
         .store
         .users()
         .by_name(&username)
-        .map(|u| u.password_hash.clone())
+        .map(|u| (u.id, u.password_hash.clone()))
         .ok_or_else(bad)?;
     let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
         .await
@@ -173,7 +176,7 @@ pub(crate) async fn login(
     if let Some(u) = app.store.users_mut().by_name_mut(&username) {
         u.status = "online";
     }
-    let jwt = token::issue(&app.secret, &username)?;
+    let jwt = token::issue_for(app.tokens, &app.secret, uid, &username)?;
     let token_type = if app.div.has(D::TokenTypeCapitalised) {
         "Bearer"
     } else {

@@ -1,5 +1,6 @@
 //! The catalogue's entries: for each divergence its name, service, description, trigger,
-//! exact expected effects and reach. Data only; the types and parsing are in `divergence`.
+//! exact expected effects and reach, and the identity modes. Data only; the types and
+//! parsing are in `divergence`.
 
 use super::divergence::{Divergence, DivergenceInfo, Effect, EffectKind, Service};
 
@@ -332,3 +333,19 @@ pub static CATALOGUE: &[DivergenceInfo] = &[
         ],
     },
 ];
+
+/// Every route of the Auth service.
+const AUTH_ROUTES: &[&str] = &[REGISTER, LOGIN, ME, ME_PUT, USER, SEARCH];
+
+/// Identity modes (see `divergence::modes`), numbered after the catalogue.
+pub(super) static MODES: &[DivergenceInfo] = &[DivergenceInfo {
+    divergence: Divergence::AuthOwnIdentity,
+    name: "auth-own-identity",
+    service: Service::Auth,
+    description: "the Auth service has its own users, tokens and ids: it signs with its own secret, \
+names the user by its own id in a `uid` claim (no `sub`), numbers users from 1001 (the AI service \
+keeps accepting the monolith's tokens, as it must while clients still hold them)",
+    trigger: "any authenticated request (the client presents the monolith's token), any user id",
+    reach: AUTH_ROUTES,
+    expect: &[],
+}];

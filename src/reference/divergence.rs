@@ -99,6 +99,8 @@ pub enum Divergence {
     RateLimitNotEnforced,
     AiLatency200ms,
     AiErrors5pct,
+    /// A mode, not a bug (see [`modes`]): the Auth service's own secret, claims and ids.
+    AuthOwnIdentity,
 }
 
 /// Documentation of one catalogue entry.
@@ -121,9 +123,11 @@ pub struct DivergenceInfo {
 
 impl Divergence {
     pub fn info(self) -> &'static DivergenceInfo {
-        // The catalogue lists every variant exactly once (checked by a unit test).
+        // The catalogue and the modes list every variant exactly once (checked by a unit
+        // test).
         CATALOGUE
             .iter()
+            .chain(MODES)
             .find(|i| i.divergence == self)
             .unwrap_or(&CATALOGUE[0])
     }
@@ -157,9 +161,19 @@ impl DivergenceSet {
     }
 }
 
-/// The whole catalogue, in documentation order.
+/// The whole catalogue of migration bugs, in documentation order: the parity engine's
+/// truth set.
 pub fn catalogue() -> &'static [DivergenceInfo] {
     CATALOGUE
+}
+
+/// Identity modes: switched on like divergences (`--diverge auth-own-identity`), but not
+/// bugs — the normal state of an extracted service with its own users, tokens and ids, which
+/// cutover must see through (per-target identity translation). Not part of the truth set:
+/// their `expect` is what a run *with* translation shows (nothing); `reach` is every route
+/// a run without translation fails on. They combine with any catalogue entry.
+pub fn modes() -> &'static [DivergenceInfo] {
+    MODES
 }
 
 /// Parse divergence names (as given to `--diverge`); unknown names are an error listing the
@@ -173,10 +187,11 @@ pub fn parse_divergences(list: &[String]) -> Result<Vec<Divergence>, ReferenceEr
         }
         let found = CATALOGUE
             .iter()
+            .chain(MODES)
             .find(|i| i.name.eq_ignore_ascii_case(name))
             .ok_or_else(|| ReferenceError::UnknownDivergence {
                 name: name.to_string(),
-                known: CATALOGUE.iter().map(|i| i.name).collect(),
+                known: CATALOGUE.iter().chain(MODES).map(|i| i.name).collect(),
             })?;
         if !out.contains(&found.divergence) {
             out.push(found.divergence);
@@ -185,7 +200,7 @@ pub fn parse_divergences(list: &[String]) -> Result<Vec<Divergence>, ReferenceEr
     Ok(out)
 }
 
-use super::catalogue::CATALOGUE;
+use super::catalogue::{CATALOGUE, MODES};
 
 #[cfg(test)]
 mod tests {
@@ -218,10 +233,34 @@ mod tests {
         match parse_divergences(&["nope".into()]) {
             Err(ReferenceError::UnknownDivergence { name, known }) => {
                 assert_eq!(name, "nope");
-                assert_eq!(known.len(), CATALOGUE.len());
+                assert_eq!(known.len(), CATALOGUE.len() + MODES.len());
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn modes_follow_the_catalogue_and_parse_like_it() {
+        for (i, info) in MODES.iter().enumerate() {
+            assert_eq!(
+                info.divergence as usize,
+                CATALOGUE.len() + i,
+                "{}",
+                info.name
+            );
+            assert_eq!(info.divergence.name(), info.name);
+            assert!(info.expect.is_empty(), "{}: a mode is not a bug", info.name);
+            assert!(!info.reach.is_empty(), "{}", info.name);
+        }
+        assert!(matches!(
+            parse_divergences(&["auth-own-identity".into(), "id-as-string".into()]).as_deref(),
+            Ok([Divergence::AuthOwnIdentity, Divergence::IdAsString])
+        ));
+        assert!(
+            !catalogue()
+                .iter()
+                .any(|i| i.divergence == Divergence::AuthOwnIdentity)
+        );
     }
 
     #[test]

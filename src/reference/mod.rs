@@ -16,6 +16,14 @@
 //! Registration auto-joins the user to `#general` (channel 1) in the monolith: observable as
 //! a `join` message `"<username> joined #general"` in `GET /channels/1/messages` and in
 //! `member_count` of `GET /channels`.
+//!
+//! The `auth-own-identity` mode ([`Divergence::AuthOwnIdentity`], a mode rather than a bug)
+//! gives the Auth service its own identities: its own signing secret ([`own_secret`]), its
+//! own claims (`uid` + `username`, see [`token::Scheme::Own`]) and its own id sequence
+//! (from [`OWN_FIRST_ID`]). The AI service keeps accepting the monolith's tokens: while Auth
+//! is being extracted and shadowed, production clients still hold tokens the monolith issued,
+//! and the AI service that already serves them validates those (it sits beside the monolith,
+//! sharing its `SECRET_KEY`).
 
 mod ai;
 pub mod api;
@@ -43,13 +51,23 @@ use tokio::task::JoinHandle;
 
 pub use ai::answer as fake_answer;
 pub use divergence::{
-    Divergence, DivergenceInfo, DivergenceSet, Effect, EffectKind, Service, catalogue,
+    Divergence, DivergenceInfo, DivergenceSet, Effect, EffectKind, Service, catalogue, modes,
     parse_divergences,
 };
 
 use errors::ApiError;
 use noise::{Doc, Style};
 use store::Store;
+
+/// The first user id of the Auth service in the `auth-own-identity` mode (the monolith's
+/// is 1).
+pub const OWN_FIRST_ID: i64 = 1001;
+
+/// The Auth service's own signing secret in the `auth-own-identity` mode, derived from the
+/// shared one so it differs whatever `SECRET_KEY` is.
+pub fn own_secret(shared: &str) -> String {
+    format!("{shared}:auth-service")
+}
 
 /// Request bodies above this size answer 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -197,6 +215,8 @@ pub(crate) struct App {
     pub div: DivergenceSet,
     pub style: Style,
     pub secret: String,
+    /// The tokens this deployment issues and accepts.
+    pub tokens: token::Scheme,
     pub allowlist: Allowlist,
     pub bcrypt_cost: u32,
     pub store: Store,
@@ -219,6 +239,17 @@ impl App {
             Role::Auth => DivergenceSet::new(&divergences_of(opts, Service::Auth)),
             Role::Ai => DivergenceSet::new(&divergences_of(opts, Service::Ai)),
         };
+        // Only the Auth service has its own identities; AI keeps the monolith's tokens.
+        let own = role == Role::Auth && opts.divergences.contains(&Divergence::AuthOwnIdentity);
+        let (tokens, secret, first_id) = if own {
+            (
+                token::Scheme::Own,
+                own_secret(&opts.secret_key),
+                OWN_FIRST_ID,
+            )
+        } else {
+            (token::Scheme::Shared, opts.secret_key.clone(), 1)
+        };
         App {
             role,
             div,
@@ -227,10 +258,11 @@ impl App {
                 Role::Auth => Style::AUTH,
                 Role::Ai => Style::AI,
             },
-            secret: opts.secret_key.clone(),
+            secret,
+            tokens,
             allowlist: Allowlist::new(opts.admin_allowlist.as_deref(), div),
             bcrypt_cost: opts.bcrypt_cost.clamp(4, 31),
-            store: Store::new(opts.ai_rate_limit, opts.ai_rate_window),
+            store: Store::new(opts.ai_rate_limit, opts.ai_rate_window, first_id),
             requests: AtomicU64::new(0),
         }
     }

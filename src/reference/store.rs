@@ -43,15 +43,25 @@ pub struct Message {
 /// The id of `#general`, created with every store.
 pub const GENERAL: i64 = 1;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Users {
     pub list: Vec<User>,
     by_name: HashMap<String, usize>,
+    /// The id of the first user (1; the Auth service's own sequence starts elsewhere).
+    first_id: i64,
 }
 
 impl Users {
+    fn new(first_id: i64) -> Users {
+        Users {
+            list: Vec::new(),
+            by_name: HashMap::new(),
+            first_id,
+        }
+    }
+
     pub fn get(&self, id: i64) -> Option<&User> {
-        id.checked_sub(1)
+        id.checked_sub(self.first_id)
             .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| self.list.get(i))
     }
@@ -76,7 +86,9 @@ impl Users {
             return None;
         }
         let user = User {
-            id: i64::try_from(self.list.len()).unwrap_or(i64::MAX - 1) + 1,
+            id: i64::try_from(self.list.len())
+                .unwrap_or(i64::MAX / 2)
+                .saturating_add(self.first_id),
             username: username.to_string(),
             display_name,
             status: "offline",
@@ -234,9 +246,10 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(rate_limit: u32, rate_window: Duration) -> Store {
+    /// A store whose user ids start at `first_id`.
+    pub fn new(rate_limit: u32, rate_window: Duration, first_id: i64) -> Store {
         Store {
-            users: RwLock::new(Users::default()),
+            users: RwLock::new(Users::new(first_id)),
             chat: Mutex::new(Chat::new()),
             rate: RateLimiter::new(rate_limit, rate_window),
         }

@@ -63,6 +63,21 @@ impl Deployment {
         })
     }
 
+    /// Every service at one already resolved target (a `cutover.toml` target, with its TLS
+    /// settings).
+    pub fn of_target(name: &str, url: &str, target: Target) -> Deployment {
+        Deployment {
+            name: name.to_string(),
+            services: vec![Service {
+                name: name.to_string(),
+                url: url.to_string(),
+                target,
+            }],
+            prefixes: Vec::new(),
+            default: 0,
+        }
+    }
+
     /// Services by name, path prefixes routed to them, and the service of every other
     /// path (`default`, which must be one of `services`).
     pub fn routed(

@@ -7,7 +7,7 @@
 //! routing by path prefix), `exec.rs` (one step on one side through `upstream::call`),
 //! `assert.rs` (assertions and captures), `snapshot.rs` (normalised answers for insta),
 //! `source.rs` (the pipeline [`crate::run::Source`], the assertion analyzer and the step
-//! sink).
+//! sink), `login.rs` (login scenarios that establish `[[identities]]` credentials).
 //!
 //! A source layer: it imports `upstream`, `pipeline`, `compare`, `redact` and `run`; it
 //! never starts servers, prints or writes files (that is `verify` and the command line).
@@ -16,6 +16,7 @@ pub(crate) mod assert;
 pub mod deployment;
 pub mod exec;
 pub mod load;
+pub mod login;
 pub mod model;
 pub mod snapshot;
 pub mod source;
