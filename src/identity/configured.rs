@@ -74,7 +74,10 @@ pub struct ConfiguredIdentities {
     by_label: HashMap<String, HashMap<String, Credential>>,
 }
 
-fn read(env: &dyn Fn(&str) -> Option<String>, v: &EnvName) -> Result<String, EstablishError> {
+fn read(
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    v: &EnvName,
+) -> Result<String, EstablishError> {
     env(&v.name)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| EstablishError::MissingEnv {
@@ -90,7 +93,7 @@ impl ConfiguredIdentities {
     pub async fn establish<L: LoginRunner>(
         list: &[ConfiguredIdentity],
         targets: &[&str],
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
         runner: &L,
     ) -> Result<ConfiguredIdentities, EstablishError> {
         enum Pending<'a> {

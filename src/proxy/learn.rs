@@ -27,6 +27,8 @@ use tokio::sync::Notify;
 
 use super::translate::Counters;
 use crate::config::{TranslateConfig, TranslateMode};
+use crate::identity::IdentityRules;
+use crate::identity::configured::ConfiguredIdentities;
 use crate::identity::credentials::fingerprint;
 use crate::identity::translate::Translator;
 
@@ -50,6 +52,8 @@ impl Key {
 pub struct Learning {
     pub config: TranslateConfig,
     translator: Mutex<Translator>,
+    /// How a request's identity label is read, when `[[identities]]` are configured.
+    rules: Option<IdentityRules>,
     inflight: Mutex<BTreeSet<u64>>,
     inflight_len: AtomicUsize,
     /// Key → sequence numbers of the exchanges that announced it.
@@ -85,16 +89,36 @@ impl Learning {
         wait: Duration,
         routes: usize,
     ) -> Option<Arc<Learning>> {
+        Learning::with_configured(config, cookies, wait, routes, None)
+    }
+
+    /// [`Learning::new`] with `[[identities]]` credentials established at start-up: a copy
+    /// whose credential has no learned counterpart falls back to its identity label's
+    /// configured credential for the target.
+    pub fn with_configured(
+        config: &TranslateConfig,
+        cookies: Vec<crate::redact::names::Pattern>,
+        wait: Duration,
+        routes: usize,
+        configured: Option<(Arc<ConfiguredIdentities>, IdentityRules)>,
+    ) -> Option<Arc<Learning>> {
         if !config.enabled() {
             return None;
         }
+        let mut translator = Translator::new(
+            config.max_identities,
+            Duration::from_secs(config.ttl_s),
+            config.max_ids,
+            cookies,
+        );
+        let mut rules = None;
+        if let Some((c, r)) = configured {
+            translator = translator.with_configured(c);
+            rules = Some(r);
+        }
         Some(Arc::new(Learning {
-            translator: Mutex::new(Translator::new(
-                config.max_identities,
-                Duration::from_secs(config.ttl_s),
-                config.max_ids,
-                cookies,
-            )),
+            translator: Mutex::new(translator),
+            rules,
             config: config.clone(),
             inflight: Mutex::new(BTreeSet::new()),
             inflight_len: AtomicUsize::new(0),
@@ -108,6 +132,11 @@ impl Learning {
 
     /// A copy presenting a credential without a counterpart is untranslated on every
     /// target (`enabled = true`), not only on targets seen issuing their own.
+    /// The identity label `[[identities]]` are matched on (`None` when none are configured).
+    pub fn label_of(&self, headers: &http::HeaderMap) -> Option<String> {
+        self.rules.as_ref()?.identify(headers, "").label
+    }
+
     pub fn strict(&self) -> bool {
         self.config.enabled == TranslateMode::On
     }

@@ -96,6 +96,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ProxyMode, Route};
 use crate::exchange::Exchange;
+use crate::identity::configured::ConfiguredIdentities;
 use crate::pipeline::{Aggregate, PipelineHandle, PipelineStats};
 use crate::upstream::{Pools, Target, budget, forward};
 use metrics::{Metrics, NotMirrored};
@@ -335,9 +336,27 @@ pub async fn start(
     aggregate: Arc<Mutex<Aggregate>>,
     stats: Arc<PipelineStats>,
 ) -> Result<RunningProxy, ProxyError> {
+    start_with(config, handle, aggregate, stats, None).await
+}
+
+/// [`start`] with the `[[identities]]` credentials established before it (by the caller,
+/// which runs their login scenarios): shadow copies fall back to them.
+pub async fn start_with(
+    config: Arc<Config>,
+    handle: PipelineHandle,
+    aggregate: Arc<Mutex<Aggregate>>,
+    stats: Arc<PipelineStats>,
+    configured: Option<Arc<ConfiguredIdentities>>,
+) -> Result<RunningProxy, ProxyError> {
     let p = &config.file.proxy;
     let workers = worker_count();
-    let shared = Arc::new(build_shared(&config, handle, workers, Arc::clone(&stats))?);
+    let shared = Arc::new(build_shared(
+        &config,
+        handle,
+        workers,
+        Arc::clone(&stats),
+        configured,
+    )?);
     let grace = Duration::from_millis(p.shutdown_grace_ms);
     let (stop, stop_rx) = watch::channel(false);
     // One listening socket, shared by every worker (each accepts on a duplicate of it): a
@@ -411,6 +430,7 @@ fn build_shared(
     handle: PipelineHandle,
     workers: usize,
     pipeline_stats: Arc<PipelineStats>,
+    configured: Option<Arc<ConfiguredIdentities>>,
 ) -> Result<Shared, ProxyError> {
     let p = &config.file.proxy;
     let names: Vec<String> = config.file.targets.keys().cloned().collect();
@@ -487,11 +507,15 @@ fn build_shared(
             )
         }),
         shadow_conns,
-        learning: learn::Learning::new(
+        learning: learn::Learning::with_configured(
             &config.file.translate,
             config.file.identity.cookie_patterns(),
             Duration::from_millis(p.shadow_timeout_ms),
             routes_len,
+            configured.map(|c| {
+                let rules = crate::identity::IdentityRules::for_config(&config.file.identity);
+                (c, rules)
+            }),
         ),
     })
 }

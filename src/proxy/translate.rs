@@ -201,7 +201,9 @@ pub(super) async fn prepare_copy(
     let keys = keys_of(learning, headers, pq.as_str(), body);
     let settled = learning.settle(seq, &keys).await;
     let mut headers = headers.clone();
-    let prepared = learning.translator().prepare(
+    let label = learning.label_of(&headers);
+    let prepared = learning.translator().prepare_as(
+        label.as_deref(),
         &target.name,
         &mut headers,
         pq.as_str(),

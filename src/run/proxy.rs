@@ -25,14 +25,44 @@ impl Source for ProxySource {
     }
 
     async fn run(self, ctx: SourceContext) -> anyhow::Result<ProxySummary> {
-        let running = proxy::start(Arc::clone(&ctx.config), ctx.out, ctx.aggregate, ctx.stats)
+        let configured = configured_identities(&ctx.config)
             .await
-            // Name the file the key is in; the error itself names the key.
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.origin))?;
+        let running = proxy::start_with(
+            Arc::clone(&ctx.config),
+            ctx.out,
+            ctx.aggregate,
+            ctx.stats,
+            configured,
+        )
+        .await
+        // Name the file the key is in; the error itself names the key.
+        .map_err(|e| anyhow::anyhow!("{}: {e}", self.origin))?;
         if let Some(f) = self.on_listening {
             f(&running);
         }
         ctx.shutdown.wait().await;
         Ok(running.shutdown().await)
     }
+}
+
+/// `[[identities]]` established against their targets (login scenarios run once, at
+/// start-up), or `None` when none are configured. An identity that cannot be established is
+/// a start-up error: a run that silently lacked it would report untranslated copies only.
+async fn configured_identities(
+    config: &crate::config::Config,
+) -> anyhow::Result<Option<Arc<crate::identity::configured::ConfiguredIdentities>>> {
+    if config.file.identities.is_empty() {
+        return Ok(None);
+    }
+    if !config.file.translate.enabled() {
+        anyhow::bail!(
+            "[[identities]] are configured but [translate] enabled = false: they are only used by the translation"
+        );
+    }
+    let names: Vec<&str> = config.file.targets.keys().map(String::as_str).collect();
+    let established = crate::scenario::login::establish(config, &names)
+        .await
+        .map_err(|e| anyhow::anyhow!("[[identities]]: {e}"))?;
+    Ok(Some(Arc::new(established)))
 }
