@@ -22,18 +22,9 @@ CONN=${CONN:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/cutover}
 PRISM_DIR=${PRISM_DIR:-/tmp/cutover-prism}
-WORK=$(mktemp -d /tmp/cutover-contracts-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for tool in wrk nginx; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx)"; exit 0; }
-done
+. "$ROOT/benches/lib.sh"
+bench_init contracts-bench
+bench_need wrk nginx
 
 if [ -z "${SKIP_MICRO:-}" ]; then   # SKIP_MICRO=1: proxy rows only
   echo "== validation cost per exchange (cargo bench --bench contracts) =="
@@ -41,7 +32,7 @@ if [ -z "${SKIP_MICRO:-}" ]; then   # SKIP_MICRO=1: proxy rows only
   echo
 fi
 
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release) || exit 0
+bench_build
 NGINX=$(command -v nginx)
 UP=18201; CAND=18202; CUT=18203; PRISM=18204
 USER='{"id":1,"username":"admina","display_name":null,"status":"offline","profile_picture_url":null,"created_at":"2026-11-22T10:49:54.811406"}'

@@ -24,15 +24,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/cutover}
 TRANSLATE_ON=${TRANSLATE_ON:-$'[translate]\nenabled = "auto"'}
 TRANSLATE_OFF=${TRANSLATE_OFF:-$'[translate]\nenabled = false'}
-WORK=$(mktemp -d /tmp/cutover-idbench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$ROOT/benches/lib.sh"
+bench_init idbench
 
 if [ -z "${SKIP_MEMORY:-}" ]; then   # SKIP_MEMORY=1: throughput only
   echo "== memory per learned identity (cargo bench --bench identity_memory)"
@@ -41,10 +34,8 @@ if [ -z "${SKIP_MEMORY:-}" ]; then   # SKIP_MEMORY=1: throughput only
   echo
 fi
 
-for tool in wrk nginx; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx): throughput skipped"; exit 0; }
-done
-[ -x "$BIN" ] || (cd "$ROOT" && nice -n 19 cargo build --release) || exit 0
+bench_need wrk nginx
+bench_build
 NGINX=$(command -v nginx)
 UP=18201; CAND=18202; CUT=18205
 

@@ -15,17 +15,10 @@ DUR=${1:-10}
 CONN=${CONN:-32}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/cutover}
-WORK=$(mktemp -d /tmp/cutover-loadbench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || { echo "missing wrk (apt-get install wrk)"; exit 0; }
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release) || exit 0
+. "$ROOT/benches/lib.sh"
+bench_init loadbench
+bench_need wrk
+bench_build
 PORT=18201
 
 "$BIN" reference --monolith-port $PORT --auth-port 0 --ai-port 0 >"$WORK/ref.log" 2>&1 &

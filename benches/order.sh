@@ -14,18 +14,9 @@ DUR=${1:-6}
 ROUNDS=${2:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/cutover}
-WORK=$(mktemp -d /tmp/cutover-order.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for tool in wrk nginx; do
-  command -v $tool >/dev/null || { echo "missing $tool"; exit 0; }
-done
+. "$ROOT/benches/lib.sh"
+bench_init order
+bench_need wrk nginx
 [ -x "$BIN" ] || { echo "build first: cargo build --release"; exit 0; }
 UP=18201; CAND=18202; CUT=18203; ADM=18204
 mkdir -p "$WORK/up"

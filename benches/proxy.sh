@@ -30,19 +30,10 @@ DUR=${1:-8}
 CONN=${CONN:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/cutover}   # BIN=/path/to/cutover compares another build
-WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for tool in wrk nginx python3; do
-  command -v $tool >/dev/null || { echo "missing $tool (apt-get install wrk nginx)"; exit 0; }
-done
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release) || exit 0
+. "$ROOT/benches/lib.sh"
+bench_init bench
+bench_need wrk nginx python3
+bench_build
 NGINX=$(command -v nginx)
 
 UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
