@@ -177,6 +177,22 @@ pub struct SeriesKey {
     pub route: String,
 }
 
+/// The index of the series `(side, target, route)` in `keys`, added when new.
+pub fn series_index(keys: &mut Vec<SeriesKey>, side: Side, target: &str, route: &str) -> usize {
+    let key = SeriesKey {
+        side,
+        target: target.into(),
+        route: route.into(),
+    };
+    match keys.iter().position(|k| *k == key) {
+        Some(i) => i,
+        None => {
+            keys.push(key);
+            keys.len() - 1
+        }
+    }
+}
+
 /// The live recorder of one attack.
 #[derive(Debug)]
 pub struct Collector {

@@ -147,18 +147,7 @@ pub(super) async fn plan_builtin(
     }
     let mut keys: Vec<SeriesKey> = Vec::new();
     let mut index = |side: Side, target: &str, route: &str| {
-        let key = SeriesKey {
-            side,
-            target: target.into(),
-            route: route.into(),
-        };
-        match keys.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                keys.push(key);
-                keys.len() - 1
-            }
-        }
+        super::collect::series_index(&mut keys, side, target, route)
     };
     for s in &mut steps {
         s.baseline_series = index(Side::Baseline, &s.baseline.name, &s.step.route);

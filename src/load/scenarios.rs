@@ -141,18 +141,7 @@ pub fn plan(
     };
     let mut keys: Vec<SeriesKey> = Vec::new();
     let mut index = |side: Side, target: &str, route: &str| {
-        let key = SeriesKey {
-            side,
-            target: target.into(),
-            route: route.into(),
-        };
-        match keys.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                keys.push(key);
-                keys.len() - 1
-            }
-        }
+        super::collect::series_index(&mut keys, side, target, route)
     };
     let mut targets = vec![primary.clone()];
     let mut candidates: Vec<String> = Vec::new();
