@@ -94,6 +94,34 @@ async fn no_divergence_proceeds_and_writes_every_report() {
     assert!(goose.contains("monolith GET /auth/me") && goose.contains("auth GET /auth/me"));
 }
 
+/// Without Goose's report, requests go over cutover's own keep-alive client: the form
+/// login, the JSON body and each side's bearer token must arrive as through Goose's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_goose_report_every_request_is_answered_as_through_goose() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let o = LoadOptions {
+        goose_report: false,
+        ..options(&out, 3, 4)
+    };
+    let (report, files) = run(o).await;
+    assert_eq!(report.verdict, Verdict::Proceed, "{}", explain(&report));
+    assert_eq!(report.routes.len(), 5, "{}", explain(&report));
+    for route in &report.routes {
+        for side in [&route.baseline, &route.candidate] {
+            assert!(side.requests > 0, "{}: {side:?}", route.route);
+            assert_eq!(
+                (side.errors, side.status_4xx),
+                (0, 0),
+                "{} on {}: {side:?}",
+                route.route,
+                side.target
+            );
+        }
+    }
+    assert!(!out.join("goose.html").exists(), "{files:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_ai_service_rolls_back_on_the_ai_routes() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -129,6 +157,8 @@ async fn an_erroring_auth_service_rolls_back_on_the_error_rate() {
     let o = LoadOptions {
         divergences: parse_divergences(&["error-500-10pct".into()]).expect("known"),
         routes: vec!["/auth/**".into()],
+        // Over cutover's own client (no Goose report): errors are seen there too.
+        goose_report: false,
         ..options(dir.path(), 4, 8)
     };
     let (report, _) = run(o).await;

@@ -15,6 +15,13 @@ use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
+use http::uri::PathAndQuery;
+use http_body_util::BodyExt as _;
+use reqwest::header::{self, HeaderValue};
+use reqwest::{Method, Url};
+
+use crate::upstream::forward::{ForwardBody, build_request};
+use crate::upstream::{Pools, Target};
 
 use super::collect::{Collector, Outcome, Side};
 use super::workload::{Body, Login, Step};
@@ -60,11 +67,176 @@ pub struct AttackPlan {
     pub proxy: Option<TargetRef>,
 }
 
-/// The per-user session: a token per side.
+/// The per-user session: each side's `Authorization` value (`Bearer …`), built once at
+/// log-in rather than per request.
 #[derive(Debug, Clone, Default)]
 struct Session {
-    baseline: Option<String>,
-    candidate: Option<String>,
+    baseline: Option<HeaderValue>,
+    candidate: Option<HeaderValue>,
+}
+
+/// One side of a step, ready to send: URL parsed, request name formatted and body
+/// serialised once per attack, so a request costs no parsing or formatting.
+#[derive(Debug)]
+struct Ready {
+    url: Url,
+    method: Method,
+    /// Goose's request name (`monolith GET /auth/me`).
+    name: String,
+    /// `Content-Type` and the serialised body.
+    body: Option<(HeaderValue, bytes::Bytes)>,
+    auth: bool,
+    series: usize,
+    side: Side,
+    /// Direct mode: the target's keep-alive pool and the request's path and headers.
+    direct: Option<Direct>,
+}
+
+/// What a request needs on cutover's own upstream client (`upstream::pool`).
+#[derive(Debug)]
+struct Direct {
+    target: Target,
+    pq: PathAndQuery,
+    /// `Content-Type` when there is a body; the token is added per request.
+    headers: http::HeaderMap,
+}
+
+impl Ready {
+    fn new(
+        step: &Step,
+        target: &TargetRef,
+        id: Option<&String>,
+        (series, side): (usize, Side),
+        upstream: Option<&Target>,
+    ) -> Result<Ready, GooseError> {
+        let path = step.path.replace("{id}", id.map_or("1", String::as_str));
+        let raw = format!("{}{path}", target.url);
+        let url = Url::parse(&raw).map_err(|e| GooseError::InvalidOption {
+            option: "target url".into(),
+            value: raw.clone(),
+            detail: e.to_string(),
+        })?;
+        let body = match &step.body {
+            Body::None => None,
+            Body::Json(v) => Some((
+                HeaderValue::from_static("application/json"),
+                bytes::Bytes::from(serde_json::to_vec(v).map_err(GooseError::Serde)?),
+            )),
+            Body::Form(pairs) => {
+                let form = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                Some((
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                    bytes::Bytes::from(form),
+                ))
+            }
+        };
+        let direct = match upstream {
+            None => None,
+            Some(t) => {
+                // The target's path prefix is added by the target itself.
+                let pq = path
+                    .parse::<PathAndQuery>()
+                    .map_err(|e| GooseError::InvalidOption {
+                        option: "target url".into(),
+                        value: raw.clone(),
+                        detail: e.to_string(),
+                    })?;
+                let mut headers = http::HeaderMap::new();
+                if let Some((content_type, _)) = &body {
+                    headers.insert(header::CONTENT_TYPE, content_type.clone());
+                }
+                Some(Direct {
+                    target: t.clone(),
+                    pq,
+                    headers,
+                })
+            }
+        };
+        Ok(Ready {
+            url,
+            method: step.method.clone(),
+            name: format!("{} {}", target.name, step.route),
+            body,
+            auth: step.auth,
+            series,
+            side,
+            direct,
+        })
+    }
+}
+
+/// A step with both sides (and the proxy's copy) ready to send.
+#[derive(Debug)]
+struct Prepared {
+    baseline: Ready,
+    candidate: Ready,
+    proxy: Option<Ready>,
+}
+
+impl Prepared {
+    /// `upstreams`: direct mode's targets by name (none: through Goose's client).
+    fn new(
+        p: &PlannedStep,
+        proxy: Option<&TargetRef>,
+        upstreams: Option<&Upstreams>,
+    ) -> Result<Prepared, GooseError> {
+        let up = |t: &TargetRef| upstreams.map(|u| u.get(t)).transpose();
+        let b = (p.baseline_series, Side::Baseline);
+        let id = p.baseline_id.as_ref();
+        Ok(Prepared {
+            baseline: Ready::new(&p.step, &p.baseline, id, b, up(&p.baseline)?.as_ref())?,
+            candidate: Ready::new(
+                &p.step,
+                &p.candidate,
+                p.candidate_id.as_ref(),
+                (p.candidate_series, Side::Candidate),
+                up(&p.candidate)?.as_ref(),
+            )?,
+            proxy: proxy
+                .map(|t| Ready::new(&p.step, t, id, b, up(t)?.as_ref()))
+                .transpose()?,
+        })
+    }
+}
+
+/// Direct mode's upstream targets, one per target name (targets on one origin share
+/// their pool).
+struct Upstreams {
+    pools: std::sync::Mutex<Pools>,
+    by_name: std::sync::Mutex<std::collections::HashMap<String, Target>>,
+    timeout_ms: u64,
+}
+
+impl Upstreams {
+    fn new(timeout: Duration) -> Upstreams {
+        Upstreams {
+            pools: std::sync::Mutex::new(Pools::new(1)),
+            by_name: std::sync::Mutex::new(std::collections::HashMap::new()),
+            timeout_ms: u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        }
+    }
+
+    fn get(&self, t: &TargetRef) -> Result<Target, GooseError> {
+        let invalid = |detail: String| GooseError::InvalidOption {
+            option: "target url".into(),
+            value: t.url.clone(),
+            detail,
+        };
+        let mut by_name = self.by_name.lock().map_err(|e| invalid(e.to_string()))?;
+        if let Some(found) = by_name.get(&t.name) {
+            return Ok(found.clone());
+        }
+        let mut pools = self.pools.lock().map_err(|e| invalid(e.to_string()))?;
+        let target =
+            crate::scenario::deployment::target(&t.name, &t.url, self.timeout_ms, &mut pools)
+                .map_err(invalid)?;
+        by_name.insert(t.name.clone(), target.clone());
+        Ok(target)
+    }
 }
 
 /// Paces requests to at most `rate` per second across all users.
@@ -134,18 +306,31 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
                 .set_on_start(),
         );
     }
-    for planned in plan.steps.iter().cloned() {
+    // Without Goose's report nothing reads Goose's per-request metrics: Goose still runs
+    // the users, their weights, set-up and run time, but each request goes over cutover's
+    // own keep-alive client (`upstream::pool`, the proxy's) instead of through
+    // `GooseUser::request` and reqwest, which build a metric record and re-parse the URL
+    // of every answer (`benches/load.sh`).
+    let upstreams = plan
+        .goose_report
+        .is_none()
+        .then(|| Upstreams::new(plan.request_timeout));
+    let direct = upstreams.is_some();
+    for planned in &plan.steps {
         let weight = planned.step.weight.max(1);
         let name = planned.step.route.clone();
-        let planned = Arc::new(planned);
-        let (col, pacer, proxy) = (Arc::clone(&collector), pacer.clone(), plan.proxy.clone());
+        let prepared = Arc::new(Prepared::new(
+            planned,
+            plan.proxy.as_ref(),
+            upstreams.as_ref(),
+        )?);
+        let (col, pacer) = (Arc::clone(&collector), pacer.clone());
         let f: TransactionFunction = Arc::new(move |user| {
-            let (planned, col, pacer) = (Arc::clone(&planned), Arc::clone(&col), pacer.clone());
-            let proxy = proxy.clone();
+            let (prepared, col, pacer) = (Arc::clone(&prepared), Arc::clone(&col), pacer.clone());
             Box::pin(async move {
-                both_sides(user, &planned, &col, pacer.as_deref()).await?;
-                if let Some(proxy) = &proxy {
-                    one(user, &planned, Side::Baseline, Some(proxy), &col).await?;
+                both_sides(user, &prepared, &col, pacer.as_deref(), direct).await?;
+                if let Some(proxy) = &prepared.proxy {
+                    one(user, proxy, None, direct).await?;
                 }
                 Ok(())
             })
@@ -212,7 +397,7 @@ pub(crate) async fn execute(
     Ok(())
 }
 
-async fn log_in(user: &mut GooseUser, target: &TargetRef, login: &Login) -> Option<String> {
+async fn log_in(user: &mut GooseUser, target: &TargetRef, login: &Login) -> Option<HeaderValue> {
     let url = format!("{}{}", target.url, login.path);
     let rb = user
         .get_request_builder(&GooseMethod::Post, &url)
@@ -220,91 +405,112 @@ async fn log_in(user: &mut GooseUser, target: &TargetRef, login: &Login) -> Opti
         .form(&[("username", &login.username), ("password", &login.password)]);
     let resp = rb.send().await.ok()?;
     let v: serde_json::Value = resp.json().await.ok()?;
-    v.get("access_token")?.as_str().map(str::to_string)
+    let token = v.get("access_token")?.as_str()?;
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 async fn both_sides(
     user: &mut GooseUser,
-    p: &PlannedStep,
+    p: &Prepared,
     col: &Collector,
     pacer: Option<&Pacer>,
+    direct: bool,
 ) -> TransactionResult {
     let candidate_first = fastrand::bool();
     for i in 0..2 {
-        let side = if (i == 0) == candidate_first {
-            Side::Candidate
+        let ready = if (i == 0) == candidate_first {
+            &p.candidate
         } else {
-            Side::Baseline
+            &p.baseline
         };
         if let Some(pacer) = pacer {
             pacer.wait().await;
         }
-        one(user, p, side, None, col).await?;
+        one(user, ready, Some(col), direct).await?;
     }
     Ok(())
 }
 
-/// One request of `side`; to `proxy` instead of the side's target when given (then not
-/// measured).
+/// Send one prepared request and time it up to the end of its body; recorded in `col`
+/// when given (the proxy's copies are not measured). `direct`: on the user's client
+/// without Goose's per-request bookkeeping.
 async fn one(
     user: &mut GooseUser,
-    p: &PlannedStep,
-    side: Side,
-    proxy: Option<&TargetRef>,
-    col: &Collector,
+    r: &Ready,
+    col: Option<&Collector>,
+    direct: bool,
 ) -> TransactionResult {
-    let (target, series, id) = match side {
-        Side::Baseline => (&p.baseline, p.baseline_series, &p.baseline_id),
-        Side::Candidate => (&p.candidate, p.candidate_series, &p.candidate_id),
+    let auth = if r.auth {
+        user.get_session_data::<Session>()
+            .and_then(|s| match r.side {
+                Side::Baseline => s.baseline.clone(),
+                Side::Candidate => s.candidate.clone(),
+            })
+    } else {
+        None
     };
-    let target = proxy.unwrap_or(target);
-    let token = user.get_session_data::<Session>().and_then(|s| match side {
-        Side::Baseline => s.baseline.clone(),
-        Side::Candidate => s.candidate.clone(),
-    });
-    let path = match id {
-        Some(id) => p.step.path.replace("{id}", id),
-        None => p.step.path.replace("{id}", "1"),
-    };
-    let url = format!("{}{path}", target.url);
-    let method = match p.step.method.as_str() {
-        "POST" => GooseMethod::Post,
-        "PUT" => GooseMethod::Put,
-        "PATCH" => GooseMethod::Patch,
-        "DELETE" => GooseMethod::Delete,
-        "HEAD" => GooseMethod::Head,
-        _ => GooseMethod::Get,
-    };
-    let mut rb = user.get_request_builder(&method, &url)?;
-    rb = match &p.step.body {
-        Body::None => rb,
-        Body::Json(v) => rb.json(v),
-        Body::Form(pairs) => rb.form(pairs),
-    };
-    if p.step.auth
-        && let Some(t) = token
-    {
-        rb = rb.bearer_auth(t);
-    }
-    let name = format!("{} {}", target.name, p.step.route);
-    let request = GooseRequest::builder()
-        .set_request_builder(rb)
-        .name(name.as_str())
-        .build();
     let started = Instant::now();
-    let goose = user.request(request).await?;
-    let outcome = match goose.response {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            match resp.bytes().await {
-                Ok(_) => Outcome::Status(status),
+    let outcome = match &r.direct {
+        Some(d) if direct => {
+            let mut headers = d.headers.clone();
+            if let Some(value) = auth {
+                headers.insert(header::AUTHORIZATION, value);
+            }
+            let body = r
+                .body
+                .as_ref()
+                .map_or_else(bytes::Bytes::new, |(_, b)| b.clone());
+            let sent = async {
+                let req = build_request(
+                    &d.target,
+                    &r.method,
+                    &d.pq,
+                    headers,
+                    ForwardBody::full(body),
+                    None,
+                )
+                .ok()?;
+                let (parts, mut body) = d.target.pool.send(req).await.ok()?.into_parts();
+                while let Some(frame) = body.frame().await {
+                    frame.ok()?;
+                }
+                Some(parts.status.as_u16())
+            };
+            match tokio::time::timeout(d.target.timeout, sent).await {
+                Ok(Some(status)) => Outcome::Status(status),
+                _ => Outcome::Transport,
+            }
+        }
+        _ => {
+            let mut rb = user.client.request(r.method.clone(), r.url.clone());
+            if let Some((content_type, body)) = &r.body {
+                rb = rb
+                    .header(header::CONTENT_TYPE, content_type.clone())
+                    .body(body.clone());
+            }
+            if let Some(value) = auth {
+                rb = rb.header(header::AUTHORIZATION, value);
+            }
+            let request = GooseRequest::builder()
+                .set_request_builder(rb)
+                .name(r.name.as_str())
+                .build();
+            match user.request(request).await?.response {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.bytes().await {
+                        Ok(_) => Outcome::Status(status),
+                        Err(_) => Outcome::Transport,
+                    }
+                }
                 Err(_) => Outcome::Transport,
             }
         }
-        Err(_) => Outcome::Transport,
     };
-    if proxy.is_none() {
-        col.record(series, outcome, started.elapsed());
+    if let Some(col) = col {
+        col.record(r.series, outcome, started.elapsed());
     }
     Ok(())
 }

@@ -206,6 +206,11 @@ pub struct Collector {
     not_sent: AtomicU64,
     /// The expected interval between one user's requests (µs), when a rate is set.
     interval_us: Option<u64>,
+    /// When the first and the last request ended, µs since `started` (`u64::MAX`: none
+    /// yet): the run's duration is the time requests were sent, without the attack's
+    /// start-up and shut-down.
+    first_us: AtomicU64,
+    last_us: AtomicU64,
 }
 
 impl Collector {
@@ -221,6 +226,8 @@ impl Collector {
             timeline: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
             not_sent: AtomicU64::new(0),
             interval_us: None,
+            first_us: AtomicU64::new(u64::MAX),
+            last_us: AtomicU64::new(0),
         }
     }
 
@@ -255,6 +262,19 @@ impl Collector {
         self.started.elapsed()
     }
 
+    /// How long requests were sent: from the first request's end to the last one's (the
+    /// collector's whole life while fewer than two were recorded).
+    pub fn sending(&self) -> Duration {
+        let (first, last) = (
+            self.first_us.load(Ordering::Relaxed),
+            self.last_us.load(Ordering::Relaxed),
+        );
+        if first == u64::MAX || last <= first {
+            return self.started.elapsed();
+        }
+        Duration::from_micros(last - first)
+    }
+
     /// Record one request of series `i`, `elapsed` from its start to the end of its body.
     pub fn record(&self, i: usize, outcome: Outcome, elapsed: Duration) {
         let (Some(key), Some(series)) = (self.keys.get(i), self.series.get(i)) else {
@@ -263,8 +283,11 @@ impl Collector {
         if let Ok(mut s) = series.lock() {
             s.record(outcome, elapsed, self.interval_us);
         }
-        let w = (self.started.elapsed().as_secs() / self.window.as_secs().max(1))
-            .min(MAX_WINDOWS - 1) as usize;
+        let now = self.started.elapsed();
+        let us = u64::try_from(now.as_micros()).unwrap_or(u64::MAX - 1);
+        self.first_us.fetch_min(us, Ordering::Relaxed);
+        self.last_us.fetch_max(us, Ordering::Relaxed);
+        let w = (now.as_secs() / self.window.as_secs().max(1)).min(MAX_WINDOWS - 1) as usize;
         if let Ok(mut t) = self.timeline[key.side as usize].lock() {
             while t.len() <= w {
                 t.push(Counts {
@@ -319,7 +342,7 @@ impl Collector {
             format: RESULT_FORMAT.into(),
             meta,
             window_s: self.window.as_secs(),
-            duration_s: self.started.elapsed().as_secs_f64(),
+            duration_s: self.sending().as_secs_f64(),
             series,
             timeline,
             not_sent: self.not_sent.load(Ordering::Relaxed),
@@ -373,6 +396,8 @@ pub struct LoadResult {
     pub format: String,
     pub meta: ResultMeta,
     pub window_s: u64,
+    /// How long requests were sent (first to last request, without start-up and
+    /// shut-down), seconds: the denominator of every rate.
     pub duration_s: f64,
     pub series: Vec<SeriesFile>,
     pub timeline: Vec<TimelineFile>,
