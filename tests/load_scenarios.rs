@@ -76,8 +76,20 @@ fn explain(r: &LoadReport) -> String {
 }
 
 async fn run(dir: &Path, scenarios: &Path, secs: u64, diverge: &[&str]) -> LoadReport {
+    run_with(dir, scenarios, secs, diverge, true).await
+}
+
+/// `goose_report: false`: requests go over cutover's own client (`load::direct`).
+async fn run_with(
+    dir: &Path,
+    scenarios: &Path,
+    secs: u64,
+    diverge: &[&str],
+    goose_report: bool,
+) -> LoadReport {
     let names: Vec<String> = diverge.iter().map(|s| s.to_string()).collect();
     let o = LoadOptions {
+        goose_report,
         out: Some(dir.join("run")),
         duration: Duration::from_secs(secs),
         users: 6,
@@ -93,8 +105,18 @@ async fn run(dir: &Path, scenarios: &Path, secs: u64, diverge: &[&str]) -> LoadR
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_files_drive_the_load_with_captures_per_user_and_side() {
+    captures_per_user_and_side(true).await;
+}
+
+/// The same over cutover's own client: captured tokens, ids and bodies on each side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_goose_report_scenario_captures_work_the_same() {
+    captures_per_user_and_side(false).await;
+}
+
+async fn captures_per_user_and_side(goose_report: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = run(dir.path(), &scenarios_dir(dir.path()), 4, &[]).await;
+    let report = run_with(dir.path(), &scenarios_dir(dir.path()), 4, &[], goose_report).await;
     let find = |route: &str| {
         report
             .routes

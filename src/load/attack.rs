@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use http::uri::PathAndQuery;
-use http_body_util::BodyExt as _;
 use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
 
-use crate::upstream::forward::{ForwardBody, build_request};
-use crate::upstream::{Pools, Target};
+use super::direct::{self, Upstreams};
+use crate::upstream::Target;
 
 use super::collect::{Collector, Outcome, Side};
 use super::workload::{Body, Login, Step};
@@ -182,7 +182,21 @@ impl Prepared {
         proxy: Option<&TargetRef>,
         upstreams: Option<&Upstreams>,
     ) -> Result<Prepared, GooseError> {
-        let up = |t: &TargetRef| upstreams.map(|u| u.get(t)).transpose();
+        let up = |t: &TargetRef| -> Result<Option<Target>, GooseError> {
+            match upstreams {
+                None => Ok(None),
+                Some(u) => {
+                    u.get(&t.name)
+                        .cloned()
+                        .map(Some)
+                        .ok_or_else(|| GooseError::InvalidOption {
+                            option: "target".into(),
+                            value: t.name.clone(),
+                            detail: "not resolved before the attack".into(),
+                        })
+                }
+            }
+        };
         let b = (p.baseline_series, Side::Baseline);
         let id = p.baseline_id.as_ref();
         Ok(Prepared {
@@ -198,44 +212,6 @@ impl Prepared {
                 .map(|t| Ready::new(&p.step, t, id, b, up(t)?.as_ref()))
                 .transpose()?,
         })
-    }
-}
-
-/// Direct mode's upstream targets, one per target name (targets on one origin share
-/// their pool).
-struct Upstreams {
-    pools: std::sync::Mutex<Pools>,
-    by_name: std::sync::Mutex<std::collections::HashMap<String, Target>>,
-    timeout_ms: u64,
-}
-
-impl Upstreams {
-    fn new(timeout: Duration) -> Upstreams {
-        Upstreams {
-            pools: std::sync::Mutex::new(Pools::new(1)),
-            by_name: std::sync::Mutex::new(std::collections::HashMap::new()),
-            timeout_ms: u64::try_from(timeout.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1),
-        }
-    }
-
-    fn get(&self, t: &TargetRef) -> Result<Target, GooseError> {
-        let invalid = |detail: String| GooseError::InvalidOption {
-            option: "target url".into(),
-            value: t.url.clone(),
-            detail,
-        };
-        let mut by_name = self.by_name.lock().map_err(|e| invalid(e.to_string()))?;
-        if let Some(found) = by_name.get(&t.name) {
-            return Ok(found.clone());
-        }
-        let mut pools = self.pools.lock().map_err(|e| invalid(e.to_string()))?;
-        let target =
-            crate::scenario::deployment::target(&t.name, &t.url, self.timeout_ms, &mut pools)
-                .map_err(invalid)?;
-        by_name.insert(t.name.clone(), target.clone());
-        Ok(target)
     }
 }
 
@@ -311,10 +287,25 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
     // own keep-alive client (`upstream::pool`, the proxy's) instead of through
     // `GooseUser::request` and reqwest, which build a metric record and re-parse the URL
     // of every answer (`benches/load.sh`).
-    let upstreams = plan
-        .goose_report
-        .is_none()
-        .then(|| Upstreams::new(plan.request_timeout));
+    let upstreams = match plan.goose_report {
+        Some(_) => None,
+        None => {
+            let targets = plan
+                .steps
+                .iter()
+                .flat_map(|s| [&s.baseline, &s.candidate])
+                .chain(plan.proxy.as_ref());
+            Some(
+                Upstreams::resolve(targets, plan.request_timeout).map_err(|detail| {
+                    GooseError::InvalidOption {
+                        option: "target url".into(),
+                        value: String::new(),
+                        detail,
+                    }
+                })?,
+            )
+        }
+    };
     let direct = upstreams.is_some();
     for planned in &plan.steps {
         let weight = planned.step.weight.max(1);
@@ -458,29 +449,10 @@ async fn one(
             if let Some(value) = auth {
                 headers.insert(header::AUTHORIZATION, value);
             }
-            let body = r
-                .body
-                .as_ref()
-                .map_or_else(bytes::Bytes::new, |(_, b)| b.clone());
-            let sent = async {
-                let req = build_request(
-                    &d.target,
-                    &r.method,
-                    &d.pq,
-                    headers,
-                    ForwardBody::full(body),
-                    None,
-                )
-                .ok()?;
-                let (parts, mut body) = d.target.pool.send(req).await.ok()?.into_parts();
-                while let Some(frame) = body.frame().await {
-                    frame.ok()?;
-                }
-                Some(parts.status.as_u16())
-            };
-            match tokio::time::timeout(d.target.timeout, sent).await {
-                Ok(Some(status)) => Outcome::Status(status),
-                _ => Outcome::Transport,
+            let body = r.body.as_ref().map_or_else(Bytes::new, |(_, b)| b.clone());
+            match direct::send(&d.target, &r.method, &d.pq, headers, body, false).await {
+                Some(a) => Outcome::Status(a.status),
+                None => Outcome::Transport,
             }
         }
         _ => {

@@ -20,6 +20,7 @@
 
 pub mod attack;
 pub mod collect;
+pub mod direct;
 mod files;
 pub mod model;
 mod plan;

@@ -18,14 +18,19 @@ use std::time::{Duration, Instant};
 
 use goose::prelude::*;
 
+use http::uri::PathAndQuery;
+
 use super::attack::{Pacer, TargetRef, execute, goose_config};
 use super::collect::{Collector, Outcome};
+use super::direct::{self, Upstreams};
 use super::scenarios::{PlannedScenario, PlannedScenarioStep, ScenarioPlan};
 use crate::exchange::{Body, RecordedResponse};
 use crate::scenario::assert::captures;
 use crate::scenario::exec::{fail_captures, prepare};
 use crate::scenario::source::{iterations, new_scope};
 use crate::scenario::vars::{Frame, Scope};
+use crate::upstream::Target;
+use crate::upstream::forward::to_headers;
 
 /// How the scenario attack runs.
 #[derive(Debug, Clone)]
@@ -52,6 +57,8 @@ struct Shared {
     deadline: Instant,
     run_id: String,
     proxy: Option<TargetRef>,
+    /// Without Goose's report: the targets on cutover's own client ([`direct`]).
+    upstreams: Option<Upstreams>,
 }
 
 /// Run the plan; Goose's error when it could not run.
@@ -60,12 +67,27 @@ pub async fn run(
     r: &ScenarioRun,
     collector: Arc<Collector>,
 ) -> Result<(), GooseError> {
+    let upstreams = match r.goose_report {
+        Some(_) => None,
+        None => Some(
+            Upstreams::resolve(
+                plan.targets.iter().chain(r.proxy.as_ref()),
+                r.request_timeout,
+            )
+            .map_err(|detail| GooseError::InvalidOption {
+                option: "target url".into(),
+                value: String::new(),
+                detail,
+            })?,
+        ),
+    };
     let shared = Arc::new(Shared {
         collector,
         pacer: r.rate.map(Pacer::new),
         deadline: Instant::now() + r.duration,
         run_id: r.run_id.clone(),
         proxy: r.proxy.clone(),
+        upstreams,
     });
     let mut goose_scenarios = Vec::new();
     for planned in &plan.scenarios {
@@ -196,12 +218,12 @@ async fn run_step(
                 pacer.wait().await;
             }
             let keep = !step.doc.capture.is_empty();
-            let answer = send(user, target, name, &prepared, keep).await;
+            let answer = send(user, shared, target, name, &prepared, keep).await;
             sent += 1;
             if side == 0
                 && let Some(proxy) = &shared.proxy
             {
-                let _ = send(user, proxy, name, &prepared, false).await;
+                let _ = send(user, shared, proxy, name, &prepared, false).await;
             }
             if let Some(i) = series {
                 shared.collector.record(*i, answer.outcome, answer.elapsed);
@@ -238,6 +260,7 @@ struct Answer {
 
 async fn send(
     user: &mut GooseUser,
+    shared: &Shared,
     target: &TargetRef,
     route: &str,
     p: &crate::scenario::exec::Prepared,
@@ -248,6 +271,9 @@ async fn send(
         elapsed: started.elapsed(),
         response: None,
     };
+    if let Some(t) = shared.upstreams.as_ref().and_then(|u| u.get(&target.name)) {
+        return send_direct(t, p, keep).await;
+    }
     let url = format!("{}{}", target.url, p.uri);
     let method = match p.method.as_str() {
         "GET" => Some(GooseMethod::Get),
@@ -321,5 +347,40 @@ async fn send(
             ttfb_us: 0,
             total_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         }),
+    }
+}
+
+/// [`send`] on cutover's own client ([`direct`]).
+async fn send_direct(target: &Target, p: &crate::scenario::exec::Prepared, keep: bool) -> Answer {
+    let started = Instant::now();
+    let answer = match (
+        p.uri.parse::<PathAndQuery>(),
+        direct::headers_of(&p.headers),
+    ) {
+        (Ok(pq), Some(headers)) => {
+            direct::send(target, &p.method, &pq, headers, p.body.clone(), keep).await
+        }
+        _ => None,
+    };
+    let elapsed = started.elapsed();
+    let Some(answer) = answer else {
+        return Answer {
+            outcome: Outcome::Transport,
+            elapsed,
+            response: None,
+        };
+    };
+    let response = answer.kept.map(|(headers, body)| RecordedResponse {
+        status: answer.status,
+        headers: to_headers(&headers),
+        body: Body(body),
+        truncated: false,
+        ttfb_us: 0,
+        total_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    });
+    Answer {
+        outcome: Outcome::Status(answer.status),
+        elapsed,
+        response,
     }
 }
