@@ -23,6 +23,10 @@
 #                     repo; needs no running Kafka): MIFFY=/path/to/miffy, or `miffy` on
 #                     PATH; mirrors every path (`routes = [{ path = "/{*rest}" }]`).
 #
+# "proxy CPU µs/req" (nginx, cutover and miffy rows at saturation): the proxy processes' own
+# user + system CPU over wrk's requests, which varies far less between runs than req/s on
+# a machine where wrk, the upstream and the proxy share two cores.
+#
 # PROXY_TOML='key = value' adds lines to cutover's [proxy] table; EXTRA_TOML='[identity]\n
 # ordered = false' appends tables (both for experiments; the default rows use neither).
 set -u
@@ -174,9 +178,19 @@ stop_cutover() {
   rm -f "$WORK"/rec*.jsonl
 }
 
-# wrk → "req/s p99_ms"; optional $3 = per-connection delay in ms (rate limiting via Lua).
+# CPU ticks (user + system) of these processes so far.
+ticks() {
+  local t=0 p
+  for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+# wrk → "req/s p99_ms cpu_us_per_request"; optional $3 = per-connection delay in ms (rate
+# limiting via Lua). The proxy's CPU per request is measured over the processes in
+# CPU_PIDS ("-" when unset): less noisy than req/s on a machine the load generator, the
+# upstream and the proxy share.
 run() {
   local url=$1 conns=${2:-$CONN} delay=${3:-}
+  local c0; c0=$(ticks ${CPU_PIDS:-})
   local script=()
   if [ -n "$delay" ]; then
     printf 'function delay() return %s end\n' "$delay" > "$WORK/delay.lua"; script=(-s "$WORK/delay.lua")
@@ -186,9 +200,14 @@ run() {
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
   p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$WORK/wrk.out")
   [ -n "$rps" ] || { echo "wrk $url failed:" >&2; tail -5 "$WORK/wrk.out" >&2; }
-  echo "${rps:-0} ${p99:-0}"
+  local cpu=- n; n=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+  if [ -n "${CPU_PIDS:-}" ]; then
+    cpu=$(awk -v c=$(( $(ticks $CPU_PIDS) - c0 )) -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / hz / n; else print "-" }')
+  fi
+  echo "${rps:-0} ${p99:-0} $cpu"
 }
-row() { printf '%-34s %12s %10s\n' "$1" "$2" "$3"; }
+row() { printf '%-34s %12s %10s %14s\n' "$1" "$2" "$3" "${4:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # Large / endless candidate bodies next to the plain-candidate mirror row.
@@ -196,23 +215,23 @@ bodies_rows() {
   echo "large candidate bodies, 100 % mirrored (wrk -t2 -c$CONN, ${DUR}s):"
   printf '%-34s %12s %10s %12s %14s\n' scenario "req/s" "p99 ms" "VmHWM kB" "recording B"
   start_cutover $CAND mirror
-  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  read -r a b _ <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
   printf '%-34s %12s %10s %12s %14s\n' "plain candidate" "$a" "$b" "${HWM:-?}" "${REC:-?}"
   start_cutover $BIG mirror
-  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  read -r a b _ <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
   printf '%-34s %12s %10s %12s %14s\n' "50 MB candidate body" "$a" "$b" "${HWM:-?}" "${REC:-?}"
   start_cutover $ENDLESS mirror
-  read -r a b <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
+  read -r a b _ <<< "$(run http://127.0.0.1:$CUT/api/x)"; stop_cutover
   printf '%-34s %12s %10s %12s %14s\n' "endless chunked candidate body" "$a" "$b" "${HWM:-?}" "${REC:-?}"
 }
 # Slow candidate (5 ms): light load (16 conn, 10 ms pauses) and saturated.
 slow_rows() {
   start_cutover $SLOW off
-  read -r SO_RPS SO_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror off, light" "$SO_RPS" "$SO_P99"
+  read -r SO_RPS SO_P99 _ <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror off, light" "$SO_RPS" "$SO_P99"
   stop_cutover
   start_cutover $SLOW mirror
-  read -r SL_RPS SL_P99 <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror on, light" "$SL_RPS" "$SL_P99"
-  read -r SS_RPS SS_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "slow cand, mirror on, saturated" "$SS_RPS" "$SS_P99"
+  read -r SL_RPS SL_P99 _ <<< "$(run http://127.0.0.1:$CUT/api/x 16 10)";   row "slow cand, mirror on, light" "$SL_RPS" "$SL_P99"
+  read -r SS_RPS SS_P99 _ <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "slow cand, mirror on, saturated" "$SS_RPS" "$SS_P99"
   SLOW_METRICS=$(curl -s "$(grep -o 'http://[^ ]*/metrics' "$WORK/cutover.out")" | grep -E '^cutover_(not_mirrored_total\{.*capacity|mirrored_total|upstream_errors_total\{target="cand",kind="timeout"|exchanges_dropped_total\{reason="shadow_|shadow_connection|shadows_in_flight)')
   stop_cutover; SL_HWM=$HWM
 }
@@ -226,13 +245,17 @@ if [ "${ONLY:-}" = slow ]; then
 fi
 
 echo "cutover proxy bench: ${DUR}s per run, wrk -t2 -c$CONN, $(nproc) cores, loopback"
-row scenario "req/s" "p99 ms"
-read -r D_RPS D_P99 <<< "$(run http://127.0.0.1:$UP/api/x)";            row direct "$D_RPS" "$D_P99"
-read -r NP_RPS NP_P99 <<< "$(run http://127.0.0.1:$NG_PLAIN/api/x)";    row nginx-plain "$NP_RPS" "$NP_P99"
+row scenario "req/s" "p99 ms" "proxy CPU µs/req"
+read -r D_RPS D_P99 _ <<< "$(run http://127.0.0.1:$UP/api/x)";            row direct "$D_RPS" "$D_P99"
+NG_WORKERS=$(pgrep -P "$(cat "$WORK/px/nginx.pid")" | tr '\n' ' ')
+CPU_PIDS=$NG_WORKERS
+read -r NP_RPS NP_P99 NP_CPU <<< "$(run http://127.0.0.1:$NG_PLAIN/api/x)"; row nginx-plain "$NP_RPS" "$NP_P99" "$NP_CPU"
 start_cutover $CAND off
-read -r CP_RPS CP_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row cutover-plain "$CP_RPS" "$CP_P99"
+CPU_PIDS=$CUT_PID
+read -r CP_RPS CP_P99 CP_CPU <<< "$(run http://127.0.0.1:$CUT/api/x)";    row cutover-plain "$CP_RPS" "$CP_P99" "$CP_CPU"
 stop_cutover; CP_HWM=$HWM
-read -r NM_RPS NM_P99 <<< "$(run http://127.0.0.1:$NG_MIRROR/api/x)";   row nginx-mirror "$NM_RPS" "$NM_P99"
+CPU_PIDS=$NG_WORKERS
+read -r NM_RPS NM_P99 NM_CPU <<< "$(run http://127.0.0.1:$NG_MIRROR/api/x)"; row nginx-mirror "$NM_RPS" "$NM_P99" "$NM_CPU"
 MF_RPS=
 if [ -n "$MIFFY" ] && [ -x "$MIFFY" ]; then
   cat > "$WORK/miffy.toml" <<CONF
@@ -248,20 +271,23 @@ topic = "miffy"
 CONF
   MIFFY_CONFIG="$WORK/miffy.toml" RUST_LOG=error "$MIFFY" > "$WORK/miffy.out" 2>&1 & MF_PID=$!; PIDS+=($MF_PID)
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$MIF/api/x" && break; sleep 0.1; done
-  read -r MF_RPS MF_P99 <<< "$(run http://127.0.0.1:$MIF/api/x)";       row "miffy-mirror (100 %)" "$MF_RPS" "$MF_P99"
+  CPU_PIDS=$MF_PID
+  read -r MF_RPS MF_P99 MF_CPU <<< "$(run http://127.0.0.1:$MIF/api/x)"; row "miffy-mirror (100 %)" "$MF_RPS" "$MF_P99" "$MF_CPU"
   kill $MF_PID 2>/dev/null
 fi
 start_cutover $CAND mirror
-read -r CM_RPS CM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x)";         row "cutover-mirror (100 %)" "$CM_RPS" "$CM_P99"
+CPU_PIDS=$CUT_PID
+read -r CM_RPS CM_P99 CM_CPU <<< "$(run http://127.0.0.1:$CUT/api/x)";    row "cutover-mirror (100 %)" "$CM_RPS" "$CM_P99" "$CM_CPU"
+CPU_PIDS=
 stop_cutover; CM_HWM=$HWM
 # Half saturation: C connections each pausing 10 ms between requests ≈ C*100 req/s, on a
 # fresh process (the saturated run leaves shadows and a full analysis queue behind, which
 # would be measured too).
 HALF_C=$(awk -v r="$CM_RPS" 'BEGIN { c = int(r / 2 / 100); if (c < 1) c = 1; if (c > 2000) c = 2000; print c }')
 start_cutover $CAND mirror
-read -r HM_RPS HM_P99 <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; row "cutover-mirror @half ($HALF_C conn)" "$HM_RPS" "$HM_P99"
+read -r HM_RPS HM_P99 _ <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; row "cutover-mirror @half ($HALF_C conn)" "$HM_RPS" "$HM_P99"
 stop_cutover
-read -r HD_RPS HD_P99 <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"; row "direct @half ($HALF_C conn)" "$HD_RPS" "$HD_P99"
+read -r HD_RPS HD_P99 _ <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"; row "direct @half ($HALF_C conn)" "$HD_RPS" "$HD_P99"
 
 slow_rows
 
@@ -272,6 +298,7 @@ echo "  cutover-mirror / nginx-mirror  = $(ratio "$CM_RPS" "$NM_RPS")   (target 
 echo "  cutover-plain / direct         = $(ratio "$CP_RPS" "$D_RPS")"
 echo "  cutover-mirror / cutover-plain = $(ratio "$CM_RPS" "$CP_RPS")   (target >= 0.6)"
 [ -n "$MF_RPS" ] && echo "  cutover-mirror / miffy-mirror  = $(ratio "$CM_RPS" "$MF_RPS")   (target >= 1.5)"
+echo "proxy CPU per request: cutover-plain / nginx-plain = $(ratio "$CP_CPU" "$NP_CPU"), cutover-mirror / nginx-mirror = $(ratio "$CM_CPU" "$NM_CPU")$([ -n "$MF_RPS" ] && echo ", cutover-mirror / miffy = $(ratio "$CM_CPU" "$MF_CPU")")"
 echo "added p99 at half saturation     = $(awk -v a="$HM_P99" -v b="$HD_P99" 'BEGIN { printf "%.3f ms", a - b }')   (target <= 1 ms)"
 echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
 echo "proxy VmHWM: plain ${CP_HWM:-?} kB, mirror ${CM_HWM:-?} kB, slow-candidate ${SL_HWM:-?} kB   (target <= 65536 kB)"

@@ -114,7 +114,9 @@ mod tests {
     #[test]
     fn headers_keep_repeats_and_refuse_what_cannot_be_sent() {
         let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         let map = headers_of(&pairs(&[("x-a", "1"), ("X-A", "2"), ("accept", "*/*")]))
             .expect("valid headers");
