@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::Dist;
 
+pub use super::merge::{MergeError, merge};
+
 /// The result file format name.
 pub const RESULT_FORMAT: &str = "cutover.load-result/v1";
 /// Longest latency recorded (1 hour, in µs); longer ones count as this.
@@ -67,7 +69,7 @@ impl Default for Counts {
     }
 }
 
-fn new_histogram(sigfig: u8) -> Histogram<u64> {
+pub(super) fn new_histogram(sigfig: u8) -> Histogram<u64> {
     match Histogram::new(sigfig) {
         Ok(h) => h,
         Err(e) => unreachable!("constant histogram settings are valid: {e:?}"),
@@ -116,7 +118,7 @@ impl Counts {
             .map(|h| Dist::from_histogram(h, 0.001))
     }
 
-    fn to_file(&self) -> CountsFile {
+    pub(super) fn to_file(&self) -> CountsFile {
         CountsFile {
             requests: self.requests,
             status_5xx: self.status_5xx,
@@ -138,7 +140,7 @@ impl Counts {
         }
     }
 
-    fn add_file(&mut self, f: &CountsFile) {
+    pub(super) fn add_file(&mut self, f: &CountsFile) {
         self.requests += f.requests;
         self.status_5xx += f.status_5xx;
         self.transport += f.transport;
@@ -405,109 +407,6 @@ pub struct LoadResult {
     /// capture failed, e.g. a `register` answered 400 for a second user).
     #[serde(default)]
     pub not_sent: u64,
-}
-
-/// Why parts could not be merged.
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    #[error("nothing to merge")]
-    Empty,
-    #[error("{0}: not a load result (format `{1}`, expected `{RESULT_FORMAT}`)")]
-    Format(String, String),
-    #[error(
-        "{0}: from a different configuration than {1} (config digest {2} vs {3}); only parts of one `cutover load --worker i/N` set merge"
-    )]
-    Config(String, String, String, String),
-    #[error("{0}: worker {1}/{2} appears twice")]
-    Duplicate(String, u32, u32),
-}
-
-/// Merge parts (with the names they came from, for messages) into one result.
-pub fn merge(parts: &[(String, LoadResult)]) -> Result<LoadResult, MergeError> {
-    let Some((first_name, first)) = parts.first() else {
-        return Err(MergeError::Empty);
-    };
-    let mut seen = Vec::new();
-    for (name, p) in parts {
-        if p.format != RESULT_FORMAT {
-            return Err(MergeError::Format(name.clone(), p.format.clone()));
-        }
-        if p.meta.config_digest != first.meta.config_digest || p.window_s != first.window_s {
-            return Err(MergeError::Config(
-                name.clone(),
-                first_name.clone(),
-                short(&p.meta.config_digest),
-                short(&first.meta.config_digest),
-            ));
-        }
-        if let Some((i, n)) = p.meta.worker {
-            if seen.contains(&(i, n)) {
-                return Err(MergeError::Duplicate(name.clone(), i, n));
-            }
-            seen.push((i, n));
-        }
-    }
-    let mut series: Vec<(SeriesKey, Counts)> = Vec::new();
-    let mut timeline: [Vec<Counts>; 2] = [Vec::new(), Vec::new()];
-    for (_, p) in parts {
-        for s in &p.series {
-            match series.iter_mut().find(|(k, _)| *k == s.key) {
-                Some((_, c)) => c.add_file(&s.counts),
-                None => {
-                    let mut c = Counts::default();
-                    c.add_file(&s.counts);
-                    series.push((s.key.clone(), c));
-                }
-            }
-        }
-        for t in &p.timeline {
-            let line = &mut timeline[t.side as usize];
-            for (i, w) in t.windows.iter().enumerate().take(MAX_WINDOWS as usize) {
-                while line.len() <= i {
-                    line.push(Counts {
-                        latency: new_histogram(2),
-                        ..Counts::default()
-                    });
-                }
-                line[i].add_file(w);
-            }
-        }
-    }
-    let mut meta = first.meta.clone();
-    meta.worker = None;
-    meta.users = parts.iter().map(|(_, p)| p.meta.users).sum();
-    meta.rate = parts
-        .iter()
-        .map(|(_, p)| p.meta.rate)
-        .sum::<Option<usize>>();
-    Ok(LoadResult {
-        format: RESULT_FORMAT.into(),
-        meta,
-        window_s: first.window_s,
-        duration_s: parts.iter().map(|(_, p)| p.duration_s).fold(0.0, f64::max),
-        series: series
-            .into_iter()
-            .map(|(key, c)| SeriesFile {
-                key,
-                counts: c.to_file(),
-            })
-            .collect(),
-        timeline: [Side::Baseline, Side::Candidate]
-            .into_iter()
-            .map(|side| TimelineFile {
-                side,
-                windows: timeline[side as usize]
-                    .iter()
-                    .map(Counts::to_file)
-                    .collect(),
-            })
-            .collect(),
-        not_sent: parts.iter().map(|(_, p)| p.not_sent).sum(),
-    })
-}
-
-fn short(digest: &str) -> String {
-    digest.chars().take(12).collect()
 }
 
 /// A series' counts from its file form (for verdicts over a result).

@@ -22,6 +22,7 @@ pub mod attack;
 pub mod collect;
 pub mod direct;
 mod files;
+mod merge;
 pub mod model;
 mod plan;
 mod progress;
