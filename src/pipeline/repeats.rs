@@ -10,6 +10,7 @@
 //! so the proxy's shadow memory budget is released as soon as an exchange is analysed.
 //! Owns no I/O.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -49,11 +50,19 @@ pub fn fingerprint(request: &RecordedRequest) -> u64 {
     request.method.hash(&mut h);
     request.uri.hash(&mut h);
     request.body.as_bytes().hash(&mut h);
-    let mut headers: Vec<(String, &str)> = request
+    // Names are lower-case already when captured live; only others are copied.
+    let mut headers: Vec<(Cow<'_, str>, &str)> = request
         .headers
         .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
-        .filter(|(n, _)| !NOT_IDENTITY.contains(&n.as_str()))
+        .map(|(n, v)| {
+            let name = if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(n.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(n.as_str())
+            };
+            (name, v.as_str())
+        })
+        .filter(|(n, _)| !NOT_IDENTITY.contains(&n.as_ref()))
         .collect();
     headers.sort_unstable();
     headers.hash(&mut h);

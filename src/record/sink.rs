@@ -34,6 +34,7 @@ use super::retention::Segments;
 use crate::config::{RecordBodies, RecordingConfig};
 use crate::exchange::{Body, Exchange, OutcomeResult};
 use crate::pipeline::{Analysis, Sink, Verdict};
+use crate::redact::redact_in_place;
 pub use crate::redact::{Redaction, redact};
 
 /// Batches are written once they reach this size, whole lines only.
@@ -330,35 +331,17 @@ impl RecordingSink {
             .store(self.segments.deleted(), Ordering::Relaxed);
     }
 
-    fn keeps_bodies(&self, analysis: &Analysis) -> bool {
-        match self.bodies {
-            RecordBodies::All => true,
-            RecordBodies::Mismatches => analysis.verdict == Verdict::Mismatch,
-            RecordBodies::None => false,
-        }
-    }
-
-    fn error(&mut self, what: &str, e: &std::io::Error) {
-        self.errors += 1;
-        if self.errors <= 5 {
-            tracing::error!("recording {}: {what} failed: {e}", self.path.display());
-        }
-    }
-}
-
-impl Sink for RecordingSink {
-    fn accept(&mut self, exchange: &Exchange, analysis: &Analysis) {
-        let keep = self.keeps_bodies(analysis);
+    /// Redact `exchange` (bodies already dropped unless `keep`) and append its line.
+    fn record(&mut self, mut exchange: Exchange, keep: bool) {
+        redact_in_place(&mut exchange, &self.redaction);
         self.queue_header();
         let before = self.batch.len();
         let written = if keep {
-            serde_json::to_writer(&mut self.batch, &redact(exchange, &self.redaction))
+            serde_json::to_writer(&mut self.batch, &exchange)
         } else {
-            // Bodies are dropped before redaction: nothing to parse or copy.
-            let bare = without_bodies(exchange.clone());
             let line = OmittedLine {
                 bodies: "omitted",
-                exchange: &redact(&bare, &self.redaction),
+                exchange: &exchange,
             };
             serde_json::to_writer(&mut self.batch, &line)
         };
@@ -387,6 +370,44 @@ impl Sink for RecordingSink {
         } else if self.batch.len() >= BATCH_BYTES {
             self.write_batch();
         }
+    }
+
+    fn keeps_bodies(&self, analysis: &Analysis) -> bool {
+        match self.bodies {
+            RecordBodies::All => true,
+            RecordBodies::Mismatches => analysis.verdict == Verdict::Mismatch,
+            RecordBodies::None => false,
+        }
+    }
+
+    fn error(&mut self, what: &str, e: &std::io::Error) {
+        self.errors += 1;
+        if self.errors <= 5 {
+            tracing::error!("recording {}: {what} failed: {e}", self.path.display());
+        }
+    }
+}
+
+impl Sink for RecordingSink {
+    fn accept(&mut self, exchange: &Exchange, analysis: &Analysis) {
+        let keep = self.keeps_bodies(analysis);
+        let copy = if keep {
+            exchange.clone()
+        } else {
+            // Bodies are dropped before redaction: nothing to parse or copy.
+            without_bodies(exchange.clone())
+        };
+        self.record(copy, keep);
+    }
+
+    fn accept_owned(&mut self, exchange: Box<Exchange>, analysis: &Analysis) {
+        let keep = self.keeps_bodies(analysis);
+        let exchange = if keep {
+            *exchange
+        } else {
+            without_bodies(*exchange)
+        };
+        self.record(exchange, keep);
     }
 
     fn tick(&mut self) {

@@ -334,3 +334,39 @@ match = "/settings/**"
     assert_eq!(route.candidate, None);
     assert_eq!(super::config_digest(&again), super::config_digest(&config));
 }
+
+#[test]
+fn an_owned_exchange_is_recorded_exactly_as_a_borrowed_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (borrowed, owned) = (dir.path().join("b.jsonl"), dir.path().join("o.jsonl"));
+    let config = RecordingConfig {
+        bodies: RecordBodies::Mismatches,
+        ..RecordingConfig::default()
+    };
+    let mut mismatch = analysis();
+    mismatch.verdict = Verdict::Mismatch;
+    let lines = [(exchange(1), analysis()), (exchange(2), mismatch)];
+    let mut a = RecordingSink::open(&borrowed, &config).expect("open");
+    let mut b = RecordingSink::open(&owned, &config).expect("open");
+    for (ex, an) in &lines {
+        a.accept(ex, an);
+        b.accept_owned(Box::new(ex.clone()), an);
+    }
+    a.finish();
+    b.finish();
+    let (ra, sa) = read_all(&borrowed);
+    let (rb, sb) = read_all(&owned);
+    assert_eq!(ra.len(), 2);
+    assert_eq!(sa.bodies_omitted, 1, "{sa:?}");
+    assert_eq!(sb.bodies_omitted, 1, "{sb:?}");
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(x.request, y.request);
+        assert_eq!(x.outcomes, y.outcomes);
+        assert_eq!(x.route, y.route);
+    }
+    let text = std::fs::read_to_string(&owned).expect("read");
+    assert!(
+        !text.contains("hunter2") && !text.contains("abc.def"),
+        "{text}"
+    );
+}
