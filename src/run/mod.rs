@@ -229,7 +229,8 @@ impl RunBuilder {
         if self.progress
             && let Some(line) = progress::ProgressSink::for_stderr()
         {
-            sinks.push(Box::new(line));
+            // First: the last sink is handed the exchange itself (the recording redacts it).
+            sinks.insert(0, Box::new(line));
         }
         let (pipeline, handle) = Pipeline::start(
             Arc::new(self.analyzers),
