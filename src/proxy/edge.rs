@@ -117,6 +117,7 @@ pub(super) fn is_upgrade(req: &Request<Incoming>) -> bool {
 pub(super) async fn tunnel(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    xff: HeaderValue,
     mut req: Request<Incoming>,
     route: Option<usize>,
 ) -> Response<ClientBody> {
@@ -128,7 +129,7 @@ pub(super) async fn tunnel(
     let (mut parts, body) = req.into_parts();
     let protocol = parts.headers.get(header::UPGRADE).cloned();
     let pq = origin_form(&parts.uri);
-    let mut headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
+    let mut headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, &xff);
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     if let Some(p) = protocol {
         headers.insert(header::UPGRADE, p);

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use http::uri::PathAndQuery;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -44,6 +44,7 @@ use crate::upstream::forward::{
 pub fn handle(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    xff: HeaderValue,
     req: Request<Incoming>,
 ) -> impl Future<Output = Response<ClientBody>> + Send {
     use futures_util::future::{Either, Ready, ready};
@@ -58,7 +59,9 @@ pub fn handle(
         let route = shared.route_index(req.uri().path());
         return Either::Left(match shared.mode {
             // Boxed: the tunnel's state is large (~4 kB) and rare.
-            ProxyMode::Inline => Either::Right(Box::pin(edge::tunnel(shared, peer, req, route))),
+            ProxyMode::Inline => {
+                Either::Right(Box::pin(edge::tunnel(shared, peer, xff, req, route)))
+            }
             ProxyMode::MirrorTarget => {
                 if let Some(r) = route {
                     shared.metrics.not_mirrored(r, NotMirrored::Upgrade);
@@ -68,9 +71,9 @@ pub fn handle(
         });
     }
     Either::Right(match shared.mode {
-        ProxyMode::Inline => Either::Left(inline(shared, peer, req)),
+        ProxyMode::Inline => Either::Left(inline(shared, peer, xff, req)),
         ProxyMode::MirrorTarget => {
-            Either::Right(super::mirror_target::mirror_target(shared, peer, req))
+            Either::Right(super::mirror_target::mirror_target(shared, peer, xff, req))
         }
     })
 }
@@ -134,6 +137,7 @@ pub(super) struct Mirror {
 async fn inline(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    xff: HeaderValue,
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
     let (mut parts, body) = req.into_parts();
@@ -197,7 +201,7 @@ async fn inline(
             }
         },
     };
-    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
+    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, &xff);
     let shadows = mirror.map(|m| {
         let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
         super::shadow::spawn_shadows(&shared, m, &parts.method, &pq, &headers, rx);
@@ -335,7 +339,7 @@ pub(super) fn error_response(
 mod tests {
     use super::*;
 
-    fn future_size<A, B, C, F: std::future::Future>(_: &impl Fn(A, B, C) -> F) -> usize {
+    fn future_size<A, B, C, D, F: std::future::Future>(_: &impl Fn(A, B, C, D) -> F) -> usize {
         std::mem::size_of::<F>()
     }
 

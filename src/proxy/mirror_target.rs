@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 
 use super::Shared;
@@ -24,6 +24,7 @@ use crate::upstream::forward::{ForwardBody, build_request, origin_form, upstream
 pub(super) async fn mirror_target(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    xff: HeaderValue,
     req: Request<Incoming>,
 ) -> Response<ClientBody> {
     let at = Utc::now();
@@ -69,7 +70,7 @@ pub(super) async fn mirror_target(
     log("yes");
     let pq = origin_form(&parts.uri);
     let recorded = record_request(&parts.method, &pq, &parts.headers, bytes.clone());
-    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, peer.ip());
+    let headers = upstream_headers(std::mem::take(&mut parts.headers), &parts.uri, &xff);
     let (tx, rx) = tokio::sync::oneshot::channel::<OutcomeResult>();
     let primary_req = build_request(
         &shared.primary,

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use super::{Shared, conn, handler, limits, stopped};
+use crate::upstream::forward::forwarded_for;
 use crate::upstream::pool;
 
 /// Listener threads: one per core.
@@ -156,6 +157,7 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let handler_shared = Arc::clone(&shared);
+        let xff = forwarded_for(peer.ip());
         conn::spawn(
             &builder,
             Some(&graceful),
@@ -164,7 +166,7 @@ async fn serve(
             Arc::clone(&shared.conns),
             slot,
             "proxy",
-            move |req| handler::handle(Arc::clone(&handler_shared), peer, req),
+            move |req| handler::handle(Arc::clone(&handler_shared), peer, xff.clone(), req),
         );
     }
     drop(listener);

@@ -90,21 +90,30 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(PROXY_CONNECTION);
 }
 
+/// The client's address as an `X-Forwarded-For` value: built once per connection and
+/// cloned per request (a reference count) instead of formatted per request.
+pub fn forwarded_for(peer: IpAddr) -> HeaderValue {
+    HeaderValue::try_from(peer.to_string()).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
 /// Headers every upstream copy shares: hop-by-hop removed, `Host` and any client-sent
-/// shadow marker removed, `X-Forwarded-For/-Proto/-Host` added. Takes the client's headers
-/// by value and edits them in place (no copy of the map).
-pub fn upstream_headers(mut headers: HeaderMap, uri: &Uri, peer: IpAddr) -> HeaderMap {
+/// shadow marker removed, `X-Forwarded-For/-Proto/-Host` added (`peer` from
+/// [`forwarded_for`]). Takes the client's headers by value and edits them in place (no copy
+/// of the map).
+pub fn upstream_headers(mut headers: HeaderMap, uri: &Uri, peer: &HeaderValue) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
     let host = headers.remove(header::HOST).or_else(|| {
         uri.authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     headers.remove(SHADOW);
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {peer}"),
-        _ => peer.to_string(),
+    let xff = match headers.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()) {
+        Some(prev) if !prev.trim_ascii().is_empty() => {
+            HeaderValue::from_bytes(&[prev, b", ", peer.as_bytes()].concat()).ok()
+        }
+        _ => Some(peer.clone()),
     };
-    if let Ok(v) = HeaderValue::try_from(xff) {
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR, v);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
@@ -372,5 +381,25 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn x_forwarded_for_appends_the_peer_built_once_per_connection() {
+        let peer = forwarded_for("::1".parse().expect("ip"));
+        let uri: Uri = "/x".parse().expect("uri");
+        let with = |prev: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(p) = prev {
+                h.insert(X_FORWARDED_FOR, HeaderValue::from_static(p));
+            }
+            let out = upstream_headers(h, &uri, &peer);
+            out.get(X_FORWARDED_FOR).map(|v| v.as_bytes().to_vec())
+        };
+        assert_eq!(with(None).as_deref(), Some(&b"::1"[..]));
+        assert_eq!(with(Some("  ")).as_deref(), Some(&b"::1"[..]));
+        assert_eq!(
+            with(Some("10.0.0.1, 10.0.0.2")).as_deref(),
+            Some(&b"10.0.0.1, 10.0.0.2, ::1"[..])
+        );
     }
 }
