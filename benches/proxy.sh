@@ -19,6 +19,11 @@
 #   large bodies      candidate answers a 50 MB body (Content-Length), or an endless chunked
 #                     body: client req/s, p99, proxy VmHWM and recording bytes on disk next
 #                     to the plain-candidate mirror row. ONLY=bodies runs just these rows.
+#   hyper-floor-*     examples/hyper_floor.rs, a bare hyper 1 proxy (thread per core, no
+#                     timeouts, header hygiene, limits or metrics; as mirror it sends the
+#                     copy and drops the answer: no capture, diff or record). The least any
+#                     hyper proxy costs on this machine: a target it cannot reach here is
+#                     out of reach for cutover too. FLOOR=0 skips these rows.
 #   miffy-mirror      optional Rust peer (github elmarx/miffy, built by hand outside this
 #                     repo; needs no running Kafka): MIFFY=/path/to/miffy, or `miffy` on
 #                     PATH; mirrors every path (`routes = [{ path = "/{*rest}" }]`).
@@ -39,12 +44,17 @@ bench_init bench
 bench_need wrk nginx python3
 bench_build
 NGINX=$(command -v nginx)
+FLOOR_BIN=$ROOT/target/release/examples/hyper_floor
+if [ "${FLOOR:-1}" != 0 ] && [ ! -x "$FLOOR_BIN" ]; then
+  (cd "$ROOT" && nice -n 19 cargo build --release --example hyper_floor) || FLOOR=0
+fi
+[ "${FLOOR:-1}" = 0 ] && FLOOR_BIN=
 
 UP=18101; CAND=18102; NG_PLAIN=18103; NG_MIRROR=18104; CUT=18105; SLOW=18106
-BIG=18107; ENDLESS=18108; MIF=18109; MIF_ADMIN=18110
+BIG=18107; ENDLESS=18108; MIF=18109; MIF_ADMIN=18110; FLO=18111
 MIFFY=${MIFFY:-$(command -v miffy || true)}
 # A process left over from an earlier run on one of these ports would be measured instead.
-for port in $UP $CAND $NG_PLAIN $NG_MIRROR $CUT $SLOW $BIG $ENDLESS $MIF $MIF_ADMIN; do
+for port in $UP $CAND $NG_PLAIN $NG_MIRROR $CUT $SLOW $BIG $ENDLESS $MIF $MIF_ADMIN $FLO; do
   if ss -Hltnp "sport = :$port" 2>/dev/null | grep -q .; then
     echo "port $port is in use (a stale cutover/nginx?): $(ss -Hltnp "sport = :$port" | grep -o 'users:.*')"; exit 1
   fi
@@ -207,6 +217,12 @@ run() {
   fi
   echo "${rps:-0} ${p99:-0} $cpu"
 }
+# The bare hyper proxy on $FLO: `floor_start [candidate port]`, `floor_stop`.
+floor_start() {
+  "$FLOOR_BIN" 127.0.0.1:$FLO 127.0.0.1:$UP ${1:+127.0.0.1:$1} > "$WORK/floor.out" 2>&1 & FL_PID=$!; PIDS+=($FL_PID)
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$FLO/api/x" && break; sleep 0.1; done
+}
+floor_stop() { kill $FL_PID 2>/dev/null; wait $FL_PID 2>/dev/null; }
 row() { printf '%-34s %12s %10s %14s\n' "$1" "$2" "$3" "${4:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -254,6 +270,12 @@ start_cutover $CAND off
 CPU_PIDS=$CUT_PID
 read -r CP_RPS CP_P99 CP_CPU <<< "$(run http://127.0.0.1:$CUT/api/x)";    row cutover-plain "$CP_RPS" "$CP_P99" "$CP_CPU"
 stop_cutover; CP_HWM=$HWM
+FP_RPS=
+if [ -n "$FLOOR_BIN" ]; then
+  floor_start; CPU_PIDS=$FL_PID
+  read -r FP_RPS FP_P99 FP_CPU <<< "$(run http://127.0.0.1:$FLO/api/x)"; row hyper-floor-plain "$FP_RPS" "$FP_P99" "$FP_CPU"
+  floor_stop
+fi
 CPU_PIDS=$NG_WORKERS
 read -r NM_RPS NM_P99 NM_CPU <<< "$(run http://127.0.0.1:$NG_MIRROR/api/x)"; row nginx-mirror "$NM_RPS" "$NM_P99" "$NM_CPU"
 MF_RPS=
@@ -280,6 +302,12 @@ CPU_PIDS=$CUT_PID
 read -r CM_RPS CM_P99 CM_CPU <<< "$(run http://127.0.0.1:$CUT/api/x)";    row "cutover-mirror (100 %)" "$CM_RPS" "$CM_P99" "$CM_CPU"
 CPU_PIDS=
 stop_cutover; CM_HWM=$HWM
+FM_RPS=
+if [ -n "$FLOOR_BIN" ]; then
+  floor_start $CAND; CPU_PIDS=$FL_PID
+  read -r FM_RPS FM_P99 FM_CPU <<< "$(run http://127.0.0.1:$FLO/api/x)"; row "hyper-floor-mirror (100 %)" "$FM_RPS" "$FM_P99" "$FM_CPU"
+  CPU_PIDS=; floor_stop
+fi
 # Half saturation: C connections each pausing 10 ms between requests ≈ C*100 req/s, on a
 # fresh process (the saturated run leaves shadows and a full analysis queue behind, which
 # would be measured too).
@@ -288,6 +316,11 @@ start_cutover $CAND mirror
 read -r HM_RPS HM_P99 _ <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; row "cutover-mirror @half ($HALF_C conn)" "$HM_RPS" "$HM_P99"
 stop_cutover
 read -r HD_RPS HD_P99 _ <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"; row "direct @half ($HALF_C conn)" "$HD_RPS" "$HD_P99"
+if [ -n "$FLOOR_BIN" ]; then
+  floor_start $CAND
+  read -r HF_RPS HF_P99 _ <<< "$(run http://127.0.0.1:$FLO/api/x "$HALF_C" 10)"; row "hyper-floor-mirror @half ($HALF_C conn)" "$HF_RPS" "$HF_P99"
+  floor_stop
+fi
 
 slow_rows
 
@@ -300,6 +333,13 @@ echo "  cutover-mirror / cutover-plain = $(ratio "$CM_RPS" "$CP_RPS")   (target 
 [ -n "$MF_RPS" ] && echo "  cutover-mirror / miffy-mirror  = $(ratio "$CM_RPS" "$MF_RPS")   (target >= 1.5)"
 echo "proxy CPU per request: cutover-plain / nginx-plain = $(ratio "$CP_CPU" "$NP_CPU"), cutover-mirror / nginx-mirror = $(ratio "$CM_CPU" "$NM_CPU")$([ -n "$MF_RPS" ] && echo ", cutover-mirror / miffy = $(ratio "$CM_CPU" "$MF_CPU")")"
 echo "added p99 at half saturation     = $(awk -v a="$HM_P99" -v b="$HD_P99" 'BEGIN { printf "%.3f ms", a - b }')   (target <= 1 ms)"
+if [ -n "$FP_RPS" ] && [ -n "$FM_RPS" ]; then
+  echo "the floor (bare hyper, examples/hyper_floor.rs) on this machine, against the same targets:"
+  echo "  hyper-floor-plain / nginx-plain        = $(ratio "$FP_RPS" "$NP_RPS")   (cutover-plain / hyper-floor-plain = $(ratio "$CP_RPS" "$FP_RPS"); CPU $(ratio "$CP_CPU" "$FP_CPU")x)"
+  echo "  hyper-floor-mirror / cutover-plain     = $(ratio "$FM_RPS" "$CP_RPS")   (cutover-mirror / hyper-floor-mirror = $(ratio "$CM_RPS" "$FM_RPS"); CPU $(ratio "$CM_CPU" "$FM_CPU")x)"
+  [ -n "$MF_RPS" ] && echo "  hyper-floor-mirror / miffy-mirror      = $(ratio "$FM_RPS" "$MF_RPS")"
+  echo "  hyper-floor-mirror added p99 @half     = $(awk -v a="$HF_P99" -v b="$HD_P99" 'BEGIN { printf "%.3f ms", a - b }')"
+fi
 echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"
 echo "proxy VmHWM: plain ${CP_HWM:-?} kB, mirror ${CM_HWM:-?} kB, slow-candidate ${SL_HWM:-?} kB   (target <= 65536 kB)"
 echo "slow-candidate counters:"; echo "$SLOW_METRICS" | sed 's/^/  /'
