@@ -19,6 +19,8 @@
 #   large bodies      candidate answers a 50 MB body (Content-Length), or an endless chunked
 #                     body: client req/s, p99, proxy VmHWM and recording bytes on disk next
 #                     to the plain-candidate mirror row. ONLY=bodies runs just these rows.
+#   ONLY=half         the added-p99 target alone: direct, hyper-floor-mirror and cutover
+#                     mirroring at the same paced rate, ROUNDS rounds (default 5).
 #   hyper-floor-*     examples/hyper_floor.rs, a bare hyper 1 proxy (thread per core, no
 #                     timeouts, header hygiene, limits or metrics; as mirror it sends the
 #                     copy and drops the answer: no capture, diff or record). The least any
@@ -252,6 +254,26 @@ slow_rows() {
   stop_cutover; SL_HWM=$HWM
 }
 if [ "${ONLY:-}" = bodies ]; then bodies_rows; exit 0; fi
+# ONLY=half: the added-p99 target alone, ROUNDS times (default 5), each round direct, the
+# bare hyper mirror and cutover mirroring at the same paced rate (HALF_C connections × 10 ms
+# pauses, default 100 ≈ 10k req/s), interleaved so each round shares the machine's state.
+if [ "${ONLY:-}" = half ]; then
+  HALF_C=${HALF_C:-100}
+  echo "added p99 at a paced ~$((HALF_C * 100)) req/s ($HALF_C conn, 10 ms pauses), ${DUR}s per row:"
+  printf '%-6s %12s %14s %14s %14s %14s\n' round "direct p99" "floor p99" "cutover p99" "floor added" "cutover added"
+  for r in $(seq "${ROUNDS:-5}"); do
+    read -r _ d _ <<< "$(run http://127.0.0.1:$UP/api/x "$HALF_C" 10)"
+    f=-
+    if [ -n "$FLOOR_BIN" ]; then
+      floor_start $CAND; read -r _ f _ <<< "$(run http://127.0.0.1:$FLO/api/x "$HALF_C" 10)"; floor_stop
+    fi
+    start_cutover $CAND mirror; read -r _ c _ <<< "$(run http://127.0.0.1:$CUT/api/x "$HALF_C" 10)"; stop_cutover
+    printf '%-6s %12s %14s %14s %14s %14s\n' "$r" "$d" "$f" "$c" \
+      "$(awk -v a="$f" -v b="$d" 'BEGIN { if (a == "-") print "-"; else printf "%.3f", a - b }')" \
+      "$(awk -v a="$c" -v b="$d" 'BEGIN { printf "%.3f", a - b }')"
+  done
+  exit 0
+fi
 if [ "${ONLY:-}" = slow ]; then
   row scenario "req/s" "p99 ms"; slow_rows
   echo "slow candidate, light load: p99 off $SO_P99 ms, on $SL_P99 ms"

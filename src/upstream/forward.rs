@@ -61,33 +61,27 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Remove hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every header it names,
 /// plus the well-known ones.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names instead of eleven lookups.
+    // Most requests carry none: one pass over the names instead of eleven lookups.
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    // Most answers carry `Connection: keep-alive` and nothing else: only the names present
+    // or listed are removed (each removal hashes its name).
+    let listed: Vec<HeaderValue> = match headers.entry(header::CONNECTION) {
+        http::header::Entry::Occupied(e) => e.remove_entry_mult().1.collect(),
+        http::header::Entry::Vacant(_) => Vec::new(),
+    };
+    for value in &listed {
+        for name in value.as_bytes().split(|b| *b == b',') {
+            // An invalid or absent name removes nothing.
+            if let Ok(name) = std::str::from_utf8(name.trim_ascii()) {
+                headers.remove(name);
+            }
+        }
     }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-    ] {
-        headers.remove(name);
+    while let Some(name) = headers.keys().find(|n| is_hop_by_hop(n)).cloned() {
+        headers.remove(&name);
     }
-    headers.remove(KEEP_ALIVE);
-    headers.remove(PROXY_CONNECTION);
 }
 
 /// The client's address as an `X-Forwarded-For` value: built once per connection and
@@ -381,6 +375,33 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::ACCEPT));
+
+        // Several `Connection` lines, names in any case, junk tokens, and the well-known
+        // ones present without being listed.
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("close, X-One"));
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static(" x-two ,, bad name,"),
+        );
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_bytes(b"x-\xff").expect("obs-text"),
+        );
+        for (n, v) in [
+            ("x-one", "1"),
+            ("x-two", "2"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("proxy-connection", "keep-alive"),
+            ("transfer-encoding", "chunked"),
+            ("x-three", "3"),
+        ] {
+            h.insert(n, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|n| n.as_str()).collect();
+        assert_eq!(left, ["x-three"]);
     }
 
     #[test]
