@@ -94,7 +94,7 @@ struct Counting {
 }
 
 impl Counting {
-    fn new() -> (Box<dyn Sink>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    fn with_counters() -> (Box<dyn Sink>, Arc<AtomicU64>, Arc<AtomicU64>) {
         let (borrowed, owned) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let sink = Counting {
             borrowed: Arc::clone(&borrowed),
@@ -126,8 +126,8 @@ async fn analysed(stats: &PipelineStats, n: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bursts_and_lone_exchanges_reach_every_sink_and_the_last_one_owns_them() {
-    let (first, first_borrowed, first_owned) = Counting::new();
-    let (last, last_borrowed, last_owned) = Counting::new();
+    let (first, first_borrowed, first_owned) = Counting::with_counters();
+    let (last, last_borrowed, last_owned) = Counting::with_counters();
     let options = PipelineOptions {
         capacity: 4096,
         tick: Duration::from_millis(10),
