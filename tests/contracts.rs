@@ -400,6 +400,14 @@ fn bad_contract_input_exits_2_naming_file_and_location() {
         }
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // An https URL is refused as such, not reported as unreachable.
+    let url = "https://127.0.0.1:9/openapi.json";
+    let (code, _, stderr) = cutover(&["contract", "import", "--from", url, "--out", &out]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("fetching over https is not supported"),
+        "{stderr}"
+    );
     // A recursive schema is fine.
     let tree = write(
         "tree.yaml",

@@ -342,6 +342,14 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
     };
     std::fs::write(d.join("down.toml"), cfg("")).expect("write");
     std::fs::write(
+        d.join("https.toml"),
+        cfg("").replace(
+            &format!("auth = {{ url = \"http://127.0.0.1:{port}\""),
+            &format!("auth = {{ url = \"https://127.0.0.1:{port}\""),
+        ),
+    )
+    .expect("write");
+    std::fs::write(
         d.join("neg.toml"),
         cfg("[triggers]\np95_increase_pct = -5\n"),
     )
@@ -351,10 +359,14 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
         cfg("[triggers]\nerror_rate_pct = 150\n"),
     )
     .expect("w");
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["load", "--config", "down.toml", "--duration", "1s"],
             "unreachable",
+        ),
+        (
+            &["load", "--config", "https.toml", "--duration", "1s"],
+            "speaks plain HTTP only",
         ),
         (&["load", "--duration", "0"], "--duration"),
         (&["load", "--config", "neg.toml"], "p95_increase_pct"),

@@ -74,6 +74,13 @@ async fn read_source(from: &str) -> anyhow::Result<String> {
     if !(from.starts_with("http://") || from.starts_with("https://")) {
         return std::fs::read_to_string(from).with_context(|| format!("{from}: cannot read"));
     }
+    if from.starts_with("https://") {
+        // reqwest is built without TLS here; its own error would read "cannot fetch".
+        anyhow::bail!(
+            "{from}: fetching over https is not supported; download the document \
+             (curl -o openapi.json {from}) and pass the file"
+        );
+    }
     const MAX: usize = 32 << 20;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -211,6 +211,20 @@ pub(super) async fn plan_scenarios(
 
 /// Every target answers something (any status) before the attack starts.
 async fn preflight(client: &reqwest::Client, targets: &[TargetRef]) -> anyhow::Result<()> {
+    // Said before anything is sent: otherwise the client's error reads "unreachable".
+    let plain = |u: &str| {
+        u.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    };
+    if let Some(t) = targets.iter().find(|t| !plain(&t.url)) {
+        bail!(
+            "target {} ({}): `cutover load` speaks plain HTTP only (its Goose client is built \
+             without TLS); give it an http:// address, such as a port-forward or a sidecar. \
+             `cutover proxy` and `cutover verify` speak https",
+            t.name,
+            t.url
+        );
+    }
     for t in targets {
         if let Err(e) = client.get(format!("{}/", t.url)).send().await {
             bail!("target {} ({}) is unreachable: {e}", t.name, t.url);
