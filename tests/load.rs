@@ -11,6 +11,9 @@ use cutover::load::{self, LoadOptions, LoadReport};
 use cutover::pipeline::load_gates::{Decision, LoadTrigger, Verdict};
 use cutover::reference::parse_divergences;
 
+#[path = "support/tls_upstream.rs"]
+mod tls;
+
 fn options(out: &Path, secs: u64, users: usize) -> LoadOptions {
     LoadOptions {
         out: Some(out.to_path_buf()),
@@ -342,14 +345,6 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
     };
     std::fs::write(d.join("down.toml"), cfg("")).expect("write");
     std::fs::write(
-        d.join("https.toml"),
-        cfg("").replace(
-            &format!("auth = {{ url = \"http://127.0.0.1:{port}\""),
-            &format!("auth = {{ url = \"https://127.0.0.1:{port}\""),
-        ),
-    )
-    .expect("write");
-    std::fs::write(
         d.join("neg.toml"),
         cfg("[triggers]\np95_increase_pct = -5\n"),
     )
@@ -359,14 +354,10 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
         cfg("[triggers]\nerror_rate_pct = 150\n"),
     )
     .expect("w");
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["load", "--config", "down.toml", "--duration", "1s"],
             "unreachable",
-        ),
-        (
-            &["load", "--config", "https.toml", "--duration", "1s"],
-            "speaks plain HTTP only",
         ),
         (&["load", "--duration", "0"], "--duration"),
         (&["load", "--config", "neg.toml"], "p95_increase_pct"),
@@ -422,4 +413,53 @@ async fn parts_of_different_configurations_are_refused() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("broken.json:1:"), "{stderr}");
     assert!(!d.join("m").exists());
+}
+
+/// https targets with their own CA: pre-flight and the attack go over cutover's own client
+/// (Goose's is built without TLS here), each side's CA file and server name honoured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_targets_are_loaded_with_their_ca_file() {
+    let pki = tls::pki();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = pki.write_ca(dir.path());
+    let mono = tls::tls_server(&pki, &[b"http/1.1"]).await;
+    let cand = tls::tls_server(&pki, &[b"h2", b"http/1.1"]).await;
+    let text = format!(
+        "[targets]\nmonolith = {{ url = \"{}\", role = \"primary\", tls_ca_file = {ca:?} }}\n\
+         auth = {{ url = \"{}\", tls_ca_file = {ca:?} }}\n\
+         [[routes]]\nmatch = \"/auth/**\"\ncandidate = \"auth\"\n",
+        mono.https("127.0.0.1"),
+        cand.https("localhost"),
+    );
+    let config = cutover::config::Config::parse(&text, "https.toml").expect("config");
+    let out = dir.path().join("out");
+    let o = LoadOptions {
+        config: Some(config),
+        workload: Some(load::workload::get_paths(&["/auth/x".into()])),
+        // Asked for, but left out for https targets rather than failing the run.
+        goose_report: true,
+        ..options(&out, 2, 2)
+    };
+    let (report, files) = run(o).await;
+    assert!(
+        !files.iter().any(|f| f.ends_with("goose.html")),
+        "{files:?}"
+    );
+    let route = report
+        .routes
+        .iter()
+        .find(|r| r.route.contains("/auth/x"))
+        .unwrap_or_else(|| panic!("no /auth/x route: {}", explain(&report)));
+    for side in [&route.baseline, &route.candidate] {
+        assert!(side.requests > 0, "{}", explain(&report));
+        assert_eq!(side.errors, 0, "{}", explain(&report));
+    }
+    // Every measured request reached its server over TLS (plus the pre-flight GET /).
+    assert!(mono.hits().len() as u64 > route.baseline.requests);
+    let hits = cand.hits();
+    assert!(hits.len() as u64 > route.candidate.requests);
+    assert!(
+        hits.iter().all(|h| h.sni.as_deref() == Some("localhost")),
+        "the candidate's server name is its URL's host"
+    );
 }

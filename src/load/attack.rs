@@ -24,7 +24,7 @@ use super::direct::{self, Upstreams};
 use crate::upstream::Target;
 
 use super::collect::{Collector, Outcome, Side};
-use super::workload::{Body, Login, Step};
+use super::workload::{self, Body, Login, Step};
 
 /// One target as the attack addresses it.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,20 +257,48 @@ impl Pacer {
 }
 
 /// Run the attack; Goose's error when it could not run.
-pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), GooseError> {
+pub async fn run(
+    plan: AttackPlan,
+    upstreams: Upstreams,
+    collector: Arc<Collector>,
+) -> Result<(), GooseError> {
     let pacer = plan.rate.map(|r| Arc::new(Pacer::new(r)));
     let mut scenario = scenario!("cutover-load");
     if let Some((min, max)) = plan.think_time {
         scenario = scenario.set_wait_time(min, max.max(min))?;
     }
+    // Without Goose's report nothing reads Goose's per-request metrics: Goose still runs
+    // the users, their weights, set-up and run time, but each request goes over cutover's
+    // own keep-alive client (`upstream::pool`, the proxy's) instead of through
+    // `GooseUser::request` and reqwest, which build a metric record and re-parse the URL
+    // of every answer (`benches/load.sh`). It speaks https too, which Goose's does not here.
+    let upstreams = match plan.goose_report {
+        Some(_) => None,
+        None => Some(Arc::new(
+            upstreams
+                .and(plan.proxy.as_ref(), plan.request_timeout)
+                .map_err(|detail| GooseError::InvalidOption {
+                    option: "target url".into(),
+                    value: String::new(),
+                    detail,
+                })?,
+        )),
+    };
     if let Some(login) = plan.login.clone() {
         let (b, c) = (plan.baseline_login.clone(), plan.candidate_login.clone());
+        let direct = upstreams.clone();
         let f: TransactionFunction = Arc::new(move |user| {
-            let (login, b, c) = (login.clone(), b.clone(), c.clone());
+            let (login, b, c, direct) = (login.clone(), b.clone(), c.clone(), direct.clone());
             Box::pin(async move {
-                let session = Session {
-                    baseline: log_in(user, &b, &login).await,
-                    candidate: log_in(user, &c, &login).await,
+                let session = match direct.as_deref() {
+                    Some(u) => Session {
+                        baseline: bearer(workload::login(u, &b, &login).await.ok()),
+                        candidate: bearer(workload::login(u, &c, &login).await.ok()),
+                    },
+                    None => Session {
+                        baseline: log_in(user, &b, &login).await,
+                        candidate: log_in(user, &c, &login).await,
+                    },
                 };
                 user.set_session_data(session);
                 Ok(())
@@ -282,30 +310,6 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
                 .set_on_start(),
         );
     }
-    // Without Goose's report nothing reads Goose's per-request metrics: Goose still runs
-    // the users, their weights, set-up and run time, but each request goes over cutover's
-    // own keep-alive client (`upstream::pool`, the proxy's) instead of through
-    // `GooseUser::request` and reqwest, which build a metric record and re-parse the URL
-    // of every answer (`benches/load.sh`).
-    let upstreams = match plan.goose_report {
-        Some(_) => None,
-        None => {
-            let targets = plan
-                .steps
-                .iter()
-                .flat_map(|s| [&s.baseline, &s.candidate])
-                .chain(plan.proxy.as_ref());
-            Some(
-                Upstreams::resolve(targets, plan.request_timeout).map_err(|detail| {
-                    GooseError::InvalidOption {
-                        option: "target url".into(),
-                        value: String::new(),
-                        detail,
-                    }
-                })?,
-            )
-        }
-    };
     let direct = upstreams.is_some();
     for planned in &plan.steps {
         let weight = planned.step.weight.max(1);
@@ -313,7 +317,7 @@ pub async fn run(plan: AttackPlan, collector: Arc<Collector>) -> Result<(), Goos
         let prepared = Arc::new(Prepared::new(
             planned,
             plan.proxy.as_ref(),
-            upstreams.as_ref(),
+            upstreams.as_deref(),
         )?);
         let (col, pacer) = (Arc::clone(&collector), pacer.clone());
         let f: TransactionFunction = Arc::new(move |user| {
@@ -396,8 +400,12 @@ async fn log_in(user: &mut GooseUser, target: &TargetRef, login: &Login) -> Opti
         .form(&[("username", &login.username), ("password", &login.password)]);
     let resp = rb.send().await.ok()?;
     let v: serde_json::Value = resp.json().await.ok()?;
-    let token = v.get("access_token")?.as_str()?;
-    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    bearer(v.get("access_token")?.as_str().map(str::to_string))
+}
+
+/// `Bearer <token>`, marked sensitive.
+fn bearer(token: Option<String>) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token?)).ok()?;
     value.set_sensitive(true);
     Some(value)
 }

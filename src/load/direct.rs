@@ -17,14 +17,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt as _;
 
 use super::attack::TargetRef;
+use crate::config::Config;
+use crate::upstream::error_chain;
 use crate::upstream::forward::{ForwardBody, build_request};
 use crate::upstream::{Pools, Target};
 
 /// The attack's targets by name, resolved before it starts (targets on one origin share
 /// their pool).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Upstreams {
     by_name: HashMap<String, Target>,
+    https: bool,
 }
 
 /// An answer as the load stage needs it: the status, and the head and body when asked.
@@ -35,29 +38,69 @@ pub struct Answered {
 
 impl Upstreams {
     /// Resolve every target (by name; the first URL given for a name wins) with
-    /// `timeout` as each request's limit, answer read to the end included.
+    /// `timeout` as each request's limit, answer read to the end included. A target
+    /// `config` names with the same URL keeps its settings (`tls_ca_file`, `insecure`,
+    /// `protocol`); any other (the in-process proxy) is resolved from its URL alone.
     pub fn resolve<'a>(
         targets: impl IntoIterator<Item = &'a TargetRef>,
         timeout: Duration,
+        config: Option<&Config>,
     ) -> Result<Upstreams, String> {
+        let mut up = Upstreams::default();
+        up.add(targets, timeout, config)?;
+        Ok(up)
+    }
+
+    /// These and `extra` (the `--through-proxy` proxy), when given.
+    pub fn and(mut self, extra: Option<&TargetRef>, timeout: Duration) -> Result<Self, String> {
+        self.add(extra, timeout, None)?;
+        Ok(self)
+    }
+
+    fn add<'a>(
+        &mut self,
+        targets: impl IntoIterator<Item = &'a TargetRef>,
+        timeout: Duration,
+        config: Option<&Config>,
+    ) -> Result<(), String> {
         let timeout_ms = u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let mut pools = Pools::new(1);
-        let mut by_name = HashMap::new();
         for t in targets {
-            if by_name.contains_key(&t.name) {
+            if self.by_name.contains_key(&t.name) {
                 continue;
             }
-            let target =
-                crate::scenario::deployment::target(&t.name, &t.url, timeout_ms, &mut pools)?;
-            by_name.insert(t.name.clone(), target);
+            let configured = config
+                .and_then(|c| c.file.targets.get(&t.name))
+                .filter(|c| c.url.get_ref().trim_end_matches('/') == t.url);
+            let target = match configured {
+                Some(c) => {
+                    // The load stage's request timeout, not the proxy's.
+                    let mut c = c.clone();
+                    c.timeout_ms = Some(timeout_ms);
+                    Target::new(&t.name, 0, &c, timeout_ms, &mut pools)?
+                }
+                None => {
+                    crate::scenario::deployment::target(&t.name, &t.url, timeout_ms, &mut pools)?
+                }
+            };
+            self.https |= t
+                .url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+            self.by_name.insert(t.name.clone(), target);
         }
-        Ok(Upstreams { by_name })
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<&Target> {
         self.by_name.get(name)
+    }
+
+    /// Whether a target is `https://` (Goose's own client speaks plain HTTP only here).
+    pub fn any_https(&self) -> bool {
+        self.https
     }
 }
 
@@ -105,6 +148,38 @@ pub async fn send(
         .await
         .ok()
         .flatten()
+}
+
+/// Send one request to `target` and keep its answer (pre-flight and set-up): the error
+/// says what failed, for a message that names the target.
+pub async fn fetch(
+    target: &Target,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(u16, HeaderMap, Bytes), String> {
+    let pq = PathAndQuery::try_from(path).map_err(|e| format!("{path}: {e}"))?;
+    let sent = async {
+        let req = build_request(target, &method, &pq, headers, ForwardBody::full(body), None)
+            .map_err(|e| e.to_string())?;
+        let resp = target.pool.send(req).await.map_err(|e| error_chain(&e))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| error_chain(&e))?
+            .to_bytes();
+        Ok((parts.status.as_u16(), parts.headers, bytes))
+    };
+    tokio::time::timeout(target.timeout, sent)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {} ms",
+                target.timeout.as_millis()
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -211,15 +211,18 @@ fn digest(config: &Config, describe: &str, embedded: bool, calibrate: bool) -> S
 async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::Result<LoadOutcome> {
     let run_id = crate::report::run_id();
     let globs = plan::route_globs(&o.routes)?;
-    let client = reqwest::Client::builder()
-        .timeout(o.request_timeout)
-        .build()
-        .context("building the HTTP client")?;
     let planned = if o.scenarios.is_empty() {
-        plan::plan_builtin(o, config, &client, globs.as_ref()).await?
+        plan::plan_builtin(o, config, globs.as_ref()).await?
     } else {
-        plan::plan_scenarios(o, config, &client, globs.as_ref()).await?
+        plan::plan_scenarios(o, config, globs.as_ref()).await?
     };
+    // Goose's client is built without TLS here: https targets go over cutover's own.
+    let https = planned.upstreams.any_https();
+    if o.goose_report && o.worker.is_none() && https {
+        tracing::warn!(
+            "https targets: Goose's HTML report is not written (Goose's client speaks plain HTTP here); requests go over cutover's own client"
+        );
+    }
     let (users, rate) = match o.worker {
         Some((i, n)) => (
             share(o.users, i, n).max(1),
@@ -227,7 +230,7 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
         ),
         None => (o.users, o.rate),
     };
-    let goose_tmp = (o.goose_report && o.worker.is_none())
+    let goose_tmp = (o.goose_report && o.worker.is_none() && !https)
         .then(|| std::env::temp_dir().join(format!("cutover-goose-{run_id}.html")));
     let collector =
         Arc::new(Collector::new(planned.keys.clone(), o.duration).with_rate(rate, users));
@@ -252,6 +255,7 @@ async fn run_with(o: &LoadOptions, config: &Config, embedded: bool) -> anyhow::R
         goose_report: goose_tmp.clone(),
         run_id: run_id.clone(),
         collector: Arc::clone(&collector),
+        upstreams: planned.upstreams,
     };
     let dir = o
         .out

@@ -4,8 +4,12 @@
 
 use anyhow::{Context as _, bail};
 
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+
 use super::attack::{AttackPlan, PlannedStep, TargetRef};
 use super::collect::{SeriesKey, Side};
+use super::direct::{Upstreams, fetch};
 use super::workload::{self, Workload};
 use super::{LoadOptions, scenarios};
 use crate::config::Config;
@@ -85,6 +89,9 @@ pub(super) struct Planned {
     pub(super) candidates: Vec<String>,
     pub(super) workload: String,
     pub(super) describe: String,
+    /// Every target on cutover's own client, with its TLS settings: pre-flight and set-up
+    /// use it, and so does the attack without Goose's report.
+    pub(super) upstreams: Upstreams,
 }
 
 pub(super) fn route_globs(routes: &[String]) -> anyhow::Result<Option<globset::GlobSet>> {
@@ -105,7 +112,6 @@ pub(super) fn route_globs(routes: &[String]) -> anyhow::Result<Option<globset::G
 pub(super) async fn plan_builtin(
     o: &LoadOptions,
     config: &Config,
-    client: &reqwest::Client,
     globs: Option<&globset::GlobSet>,
 ) -> anyhow::Result<Planned> {
     let mut wl = o.workload.clone().unwrap_or_else(workload::builtin);
@@ -131,16 +137,21 @@ pub(super) async fn plan_builtin(
             targets.push(s.candidate.clone());
         }
     }
-    preflight(client, &targets).await?;
+    if !targets.contains(&candidate_login) {
+        targets.push(candidate_login.clone());
+    }
+    let upstreams = Upstreams::resolve(&targets, o.request_timeout, Some(config))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    preflight(&upstreams, &targets).await?;
     let (mut baseline_id, mut candidate_id) = (None, None);
     if let Some(login) = &wl.login {
-        baseline_id = workload::register(client, &baseline.url, login)
+        baseline_id = workload::register(&upstreams, &baseline, login)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         candidate_id = if candidate_login == baseline {
             baseline_id.clone()
         } else {
-            workload::register(client, &candidate_login.url, login)
+            workload::register(&upstreams, &candidate_login, login)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
         };
@@ -175,13 +186,13 @@ pub(super) async fn plan_builtin(
         candidates,
         workload: wl.name.clone(),
         describe: wl.describe(),
+        upstreams,
     })
 }
 
 pub(super) async fn plan_scenarios(
     o: &LoadOptions,
     config: &Config,
-    client: &reqwest::Client,
     globs: Option<&globset::GlobSet>,
 ) -> anyhow::Result<Planned> {
     let plan = scenarios::plan(config, &o.scenarios, globs, o.calibrate)
@@ -194,7 +205,9 @@ pub(super) async fn plan_scenarios(
             "fewer simulated users than scenarios: Goose gives users to scenarios by weight, some scenarios will not run"
         );
     }
-    preflight(client, &plan.targets).await?;
+    let upstreams = Upstreams::resolve(&plan.targets, o.request_timeout, Some(config))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    preflight(&upstreams, &plan.targets).await?;
     let (primary, t) = config.primary();
     Ok(Planned {
         keys: plan.keys.clone(),
@@ -206,27 +219,17 @@ pub(super) async fn plan_scenarios(
         workload: plan.name.clone(),
         describe: plan.describe.clone(),
         attack: Attack::Scenarios(Box::new(plan)),
+        upstreams,
     })
 }
 
 /// Every target answers something (any status) before the attack starts.
-async fn preflight(client: &reqwest::Client, targets: &[TargetRef]) -> anyhow::Result<()> {
-    // Said before anything is sent: otherwise the client's error reads "unreachable".
-    let plain = |u: &str| {
-        u.get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
-    };
-    if let Some(t) = targets.iter().find(|t| !plain(&t.url)) {
-        bail!(
-            "target {} ({}): `cutover load` speaks plain HTTP only (its Goose client is built \
-             without TLS); give it an http:// address, such as a port-forward or a sidecar. \
-             `cutover proxy` and `cutover verify` speak https",
-            t.name,
-            t.url
-        );
-    }
+async fn preflight(upstreams: &Upstreams, targets: &[TargetRef]) -> anyhow::Result<()> {
     for t in targets {
-        if let Err(e) = client.get(format!("{}/", t.url)).send().await {
+        let Some(target) = upstreams.get(&t.name) else {
+            bail!("target {} ({}) was not resolved", t.name, t.url);
+        };
+        if let Err(e) = fetch(target, Method::GET, "/", HeaderMap::new(), Bytes::new()).await {
             bail!("target {} ({}) is unreachable: {e}", t.name, t.url);
         }
     }

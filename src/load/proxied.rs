@@ -36,6 +36,8 @@ pub(super) struct Drive {
     pub goose_report: Option<PathBuf>,
     pub run_id: String,
     pub collector: Arc<Collector>,
+    /// The targets on cutover's own client (pre-resolved with their TLS settings).
+    pub upstreams: super::direct::Upstreams,
 }
 
 impl Drive {
@@ -47,7 +49,7 @@ impl Drive {
                 plan.rate = self.rate;
                 plan.goose_report = self.goose_report;
                 plan.proxy = proxy;
-                attack::run(*plan, self.collector).await
+                attack::run(*plan, self.upstreams, self.collector).await
             }
             Attack::Scenarios(plan) => {
                 let r = scenario_attack::ScenarioRun {
@@ -58,6 +60,7 @@ impl Drive {
                     goose_report: self.goose_report,
                     run_id: self.run_id,
                     proxy,
+                    upstreams: self.upstreams,
                 };
                 scenario_attack::run(&plan, &r, self.collector).await
             }

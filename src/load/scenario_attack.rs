@@ -43,6 +43,8 @@ pub struct ScenarioRun {
     pub run_id: String,
     /// `--through-proxy`: each baseline request is sent once more through this proxy.
     pub proxy: Option<TargetRef>,
+    /// The plan's targets on cutover's own client, with their TLS settings.
+    pub upstreams: Upstreams,
 }
 
 /// One user's variables per side.
@@ -70,15 +72,14 @@ pub async fn run(
     let upstreams = match r.goose_report {
         Some(_) => None,
         None => Some(
-            Upstreams::resolve(
-                plan.targets.iter().chain(r.proxy.as_ref()),
-                r.request_timeout,
-            )
-            .map_err(|detail| GooseError::InvalidOption {
-                option: "target url".into(),
-                value: String::new(),
-                detail,
-            })?,
+            r.upstreams
+                .clone()
+                .and(r.proxy.as_ref(), r.request_timeout)
+                .map_err(|detail| GooseError::InvalidOption {
+                    option: "target url".into(),
+                    value: String::new(),
+                    detail,
+                })?,
         ),
     };
     let shared = Arc::new(Shared {

@@ -1,11 +1,17 @@
 //! The workload a load run drives: weighted steps (one route each), optional think time,
 //! and the per-user login set-up. Owns the built-in workload against the reference system;
 //! scenario files map onto the same [`Workload`]. No HTTP here beyond [`register`], which
-//! makes sure the workload's account exists on a target before the attack.
+//! makes sure the workload's account exists on a target before the attack, and [`login`],
+//! both over cutover's own client ([`super::direct`], https included).
 
 use std::time::Duration;
 
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{Value, json};
+
+use super::attack::TargetRef;
+use super::direct::{Upstreams, fetch};
 
 /// The account the built-in workload registers and logs in with (allowlisted as an admin
 /// in the embedded reference system, so the AI routes answer).
@@ -163,26 +169,21 @@ pub fn get_paths(paths: &[String]) -> Workload {
     }
 }
 
-/// Make sure the login's account exists on `base` (register; an existing account is
-/// fine), and return its id when the answer names one.
+/// Make sure the login's account exists on `t` (register; an existing account is fine),
+/// and return its id when the answer names one.
 pub async fn register(
-    client: &reqwest::Client,
-    base: &str,
+    upstreams: &Upstreams,
+    t: &TargetRef,
     login: &Login,
 ) -> Result<Option<String>, String> {
     let Some(path) = &login.register_path else {
         return Ok(None);
     };
-    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let url = format!("{}{path}", t.url);
     let body = json!({"username": login.username, "password": login.password});
-    let resp = client
-        .post(&url)
-        .json(&body)
-        .send()
+    let (status, v) = post(upstreams, t, path, "application/json", body.to_string())
         .await
-        .map_err(|e| format!("{url}: {}", without_url(&e)))?;
-    let status = resp.status().as_u16();
-    let v: Value = resp.json().await.unwrap_or(Value::Null);
+        .map_err(|e| format!("{url}: {e}"))?;
     match status {
         200 | 201 => Ok(v.get("id").map(|id| match id {
             Value::String(s) => s.clone(),
@@ -193,31 +194,45 @@ pub async fn register(
     }
 }
 
-/// Log in on `base`; the access token.
-pub async fn login(client: &reqwest::Client, base: &str, login: &Login) -> Result<String, String> {
-    let url = format!("{}{}", base.trim_end_matches('/'), login.path);
-    let resp = client
-        .post(&url)
-        .form(&[("username", &login.username), ("password", &login.password)])
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {}", without_url(&e)))?;
-    let status = resp.status().as_u16();
-    let v: Value = resp.json().await.unwrap_or(Value::Null);
+/// Log in on `t` (a form post); the access token.
+pub async fn login(upstreams: &Upstreams, t: &TargetRef, login: &Login) -> Result<String, String> {
+    let url = format!("{}{}", t.url, login.path);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", &login.username)
+        .append_pair("password", &login.password)
+        .finish();
+    let (status, v) = post(
+        upstreams,
+        t,
+        &login.path,
+        "application/x-www-form-urlencoded",
+        form,
+    )
+    .await
+    .map_err(|e| format!("{url}: {e}"))?;
     v.get("access_token")
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| format!("{url}: login answered {status} without an access_token"))
 }
 
-/// reqwest's message and its causes on one line.
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+/// POST `body` to `path` on `t` over cutover's own client: the status and the answer as
+/// JSON (`null` when it is not).
+async fn post(
+    upstreams: &Upstreams,
+    t: &TargetRef,
+    path: &str,
+    content_type: &'static str,
+    body: String,
+) -> Result<(u16, Value), String> {
+    let target = upstreams
+        .get(&t.name)
+        .ok_or_else(|| format!("target {} was not resolved", t.name))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let (status, _, bytes) = fetch(target, Method::POST, path, headers, body.into()).await?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
