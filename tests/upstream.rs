@@ -284,6 +284,67 @@ async fn h2c_upstream_is_reached_compared_and_shared() {
     h.stop().await;
 }
 
+/// An HTTP/2 primary that refuses streams unprocessed — `REFUSED_STREAM`, or a graceful
+/// GOAWAY whose last stream id excludes them (nginx after `keepalive_requests`: with nginx
+/// 1.22 as the primary, clients saw 255 502s in 47k requests before) — or that shuts a
+/// connection down gracefully: the request is sent again on a new connection, and the
+/// client never sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_an_h2_primary_refuses_unprocessed_are_sent_again() {
+    for kind in [Kind::H2cRefuseEvery(5), Kind::H2cGoAwayAfter(25)] {
+        refused_streams_never_reach_the_client(kind).await;
+    }
+}
+
+async fn refused_streams_never_reach_the_client(kind: Kind) {
+    let refuse = matches!(kind, Kind::H2cRefuseEvery(_));
+    let mono = serve(kind, Duration::from_millis(1)).await;
+    let cand = serve(Kind::Plain, Duration::ZERO).await;
+    let h = Harness::start(&config(
+        &format!("http://{}", mono.addr),
+        ", protocol = \"h2c\"",
+        &format!("http://{}", cand.addr),
+        "",
+    ))
+    .await;
+    let (clients, each) = (16, 40);
+    let runs = (0..clients).map(|c| {
+        let h = &h;
+        async move {
+            let mut failed = Vec::new();
+            for i in 0..each {
+                let (status, body) = h.get(&format!("/api/g/{c}/{i}")).await;
+                if status != 200 {
+                    failed.push(format!("{status} {body}"));
+                }
+            }
+            failed
+        }
+    });
+    let failed: Vec<String> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "refusing {refuse}: {} failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+    let conns = mono.connections.load(Ordering::Relaxed);
+    assert!(
+        conns >= 10,
+        "only {conns} connections: nothing was refused or shut down"
+    );
+    assert_eq!(
+        mono.hits().len(),
+        clients * each,
+        "each request processed once"
+    );
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_over_tls_is_negotiated_by_alpn_and_http1_can_be_forced() {
     let pki = pki();

@@ -3,7 +3,8 @@
 //! Owns this worker's HTTP/2 connection of an origin (opened once; concurrent first
 //! requests wait for that one dial; replaced when it closed), the HTTP/2 form of a request
 //! (absolute URI for `:scheme`/`:authority`/`:path`, no `Host`) and the one retry of a
-//! request refused before it was sent. Responses are [`UpstreamBody`]s with no connection
+//! request refused before it was sent, or refused by the server unprocessed (a graceful
+//! GOAWAY that excludes its stream, `REFUSED_STREAM`; bodies held in memory only). Responses are [`UpstreamBody`]s with no connection
 //! to hand back: the connection is shared, not checked out.
 
 use std::sync::atomic::Ordering;
@@ -44,6 +45,9 @@ impl Pool {
                 retried = true;
                 continue;
             }
+            // Kept to send again should the server refuse the stream unprocessed (nginx
+            // sends a graceful GOAWAY after `keepalive_requests`, 1000 by default).
+            let copy = if retried { None } else { replayable(&req) };
             match tx.try_send_request(req).await {
                 Ok(resp) => {
                     let (parts, body) = resp.into_parts();
@@ -53,10 +57,14 @@ impl Pool {
                     };
                     return Ok(Response::from_parts(parts, body));
                 }
-                Err(mut e) => match e.take_message() {
-                    Some(r) if !retried => {
+                Err(mut e) => match (e.take_message(), copy) {
+                    (Some(r), _) if !retried => {
                         retried = true;
                         req = r;
+                    }
+                    (None, Some(c)) if refused_unprocessed(e.error()) => {
+                        retried = true;
+                        req = c;
                     }
                     _ => return Err(UpstreamError::Http(e.into_error())),
                 },
@@ -103,4 +111,36 @@ impl Pool {
         req.headers_mut().remove(header::HOST);
         Ok(())
     }
+}
+
+/// A copy of `req` to send again; `None` for a streamed body, which cannot be replayed.
+fn replayable(req: &Request<ForwardBody>) -> Option<Request<ForwardBody>> {
+    let ForwardBody::Full(body) = req.body() else {
+        return None;
+    };
+    let mut copy = Request::new(ForwardBody::Full(body.clone()));
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
+}
+
+/// The server refused the stream without processing it, so it may be sent again whatever
+/// its method (RFC 9113 §6.8, §8.7): a graceful GOAWAY (`NO_ERROR`) whose last stream id
+/// excludes it, or `REFUSED_STREAM`.
+fn refused_unprocessed(e: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<h2::Error>() {
+            return h.is_remote()
+                && match h.reason() {
+                    Some(h2::Reason::NO_ERROR) => h.is_go_away(),
+                    Some(h2::Reason::REFUSED_STREAM) => h.is_reset(),
+                    _ => false,
+                };
+        }
+        source = s.source();
+    }
+    false
 }

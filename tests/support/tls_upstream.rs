@@ -116,6 +116,12 @@ pub enum Kind {
     H2c,
     /// Plain HTTP/1.1 (or h2c, whatever the client speaks).
     Plain,
+    /// h2c that ends each connection with a graceful GOAWAY after this many requests
+    /// (hyper's two-step GOAWAY: the client stops opening streams first).
+    H2cGoAwayAfter(usize),
+    /// h2c that resets every n-th stream of a connection with `REFUSED_STREAM` unprocessed
+    /// (not recorded in `hits`), as a server at its stream limit does.
+    H2cRefuseEvery(usize),
 }
 
 pub async fn serve(kind: Kind, delay: Duration) -> Server {
@@ -154,6 +160,61 @@ pub async fn serve(kind: Kind, delay: Duration) -> Server {
                         let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
+                    }
+                    Kind::H2cGoAwayAfter(per_conn) => {
+                        let served = Arc::new(AtomicUsize::new(0));
+                        let reached = Arc::new(tokio::sync::Notify::new());
+                        let (s, r, per) = (Arc::clone(&served), Arc::clone(&reached), *per_conn);
+                        let svc = service_fn(move |req| {
+                            if s.fetch_add(1, Ordering::Relaxed) + 1 == per {
+                                r.notify_one();
+                            }
+                            answer(req, None, Arc::clone(&hits), delay)
+                        });
+                        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), svc);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => return,
+                            _ = reached.notified() => conn.as_mut().graceful_shutdown(),
+                        }
+                        let _ = conn.await;
+                    }
+                    Kind::H2cRefuseEvery(n) => {
+                        let Ok(mut conn) = h2::server::handshake(stream).await else {
+                            return;
+                        };
+                        let mut seen = 0usize;
+                        while let Some(Ok((req, mut respond))) = conn.accept().await {
+                            seen += 1;
+                            if seen % n == 0 {
+                                respond.send_reset(h2::Reason::REFUSED_STREAM);
+                                continue;
+                            }
+                            let hits = Arc::clone(&hits);
+                            tokio::spawn(async move {
+                                let path = req.uri().path().to_string();
+                                if let Ok(mut h) = hits.lock() {
+                                    h.push(Hit {
+                                        version: Version::HTTP_2,
+                                        sni: None,
+                                        path: path.clone(),
+                                    });
+                                }
+                                let mut body = req.into_body();
+                                while let Some(Ok(chunk)) = body.data().await {
+                                    let _ = body.flow_control().release_capacity(chunk.len());
+                                }
+                                let json = serde_json::json!({ "path": path, "ok": true });
+                                let head = Response::builder()
+                                    .header("content-type", "application/json")
+                                    .body(())
+                                    .expect("response");
+                                if let Ok(mut send) = respond.send_response(head, false) {
+                                    let _ = send.send_data(Bytes::from(json.to_string()), true);
+                                }
+                            });
+                        }
                     }
                     Kind::Plain => {
                         let svc =
