@@ -272,18 +272,13 @@ pub async fn run(
     // own keep-alive client (`upstream::pool`, the proxy's) instead of through
     // `GooseUser::request` and reqwest, which build a metric record and re-parse the URL
     // of every answer (`benches/load.sh`). It speaks https too, which Goose's does not here.
-    let upstreams = match plan.goose_report {
-        Some(_) => None,
-        None => Some(Arc::new(
-            upstreams
-                .and(plan.proxy.as_ref(), plan.request_timeout)
-                .map_err(|detail| GooseError::InvalidOption {
-                    option: "target url".into(),
-                    value: String::new(),
-                    detail,
-                })?,
-        )),
-    };
+    let upstreams = direct_upstreams(
+        upstreams,
+        plan.goose_report.is_some(),
+        plan.proxy.as_ref(),
+        plan.request_timeout,
+    )?
+    .map(Arc::new);
     if let Some(login) = plan.login.clone() {
         let (b, c) = (plan.baseline_login.clone(), plan.candidate_login.clone());
         let direct = upstreams.clone();
@@ -401,6 +396,27 @@ async fn log_in(user: &mut GooseUser, target: &TargetRef, login: &Login) -> Opti
     let resp = rb.send().await.ok()?;
     let v: serde_json::Value = resp.json().await.ok()?;
     bearer(v.get("access_token")?.as_str().map(str::to_string))
+}
+
+/// The attack's targets on cutover's own client with the `--through-proxy` proxy added;
+/// `None` when Goose's report is written (requests then go through Goose's client).
+pub(super) fn direct_upstreams(
+    upstreams: Upstreams,
+    goose_report: bool,
+    proxy: Option<&TargetRef>,
+    timeout: Duration,
+) -> Result<Option<Upstreams>, GooseError> {
+    if goose_report {
+        return Ok(None);
+    }
+    upstreams
+        .and(proxy, timeout)
+        .map(Some)
+        .map_err(|detail| GooseError::InvalidOption {
+            option: "target url".into(),
+            value: String::new(),
+            detail,
+        })
 }
 
 /// `Bearer <token>`, marked sensitive.

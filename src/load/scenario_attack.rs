@@ -69,19 +69,12 @@ pub async fn run(
     r: &ScenarioRun,
     collector: Arc<Collector>,
 ) -> Result<(), GooseError> {
-    let upstreams = match r.goose_report {
-        Some(_) => None,
-        None => Some(
-            r.upstreams
-                .clone()
-                .and(r.proxy.as_ref(), r.request_timeout)
-                .map_err(|detail| GooseError::InvalidOption {
-                    option: "target url".into(),
-                    value: String::new(),
-                    detail,
-                })?,
-        ),
-    };
+    let upstreams = super::attack::direct_upstreams(
+        r.upstreams.clone(),
+        r.goose_report.is_some(),
+        r.proxy.as_ref(),
+        r.request_timeout,
+    )?;
     let shared = Arc::new(Shared {
         collector,
         pacer: r.rate.map(Pacer::new),
