@@ -150,8 +150,12 @@ pub async fn send(
         .flatten()
 }
 
-/// Send one request to `target` and keep its answer (pre-flight and set-up): the error
-/// says what failed, for a message that names the target.
+/// What [`fetch`] keeps of an answer.
+pub const FETCH_MAX_BYTES: usize = 1 << 20;
+
+/// Send one request to `target` and keep its answer, up to [`FETCH_MAX_BYTES`]
+/// (pre-flight and set-up): the error says what failed, for a message that names the
+/// target.
 pub async fn fetch(
     target: &Target,
     method: Method,
@@ -164,13 +168,20 @@ pub async fn fetch(
         let req = build_request(target, &method, &pq, headers, ForwardBody::full(body), None)
             .map_err(|e| e.to_string())?;
         let resp = target.pool.send(req).await.map_err(|e| error_chain(&e))?;
-        let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| error_chain(&e))?
-            .to_bytes();
-        Ok((parts.status.as_u16(), parts.headers, bytes))
+        let (parts, mut body) = resp.into_parts();
+        // A pre-flight page or a log-in answer: what is past the cap is not read (the
+        // connection is dropped), whatever the target sends.
+        let mut kept = bytes::BytesMut::new();
+        while kept.len() < FETCH_MAX_BYTES {
+            let Some(frame) = body.frame().await else {
+                break;
+            };
+            if let Ok(data) = frame.map_err(|e| error_chain(&e))?.into_data() {
+                kept.extend_from_slice(&data);
+            }
+        }
+        kept.truncate(FETCH_MAX_BYTES);
+        Ok((parts.status.as_u16(), parts.headers, kept.freeze()))
     };
     tokio::time::timeout(target.timeout, sent)
         .await
@@ -199,5 +210,43 @@ mod tests {
         assert_eq!(a, ["1", "2"]);
         assert!(headers_of(&pairs(&[("bad name", "1")])).is_none());
         assert!(headers_of(&pairs(&[("x-a", "line\nbreak")])).is_none());
+    }
+
+    /// A target answering an endless body: `fetch` keeps the cap and returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fetch_keeps_at_most_the_cap_of_an_endless_answer() {
+        use http_body_util::StreamBody;
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                        let endless = futures_util::stream::repeat_with(move || {
+                            Ok::<_, std::convert::Infallible>(Frame::data(chunk.clone()))
+                        });
+                        Ok::<_, std::convert::Infallible>(http::Response::new(StreamBody::new(
+                            endless,
+                        )))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        let url = format!("http://{addr}");
+        let mut pools = Pools::new(1);
+        let target =
+            crate::scenario::deployment::target("t", &url, 10_000, &mut pools).expect("target");
+        let (status, _, body) = fetch(&target, Method::GET, "/", HeaderMap::new(), Bytes::new())
+            .await
+            .expect("answered");
+        assert_eq!(status, 200);
+        assert_eq!(body.len(), FETCH_MAX_BYTES);
     }
 }
