@@ -10,7 +10,6 @@
 //! resets; its HTML report is written where the caller asks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,6 +20,7 @@ use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
 
 use super::direct::{self, Upstreams};
+use super::pacer::Pacer;
 use crate::upstream::Target;
 
 use super::collect::{Collector, Outcome, Side};
@@ -212,47 +212,6 @@ impl Prepared {
                 .map(|t| Ready::new(&p.step, t, id, b, up(t)?.as_ref()))
                 .transpose()?,
         })
-    }
-}
-
-/// Paces requests to at most `rate` per second across all users.
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    start: Instant,
-    period_ns: u64,
-    next_ns: AtomicU64,
-}
-
-impl Pacer {
-    pub(crate) fn new(rate: usize) -> Pacer {
-        Pacer {
-            start: Instant::now(),
-            period_ns: 1_000_000_000 / rate.max(1) as u64,
-            next_ns: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) async fn wait(&self) {
-        let now = self.start.elapsed().as_nanos() as u64;
-        let mut slot = self.next_ns.load(Ordering::Relaxed);
-        loop {
-            let mine = slot.max(now);
-            match self.next_ns.compare_exchange_weak(
-                slot,
-                mine + self.period_ns,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    slot = mine;
-                    break;
-                }
-                Err(s) => slot = s,
-            }
-        }
-        if slot > now {
-            tokio::time::sleep(Duration::from_nanos(slot - now)).await;
-        }
     }
 }
 

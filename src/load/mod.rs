@@ -24,6 +24,7 @@ pub mod direct;
 mod files;
 mod merge;
 pub mod model;
+mod pacer;
 mod plan;
 mod progress;
 mod proxied;

@@ -20,9 +20,10 @@ use goose::prelude::*;
 
 use http::uri::PathAndQuery;
 
-use super::attack::{Pacer, TargetRef, execute, goose_config};
+use super::attack::{TargetRef, execute, goose_config};
 use super::collect::{Collector, Outcome};
 use super::direct::{self, Upstreams};
+use super::pacer::Pacer;
 use super::scenarios::{PlannedScenario, PlannedScenarioStep, ScenarioPlan};
 use crate::exchange::{Body, RecordedResponse};
 use crate::scenario::assert::captures;
